@@ -1,0 +1,27 @@
+# The two commands of the README: `make demo` (set up, then run the reduced reproduction)
+# and `make test` (set up, then run the test suite). Everything installs into .venv.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test browser-test benchmarks
+
+$(STAMP): requirements.txt Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -r requirements.txt
+	# Frost textures for CIFAR-C: the package's own deps pull GUI OpenCV, which we replace by headless.
+	$(PY) -m pip install --no-deps imagecorruptions==1.1.2
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(PY) -m atlib demo
+
+test: setup
+	$(PY) -m pytest -q
+
+benchmarks: setup
+	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done

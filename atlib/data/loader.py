@@ -1,0 +1,120 @@
+"""``DeviceLoader``: the whole training set lives on the device as uint8; batches are gathers.
+
+Per batch the loader does one index gather, the crop/flip gather (train only) and a float
+conversion, all on the device; there are no workers, no per-sample Python and no host copies
+(except for a synthetic set too large for the device, see ``SYNTHETIC_ON_DEVICE_MAX_BYTES``).
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, NamedTuple
+
+import numpy as np
+import torch
+
+from atlib.data.augment import crop_flip
+from atlib.data.imageset import ImageSet, validate_image_set
+from atlib.data.mixing import PAD, EpochPlan, make_plan, num_batches
+
+# A synthetic set up to this size is copied to the device once, like the original set. A larger
+# one (Wang et al.'s 1M images are 3 GB) stays a host memmap: each batch's synthetic rows are
+# read on the host and copied over, so neither RAM nor device memory holds the whole file.
+SYNTHETIC_ON_DEVICE_MAX_BYTES = 2 << 30
+
+
+class Batch(NamedTuple):
+    x: torch.Tensor             # float32 (B, 3, 32, 32) in [0, 1], contiguous NCHW, on the device
+    y: torch.Tensor             # int64 (B,)
+    is_synthetic: torch.Tensor  # bool (B,)
+    index: torch.Tensor         # int64 (B,): row in the original set, or in the synthetic set where is_synthetic
+
+
+class DeviceLoader:
+    """Epochs of batches from an ImageSet held on ``device``; every epoch is a pure function of
+    (seed, epoch), so ``epoch(e, start_batch=k)`` resumes bit-exactly (see ``atlib.data.mixing``).
+
+    With ``synthetic`` and ``train=True``, each batch holds round(synthetic_fraction * batch_size)
+    synthetic rows (drawn with replacement) and original rows for the rest, and an epoch keeps
+    ceil(len(data) / batch_size) batches, so mixing costs no extra compute (Bayat & Rish, Sec. 5).
+    """
+
+    def __init__(
+        self,
+        data: ImageSet,
+        batch_size: int,
+        device: str | torch.device = "cpu",
+        *,
+        train: bool,
+        seed: int = 0,
+        synthetic: ImageSet | None = None,
+        synthetic_fraction: float = 0.5,
+    ) -> None:
+        validate_image_set(data.images, data.labels, len(data.classes) or None, "DeviceLoader data")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1; got {batch_size}")
+        if not 0 <= synthetic_fraction < 1:
+            raise ValueError(f"synthetic_fraction must be in [0, 1); got {synthetic_fraction}")
+        self.device = torch.device(device)
+        self.batch_size, self.train, self.seed = batch_size, train, seed
+        self.num_rows = len(data.labels)
+        self._images = _to_device_nchw(data.images, self.device)
+        self._labels = torch.as_tensor(np.asarray(data.labels, dtype=np.int64)).to(self.device)
+        self.synthetic_per_batch = round(synthetic_fraction * batch_size) if synthetic is not None else 0
+        if self.synthetic_per_batch and not train:
+            raise ValueError("synthetic mixing is a training setting; pass train=True or no synthetic set")
+        if self.synthetic_per_batch >= batch_size:
+            raise ValueError(
+                f"synthetic_fraction {synthetic_fraction} leaves no original rows in a batch of {batch_size}"
+            )
+        self.num_synthetic_rows = 0
+        self._synthetic_images: torch.Tensor | np.ndarray | None = None
+        if synthetic is not None and self.synthetic_per_batch:
+            validate_image_set(synthetic.images, synthetic.labels, len(data.classes) or None, "synthetic set")
+            self.num_synthetic_rows = len(synthetic.labels)
+            on_device = synthetic.images.nbytes <= SYNTHETIC_ON_DEVICE_MAX_BYTES
+            self._synthetic_images = _to_device_nchw(synthetic.images, self.device) if on_device else synthetic.images
+            self._synthetic_labels = torch.as_tensor(np.asarray(synthetic.labels, dtype=np.int64)).to(self.device)
+
+    def __len__(self) -> int:
+        """Batches per epoch."""
+        return num_batches(self.num_rows, self.batch_size)
+
+    def epoch(self, epoch: int, start_batch: int = 0) -> Iterator[Batch]:
+        """Batches ``start_batch``.. of epoch ``epoch``."""
+        if not 0 <= start_batch <= len(self):
+            raise ValueError(f"start_batch must be in [0, {len(self)}]; got {start_batch}")
+        plan = make_plan(
+            self.num_rows,
+            self.batch_size,
+            train=self.train,
+            seed=self.seed,
+            epoch=epoch,
+            num_synthetic_rows=self.num_synthetic_rows,
+            synthetic_per_batch=self.synthetic_per_batch,
+        )
+        on_device = EpochPlan(*(t.to(self.device) if isinstance(t, torch.Tensor) else t for t in plan))
+        for b in range(start_batch, len(self)):
+            yield self._batch(plan, on_device, b)
+
+    def _batch(self, plan: EpochPlan, dev: EpochPlan, b: int) -> Batch:
+        start, stop, n_orig = plan.bounds[b], plan.bounds[b + 1], plan.num_original[b]
+        rows = dev.rows[start:stop]
+        x = self._images[rows[:n_orig]]
+        y = self._labels[rows[:n_orig]]
+        if stop - start > n_orig:
+            x = torch.cat([x, self._gather_synthetic(plan.rows[start + n_orig : stop], rows[n_orig:])])
+            y = torch.cat([y, self._synthetic_labels[rows[n_orig:]]])
+        if dev.offsets is not None and dev.flips is not None:
+            x = crop_flip(x, dev.offsets[start:stop], dev.flips[start:stop], PAD)
+        return Batch(x.float().div_(255), y, dev.is_synthetic[start:stop], rows)
+
+    def _gather_synthetic(self, host_rows: torch.Tensor, device_rows: torch.Tensor) -> torch.Tensor:
+        if isinstance(self._synthetic_images, torch.Tensor):
+            return self._synthetic_images[device_rows]
+        picked = np.asarray(self._synthetic_images[host_rows.numpy()])  # reads only these rows of a memmap
+        return torch.from_numpy(picked).permute(0, 3, 1, 2).to(self.device).contiguous()
+
+
+def _to_device_nchw(images: np.ndarray, device: torch.device) -> torch.Tensor:
+    """uint8 NHWC array (possibly a read-only memmap) → uint8 NCHW tensor on ``device``, one host copy."""
+    return torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))).to(device)

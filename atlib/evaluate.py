@@ -1,0 +1,120 @@
+"""Evaluate trained models on CIFAR-10-C / CIFAR-100-C, under both conventions in use.
+
+- The seed paper's (Hendrycks & Dietterich, as in Bayat & Rish Fig. 5/7/8): all 19 corruptions,
+  severities pooled; accuracy per corruption and their mean.
+- RobustBench's: the 15 common corruptions x 5 severities, and their mean.
+
+Works with the released files or the ones ``python -m atlib.corruptions`` generates, and records
+which were used. CLI: ``python -m atlib.evaluate RUN [RUN ...] --cifar-c DIR`` adds the result to
+each finished run's ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from atlib import data as atdata
+from atlib.attacks import accuracy
+from atlib.checkpoint import load_checkpoint
+from atlib.io import read_json, write_json
+from atlib.models import build_model
+from atlib.runs import CHECKPOINT, METRICS, load_run
+
+GENERATION_FILE = "generation.json"  # written beside generated files by atlib.corruptions
+
+
+def cifar_c_source(dataset: str, root: str | Path) -> dict[str, Any]:
+    """Which files a CIFAR-C root holds: ``released`` or ``generated`` (with its generation record)."""
+    folder = Path(root)
+    for candidate in (folder, folder / ("CIFAR-10-C" if dataset == "cifar10" else "CIFAR-100-C")):
+        if (candidate / GENERATION_FILE).exists():
+            return {"kind": "generated", "root": str(candidate), "generation": read_json(candidate / GENERATION_FILE)}
+        if (candidate / "labels.npy").exists():
+            return {"kind": "released", "root": str(candidate)}
+    raise FileNotFoundError(
+        f"no CIFAR-C files under {folder}: expected <corruption>.npy files and labels.npy "
+        f"(download CIFAR-10-C/CIFAR-100-C, or generate them with `python -m atlib.corruptions --dataset {dataset} --out DIR`)"
+    )
+
+
+def evaluate_corruptions(model: torch.nn.Module, dataset: str, root: str | Path, device: str | torch.device = "cpu",
+                         batch_size: int = 1000, corruptions: Sequence[str] | None = None,
+                         progress: bool = True) -> dict[str, Any]:
+    """Accuracy on every available corruption and severity, batched on ``device``.
+
+    Returns ``{"source", "accuracy": {corruption: [s1..s5]}, "pooled": {corruption: acc},
+    "seed_paper_mean", "robustbench_mean", "missing"}``; a mean is None when a corruption it needs is missing.
+    """
+    source = cifar_c_source(dataset, root)
+    wanted = list(corruptions or atdata.CIFAR_C_CORRUPTIONS)
+    per_severity: dict[str, list[float]] = {}
+    missing = []
+    for corruption in tqdm(wanted, desc="CIFAR-C", disable=not progress, leave=False):
+        if not (Path(source["root"]) / f"{corruption}.npy").exists():
+            missing.append(corruption)
+            continue
+        per_severity[corruption] = [
+            accuracy(model, *atdata.load_cifar_c(dataset, corruption, s, root=source["root"])[:2],
+                     batch_size=batch_size, device=device)
+            for s in range(1, 6)
+        ]
+    pooled = {c: float(np.mean(v)) for c, v in per_severity.items()}  # equal-sized severity blocks
+    all_19 = all(c in pooled for c in atdata.CIFAR_C_CORRUPTIONS)
+    common = all(c in pooled for c in atdata.CIFAR_C_COMMON)
+    return {
+        "source": source,
+        "accuracy": per_severity,
+        "pooled": pooled,
+        "seed_paper_mean": float(np.mean([pooled[c] for c in atdata.CIFAR_C_CORRUPTIONS])) if all_19 else None,
+        "robustbench_mean": float(np.mean([pooled[c] for c in atdata.CIFAR_C_COMMON])) if common else None,
+        "missing": missing,
+    }
+
+
+def load_trained_model(run_path: str | Path, device: str | torch.device = "cpu") -> torch.nn.Module:
+    """The model of a run's latest checkpoint, in eval mode."""
+    run = load_run(run_path)
+    config = run.config
+    model = build_model(config.model, atdata.NUM_CLASSES[config.dataset], config.dataset)
+    model.load_state_dict(load_checkpoint(Path(run_path) / CHECKPOINT)["model"])
+    return model.to(device).eval()
+
+
+def add_cifar_c_metrics(run_path: str | Path, root: str | Path, device: str | torch.device = "cpu",
+                        batch_size: int = 1000) -> dict[str, Any]:
+    """Evaluate a finished run's final model on CIFAR-C and store the result in its metrics.json."""
+    run_path = Path(run_path)
+    if not (run_path / METRICS).exists():
+        raise ValueError(f"{run_path} has not finished training (no {METRICS}); finish or resume it first")
+    run = load_run(run_path)
+    result = evaluate_corruptions(load_trained_model(run_path, device), run.config.dataset, root, device, batch_size)
+    write_json(run_path / METRICS, {**run.metrics, "cifar_c": result})
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m atlib.evaluate", description=__doc__.split("\n\n")[0])
+    parser.add_argument("runs", nargs="+", help="finished run folders")
+    parser.add_argument("--cifar-c", required=True, help="folder with <corruption>.npy and labels.npy (released or generated)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--batch-size", type=int, default=1000)
+    args = parser.parse_args(argv)
+    for path in args.runs:
+        try:
+            result = add_cifar_c_metrics(path, args.cifar_c, args.device, args.batch_size)
+        except (ValueError, FileNotFoundError) as err:
+            print(f"error: {path}: {err}", file=sys.stderr)
+            return 2
+        print(f"{path}: seed-paper mean {result['seed_paper_mean']}, RobustBench mean {result['robustbench_mean']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

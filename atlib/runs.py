@@ -1,0 +1,195 @@
+"""The on-disk run store and its readers: the contract between training and analysis.
+
+A run folder ``outputs/runs/<name>/`` holds ``config.json``, ``meta.json``, ``progress.json``,
+``records/`` (see :mod:`atlib.records`), ``checkpoint.pt`` and, once finished, ``metrics.json``.
+Reading a run needs NumPy only: no torch, no GPU, no model.
+"""
+
+from __future__ import annotations
+
+import glob
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from atlib.config import EXECUTION_FIELDS, TrainConfig
+from atlib.io import read_json
+from atlib.records import RecordStore
+
+CONFIG, META, METRICS, PROGRESS, CHECKPOINT, RECORDS = (
+    "config.json", "meta.json", "metrics.json", "progress.json", "checkpoint.pt", "records",
+)
+RUNNING_WITHIN_S = 15 * 60  # a run whose progress was written this recently counts as running
+
+
+@dataclass
+class Run:
+    """One training run as stored on disk."""
+
+    path: Path
+    config: TrainConfig
+    meta: dict[str, Any]
+    metrics: dict[str, Any]
+    records: RecordStore
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.metrics)
+
+    @property
+    def label(self) -> str:
+        """Human-readable label for legends, e.g. ``AT ε=8/255 + synth``."""
+        return config_label(self.config)
+
+    @property
+    def num_points(self) -> int:
+        return self.records.count
+
+    def probs(self, split: str = "test") -> np.ndarray:
+        """(T, N, C) float16 probabilities, memory-mapped."""
+        return self.records.probs(split)
+
+    def labels(self, split: str = "test") -> np.ndarray:
+        return self.records.labels(split)
+
+    def has(self, split: str) -> bool:
+        return split in self.records.sets
+
+    def test_index(self) -> np.ndarray:
+        """Rows of the dataset's full test set that this run evaluated (all of them without a subset)."""
+        return np.load(self.records.folder / "test_index.npy")
+
+    def point_values(self, key: str) -> np.ndarray:
+        """One field of every record point as a float array (NaN where absent), e.g. ``test_acc``."""
+        return np.array([np.nan if p.get(key) is None else p[key] for p in self.records.points], dtype=np.float64)
+
+    @property
+    def epochs(self) -> np.ndarray:
+        """Fractional epoch of each record point (e.g. 0.5, 1.0 with two points per epoch)."""
+        return self.point_values("epoch")
+
+
+def config_label(config: TrainConfig) -> str:
+    method = "NT" if config.method == "nt" else f"AT ε={config.epsilon_255:g}/255"
+    return method + (f" + {config.synthetic_tag}" if config.uses_synthetic else "")
+
+
+def load_run(path: str | Path) -> Run:
+    """Read a run folder. Raises FileNotFoundError if it holds no config or no records."""
+    path = Path(path)
+    if not (path / CONFIG).exists():
+        raise FileNotFoundError(f"{path} is not a run folder (no {CONFIG})")
+    config = TrainConfig.from_dict(read_json(path / CONFIG))
+    meta = read_json(path / META) if (path / META).exists() else {}
+    metrics = read_json(path / METRICS) if (path / METRICS).exists() else {}
+    return Run(path=path, config=config, meta=meta, metrics=metrics, records=RecordStore(path / RECORDS))
+
+
+def find_run_dirs(pattern: str | Path | Sequence[str | Path]) -> list[Path]:
+    """Run folders matching a glob, a folder of runs, a run folder, or a list of those."""
+    if isinstance(pattern, (list, tuple)):
+        return sorted({p for item in pattern for p in find_run_dirs(item)})
+    path = Path(pattern)
+    if (path / CONFIG).exists():
+        return [path]
+    if path.is_dir():
+        return sorted(p for p in path.iterdir() if (p / CONFIG).exists())
+    return sorted(Path(p) for p in glob.glob(str(pattern)) if (Path(p) / CONFIG).exists())
+
+
+def load_runs(pattern: str | Path | Sequence[str | Path], require_records: bool = True) -> list[Run]:
+    """Load every run matching ``pattern``; runs with no record point yet are skipped unless asked for."""
+    runs = [load_run(p) for p in find_run_dirs(pattern) if (p / RECORDS / "index.json").exists()]
+    return [r for r in runs if r.num_points > 0 or not require_records]
+
+
+def run_status(path: str | Path, now: float | None = None) -> str:
+    """``done``, ``running`` (progress written recently), ``partial`` (resumable), or ``missing``."""
+    path = Path(path)
+    if (path / METRICS).exists():
+        return "done"
+    if (path / PROGRESS).exists():
+        updated = read_json(path / PROGRESS).get("updated", 0.0)
+        return "running" if (now or time.time()) - updated < RUNNING_WITHIN_S else "partial"
+    return "partial" if (path / CHECKPOINT).exists() else "missing"
+
+
+@dataclass
+class RunGroup:
+    """Runs that differ only in their seed: the collection of models the analyses average over."""
+
+    runs: list[Run]
+    config: TrainConfig = field(init=False)
+
+    def __post_init__(self) -> None:
+        if not self.runs:
+            raise ValueError("a RunGroup needs at least one run")
+        self.runs = sorted(self.runs, key=lambda r: r.config.seed)
+        self.config = self.runs[0].config
+
+    @property
+    def label(self) -> str:
+        return config_label(self.config)
+
+    @property
+    def seeds(self) -> list[int]:
+        return [r.config.seed for r in self.runs]
+
+    @property
+    def num_points(self) -> int:
+        """Record points shared by every seed (runs still training may have fewer)."""
+        return min(r.num_points for r in self.runs)
+
+    @property
+    def epochs(self) -> np.ndarray:
+        return self.runs[0].epochs[: self.num_points]
+
+    def probs(self, split: str = "test") -> np.ndarray:
+        """(S, T, N, C) float16: every seed's records over the shared record points."""
+        t = self.num_points
+        return np.stack([r.probs(split)[:t] for r in self.runs])
+
+    def labels(self, split: str = "test") -> np.ndarray:
+        return self.runs[0].labels(split)
+
+    def has(self, split: str) -> bool:
+        return all(r.has(split) for r in self.runs)
+
+    def point_values(self, key: str) -> np.ndarray:
+        """(S, T) values of one record-point field, e.g. ``neg_acc``."""
+        t = self.num_points
+        return np.stack([r.point_values(key)[:t] for r in self.runs])
+
+    def metric_values(self, *keys: str) -> np.ndarray:
+        """(S,) one final metric per seed, following nested ``keys`` (NaN where a run lacks it)."""
+        values = []
+        for run in self.runs:
+            value: Any = run.metrics
+            for key in keys:
+                value = value.get(key) if isinstance(value, dict) else None
+            values.append(np.nan if value is None else float(value))
+        return np.array(values)
+
+
+def seed_group_key(config: TrainConfig) -> tuple[tuple[str, Any], ...]:
+    """Everything that defines a run but its seed (and the synthetic file's path, which may move)."""
+    ignored = EXECUTION_FIELDS | {"seed", "synthetic"}
+    fields = {k: str(v) for k, v in config.to_dict().items() if k not in ignored}
+    fields["uses_synthetic"] = str(config.uses_synthetic)
+    return tuple(sorted(fields.items()))
+
+
+def group_seeds(runs: Iterable[Run]) -> list[RunGroup]:
+    """Group runs that differ only in seed (ordered NT first, then AT by epsilon, original data first)."""
+    groups: dict[tuple, list[Run]] = {}
+    for run in runs:
+        groups.setdefault(seed_group_key(run.config), []).append(run)
+    out = [RunGroup(rs) for rs in groups.values()]
+    return sorted(out, key=lambda g: (g.config.dataset, g.config.method != "nt", g.config.epsilon_255, g.config.uses_synthetic, g.config.model))

@@ -1,0 +1,113 @@
+"""CLI: ``python -m atlib.sweep --grid paper|demo|FILE --launcher slurm|local [--dry-run|--status|--render] [--out DIR]``."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from atlib.sweep.estimate import load_throughput
+from atlib.sweep.grid import Grid, SlurmOptions, builtin_grids, expand, load_grid, slurm_options
+from atlib.sweep.jobs import SweepDir
+from atlib.sweep.launch import require_slurm, run_local, submit_slurm, visible_gpus
+from atlib.sweep.report import render
+from atlib.sweep.status import TO_SUBMIT, conflicts_message, format_plan, format_status, missing_inputs, survey
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m atlib.sweep", description="Run a grid of training runs on Slurm or local GPUs/CPU; resumable.",
+        epilog="Runs live in <out>/runs, submitit job folders and logs in <out>/logs/<job id>, job ids in <out>/sweep.json.",
+    )
+    parser.add_argument("--grid", required=True, help=f"a built-in grid ({', '.join(builtin_grids())}) or a YAML/JSON grid file")
+    parser.add_argument("--launcher", choices=("slurm", "local"), help="where to run (needed to launch; optional otherwise)")
+    parser.add_argument("--out", type=Path, help="sweep folder (default outputs/sweeps/<grid name>)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--dry-run", action="store_true", help="print the plan and the estimate; submit nothing")
+    mode.add_argument("--status", action="store_true", help="table of done/running/failed/missing runs, with failed jobs' log tails")
+    mode.add_argument("--render", action="store_true", help="execute the analysis notebooks over the runs into <out>/report/")
+    slurm = parser.add_argument_group("slurm options (override the grid file's slurm: section)")
+    defaults = SlurmOptions()
+    for f in dataclasses.fields(SlurmOptions):
+        kind = {"int": int, "float": float}.get(str(f.type), str)
+        slurm.add_argument("--" + f.name.replace("_", "-"), type=kind, default=None, help=f"(default {getattr(defaults, f.name)})")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _main(args)
+    except (ValueError, FileNotFoundError, KeyError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def _main(args: argparse.Namespace) -> int:
+    grid = load_grid(args.grid)
+    sweep = SweepDir(args.out or Path("outputs/sweeps") / grid.name)
+    options = slurm_options(grid, {f.name: getattr(args, f.name) for f in dataclasses.fields(SlurmOptions)})
+    configs = expand(grid, sweep.runs)
+    if args.render:
+        results = render(sweep)
+        return 0 if all(isinstance(r, Path) for r in results.values()) else 1
+    states = survey(configs, sweep)
+    if args.status:
+        print(f"sweep {grid.name} ({sweep.out})")
+        print(format_status(states, sweep))
+        return 0
+    print(_header(grid, len(configs), sweep))
+    print(format_plan(states, load_throughput()))
+    missing = missing_inputs(configs)
+    if missing:
+        print("missing inputs (fix the grid's paths before launching): " + ", ".join(missing))
+    todo = [s.config for s in states if s.state in TO_SUBMIT]
+    if args.dry_run:
+        if args.launcher:
+            print(f"would {_launcher_plan(args.launcher, len(todo), options, sweep)}")
+        print("dry run: nothing submitted")
+        return 0
+    if args.launcher is None:
+        raise ValueError("choose --launcher slurm or --launcher local (or --dry-run / --status / --render)")
+    if conflicts_message(states):
+        raise ValueError(conflicts_message(states))
+    if missing:
+        raise FileNotFoundError("grid inputs do not exist: " + ", ".join(missing))
+    if not todo:
+        print("nothing to submit")
+        return 0
+    grid_info = {"name": grid.name, "file": str(grid.path) if grid.path else None}
+    print(_launcher_plan(args.launcher, len(todo), options, sweep))
+    if args.launcher == "slurm":
+        require_slurm()  # before anything is written
+        sweep.start_launch(grid_info, [c.run_name for c in configs], "slurm", dataclasses.asdict(options))
+        ids = submit_slurm(sweep, todo, options, grid.name)
+        print(f"submitted {len(ids)} job(s): {ids[0]}{f' .. {ids[-1]}' if len(ids) > 1 else ''}; "
+              f"follow with: python -m atlib.sweep --grid {args.grid} --out {sweep.out} --status")
+        return 0
+    gpus = visible_gpus()
+    sweep.start_launch(grid_info, [c.run_name for c in configs], "local", {"gpus": gpus})
+    outcomes = run_local(sweep, todo, gpus)
+    failed = sorted(name for name, outcome in outcomes.items() if outcome != "done")
+    print(f"finished: {len(outcomes) - len(failed)} done, {len(failed)} failed" + (f" ({', '.join(failed)})" if failed else ""))
+    return 1 if failed else 0
+
+
+def _header(grid: Grid, n_runs: int, sweep: SweepDir) -> str:
+    preset = f", preset {grid.preset}" if grid.preset else ""
+    return f"grid {grid.name} ({grid.path}{preset}): {n_runs} runs in {sweep.runs}"
+
+
+def _launcher_plan(launcher: str, n_runs: int, options: SlurmOptions, sweep: SweepDir) -> str:
+    if launcher == "slurm":
+        resources = ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(options).items() if v is not None)
+        return f"submit {n_runs} run(s) as one Slurm job array ({resources}); logs in {sweep.job_folder}"
+    gpus = visible_gpus()
+    where = f"one at a time on each of GPUs {','.join(map(str, gpus))}" if gpus else "one at a time on the CPU (no GPU visible)"
+    return f"run {n_runs} run(s) as local submitit jobs, {where}; logs in {sweep.job_folder}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

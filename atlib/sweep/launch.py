@@ -1,0 +1,134 @@
+"""Submitting runs with submitit: a Slurm job array, or local worker processes (one per GPU).
+
+Every job calls :func:`atlib.train.train`, which resumes from the run folder's checkpoint, so
+a job that is preempted, hits its time limit, is killed or is simply submitted again loses at
+most the work since the run's last record point.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import submitit
+
+from atlib.config import TrainConfig
+from atlib.runs import run_status
+from atlib.sweep.grid import GRIDS_DIR, SlurmOptions
+from atlib.sweep.jobs import Job, SweepDir, log_tail
+
+REPO_ROOT = GRIDS_DIR.parent
+LOCAL_TIMEOUT_MIN = 60 * 24 * 30  # local jobs have no time limit worth enforcing
+
+
+class TrainJob(submitit.helpers.Checkpointable):
+    """One run as a submitit callable.
+
+    On preemption or time-out submitit calls the inherited ``checkpoint(config)``, which
+    returns ``DelayedSubmission(self, config)`` (this same call) and requeues it; ``train``
+    then resumes from the run folder's checkpoint.
+    """
+
+    def __call__(self, config: dict[str, Any]) -> str:
+        from atlib.train import train  # torch is imported in the job, never in the launcher
+
+        return str(train(TrainConfig.from_dict(config)).path)
+
+
+@contextlib.contextmanager
+def _atlib_importable() -> Iterator[None]:
+    """Jobs unpickle TrainJob, so atlib must be importable from wherever they start: the
+    environment is inherited by local jobs and exported by sbatch."""
+    before = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), before]))
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("PYTHONPATH")
+        else:
+            os.environ["PYTHONPATH"] = before
+
+
+def require_slurm() -> None:
+    missing = [tool for tool in ("sbatch", "srun") if shutil.which(tool) is None]
+    if missing:
+        raise FileNotFoundError(f"{' and '.join(missing)} not found: --launcher slurm needs a Slurm submission host; "
+                                "use --launcher local here")
+
+
+def submit_slurm(sweep: SweepDir, configs: Sequence[TrainConfig], options: SlurmOptions, name: str) -> list[str]:
+    """Submit ``configs`` as one Slurm job array; returns the job ids (recorded in sweep.json)."""
+    require_slurm()
+    executor = submitit.AutoExecutor(folder=sweep.job_folder, cluster="slurm", slurm_max_num_timeout=options.max_requeues)
+    extra = {k: v for k, v in (("qos", options.qos), ("constraint", options.constraint)) if v}
+    executor.update_parameters(
+        name=f"atlib-{name}", timeout_min=options.time_min, gpus_per_node=options.gpus, cpus_per_task=options.cpus,
+        mem_gb=options.mem_gb, slurm_partition=options.partition, slurm_account=options.account,
+        slurm_array_parallelism=options.array_parallelism, slurm_additional_parameters=extra or None,
+    )
+    with _atlib_importable():
+        jobs = executor.map_array(TrainJob(), [c.to_dict() for c in configs])
+    ids = [job.job_id for job in jobs]
+    sweep.add_jobs({c.run_name: job_id for c, job_id in zip(configs, ids)})
+    return ids
+
+
+def visible_gpus() -> list[int]:
+    """GPU indices the local launcher may use: ``CUDA_VISIBLE_DEVICES`` if set, else every GPU nvidia-smi lists."""
+    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if env is not None:
+        items = [item.strip() for item in env.split(",") if item.strip()]
+        if not all(item.isdigit() for item in items):
+            raise ValueError(f"CUDA_VISIBLE_DEVICES={env!r}: the local launcher needs GPU indices (e.g. 0,1), not UUIDs")
+        return [int(item) for item in items]
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return list(range(sum(1 for line in out.splitlines() if line.startswith("GPU "))))
+
+
+def run_local(sweep: SweepDir, configs: Sequence[TrainConfig], gpus: Sequence[int], poll_s: float = 1.0,
+              echo: Callable[[str], None] = print) -> dict[str, str]:
+    """Run ``configs`` as submitit local jobs, one at a time per GPU (or one at a time on the CPU),
+    and wait for all of them. Returns ``run name -> 'done' | 'failed'``."""
+    executor = submitit.LocalExecutor(folder=sweep.job_folder)
+    executor.update_parameters(timeout_min=LOCAL_TIMEOUT_MIN)
+    queue, running, outcomes = deque(configs), {}, {}
+    slots: list[int | None] = list(gpus) or [None]
+    try:
+        with _atlib_importable():
+            while queue or running:
+                for slot in [s for s in slots if s not in running][: len(queue)]:
+                    config = queue.popleft()
+                    executor.update_parameters(gpus_per_node=0 if slot is None else 1, visible_gpus=() if slot is None else (slot,))
+                    job = executor.submit(TrainJob(), config.to_dict())
+                    sweep.add_jobs({config.run_name: job.job_id})
+                    running[slot] = (config, job)
+                    echo(f"started {config.run_name} (job {job.job_id}{'' if slot is None else f', GPU {slot}'})")
+                for slot, (config, job) in list(running.items()):
+                    if job.done():
+                        del running[slot]
+                        outcomes[config.run_name] = _finished(sweep, config, job.job_id, echo)
+                time.sleep(poll_s if running else 0)
+    except KeyboardInterrupt:
+        for _, job in running.values():
+            job.cancel()
+        raise
+    return outcomes
+
+
+def _finished(sweep: SweepDir, config: TrainConfig, job_id: str, echo: Callable[[str], None]) -> str:
+    if run_status(Path(config.out_dir) / config.run_name) == "done":
+        echo(f"done    {config.run_name}")
+        return "done"
+    path, rows = log_tail(sweep, Job(job_id, "local", ""), 8)
+    echo("\n".join([f"FAILED  {config.run_name} (job {job_id}); last lines of {path}:"] + [f"  | {row}" for row in rows]))
+    return "failed"

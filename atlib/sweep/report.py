@@ -1,0 +1,31 @@
+"""``--render``: execute every analysis notebook over a sweep's runs into ``<out>/report/``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Sequence
+
+from atlib.runs import find_run_dirs
+from atlib.sweep.jobs import SweepDir
+
+NOTEBOOKS = ("01_entropy", "02_point_categories", "03_cifar10_neg", "04_synthesized_data", "05_profile_explorer")
+
+
+def render(sweep: SweepDir, notebooks: Sequence[str] = NOTEBOOKS, echo: Callable[[str], None] = print) -> dict[str, Path | str]:
+    """Run each notebook with ``runs=<out>/runs/*`` and ``output_dir=<out>/report/<notebook>``; the
+    executed notebook goes to ``<out>/report/<notebook>.ipynb``. A failing notebook does not stop the
+    others: returns ``name -> executed notebook path`` or the error message."""
+    from atlib.notebooks import run_notebook  # papermill and friends only when rendering
+
+    if not find_run_dirs(sweep.runs):
+        raise FileNotFoundError(f"no runs in {sweep.runs} yet: launch the sweep first (--launcher local|slurm)")
+    results: dict[str, Path | str] = {}
+    for name in notebooks:
+        parameters = {"runs": str(sweep.runs / "*"), "output_dir": str(sweep.report / name)}
+        try:
+            results[name] = run_notebook(name, parameters, sweep.report / f"{name}.ipynb")
+            echo(f"rendered {name} -> {results[name]}")
+        except Exception as err:  # noqa: BLE001 - a notebook's failure is reported, the others still run
+            results[name] = f"{type(err).__name__}: {err}"
+            echo(f"FAILED   {name}: {results[name]}")
+    return results

@@ -1,0 +1,31 @@
+"""Shared fixtures: where the real development data lives, and a small torch thread count."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path | None:
+    """The real data folder: ``$ATLIB_TEST_DATA``, else ``../shared/data`` beside the repo."""
+    candidate = Path(os.environ.get("ATLIB_TEST_DATA", REPO.parent / "shared" / "data"))
+    return candidate if candidate.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Path to the real CIFAR-10 archive / CIFAR-10-NEG folder; skips when it is absent."""
+    path = shared_data_dir()
+    if path is None or not (path / "cifar10-jpeg.tar.xz").exists():
+        pytest.skip("real data not found: set ATLIB_TEST_DATA or place it at ../shared/data")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep atlib's decoded-data cache per test session, never in the user's home."""
+    monkeypatch.setenv("ATLIB_CACHE", str(tmp_path_factory.getbasetemp() / "atlib-cache"))
