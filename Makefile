@@ -7,12 +7,13 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup demo test browser-test benchmarks
 
-$(STAMP): requirements.txt Makefile
+$(STAMP): requirements.txt Makefile pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -r requirements.txt
 	# Frost textures for CIFAR-C: the package's own deps pull GUI OpenCV, which we replace by headless.
 	$(PY) -m pip install --no-deps imagecorruptions==1.1.2
+	$(PY) -m pip install --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 setup: $(STAMP)

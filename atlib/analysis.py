@@ -194,7 +194,7 @@ def category_examples(group: RunGroup, per_category: int = 4, threshold: float =
     """Up to ``per_category`` random test points of each category, for galleries (Fig 6).
 
     Columns: ``index`` (row of the run's test records, also of :func:`eval_images`), ``category``,
-    ``label`` (true class index), ``class_name``, ``total_drop`` (the non-monotonicity score).
+    ``label`` (true class index), ``total_drop`` (the non-monotonicity score), ``class_name``.
     ``seed`` makes the picks reproducible.
     """
     if per_category < 1:
@@ -210,8 +210,8 @@ def category_examples(group: RunGroup, per_category: int = 4, threshold: float =
         picks.append(np.sort(rng.choice(members, size=min(per_category, len(members)), replace=False)))
     index = np.concatenate(picks).astype(np.int64)
     return pd.DataFrame({
-        "index": index, "category": result.names()[index], "label": labels[index],
-        "class_name": np.asarray(names, dtype=object)[labels[index]], "total_drop": result.total_drop[index],
+        "index": index, "category": result.names()[index], "label": labels[index], "total_drop": result.total_drop[index],
+        "class_name": np.asarray(names, dtype=object)[labels[index]],
     })
 
 

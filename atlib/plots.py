@@ -5,7 +5,7 @@ No analysis happens here, only reshaping for the chart. Conventions shared by ev
   darkening with ε, AT on synthesized data blues darkening with ε; Fig 5-style charts colour the
   four series NT / NT + synth / AT / AT + synth with the mid tones of the same families;
 - ε is written ``ε=8/255``; accuracies are fractions shown as percentages;
-- data travels inline as plain records (``alt.InlineData``), so no chart depends on Altair's
+- data travels inline as plain records (``{"values": [...]}``), so no chart depends on Altair's
   5,000-row limit being lifted by the caller, and charts compose (``alt.hconcat``) because
   styling lives on the axes, legends and titles rather than in top-level ``config``;
 - one panel per dataset (CIFAR-10 and CIFAR-100 side by side) when a frame holds both.
@@ -116,15 +116,25 @@ def _dash(df: pd.DataFrame) -> dict:
     """``strokeDash`` by training data, only when the frame mixes original and synthesized runs."""
     if df["synthetic"].nunique() < 2:
         return {}
-    return {"strokeDash": alt.StrokeDash("data:N", legend=_legend("Training data", symbolType="stroke", symbolStrokeWidth=2))}
+    return {"strokeDash": alt.StrokeDash("data:N", legend=_legend("Training data", symbolType="stroke", symbolStrokeWidth=2, symbolStrokeColor="#333"))}
+
+
+def _line_and_points(base: alt.Chart, **line_channels) -> list[alt.Chart]:
+    """A line layer and a separate point layer: points drawn by the line mark itself (``point=True``)
+    would turn the strokeDash legend's stroke symbols into invisible filled circles."""
+    return [base.mark_line(strokeWidth=2).encode(**line_channels), base.mark_point(filled=True, size=50, opacity=1)]
 
 
 # ----------------------------------------------------------------------------- data and layout
 
 
-def _data(df: pd.DataFrame) -> alt.InlineData:
-    """The frame as inline JSON records (NaN as null): immune to Altair's row limit and data transformers."""
-    return alt.InlineData(values=json.loads(df.to_json(orient="records", double_precision=15)))
+def _data(df: pd.DataFrame) -> dict:
+    """The frame as inline JSON records (NaN as null): immune to Altair's row limit and data transformers.
+
+    A plain ``{"values": ...}`` dict rather than ``alt.InlineData``, whose constructor validates every
+    record against the schema (seconds for a 12,000-row learning profile).
+    """
+    return {"values": json.loads(df.to_json(orient="records", double_precision=15))}
 
 
 def _check(df: pd.DataFrame, columns: Sequence[str], source: str) -> None:
@@ -165,9 +175,10 @@ def entropy_distribution_chart(df: pd.DataFrame) -> alt.TopLevelMixin:
     def build(rows: pd.DataFrame, name: str) -> alt.Chart:
         epochs = sorted(rows["epoch"].unique())
         at = f"epoch {epochs[0]:g}" if len(epochs) == 1 else f"epochs {', '.join(f'{e:g}' for e in epochs)}"
-        return alt.Chart(_data(rows)).mark_bar(opacity=0.45, binSpacing=0).encode(
-            x=alt.X("bin_start:Q", axis=_axis("Entropy of the prediction (nats)")), x2="bin_end:Q",
-            y=alt.Y("density:Q", stack=None, axis=_axis("Density")), color=_color(df),
+        return alt.Chart(_data(rows)).mark_rect(opacity=0.45).encode(
+            x=alt.X("bin_start:Q", axis=_axis("Entropy of the prediction (nats)", labelFlush=False), scale=alt.Scale(nice=False)),
+            x2="bin_end:Q",
+            y=alt.Y("density:Q", axis=_axis("Density")), y2=alt.datum(0), color=_color(df),
             tooltip=["label:N", alt.Tooltip("bin_start:Q", format=".3f"), alt.Tooltip("density:Q", format=".3f")],
         ).properties(width=WIDTH, height=HEIGHT, title=_title(f"{name}: entropy of test predictions", at))
 
@@ -194,7 +205,7 @@ def category_distribution_chart(df: pd.DataFrame) -> alt.TopLevelMixin:
     _check(df, [*IDS, "category", "percentage"], "category_table")
 
     def build(rows: pd.DataFrame, name: str) -> alt.TopLevelMixin:
-        base = alt.Chart().encode(x=alt.X("category:N", sort=list(CATEGORIES), axis=_axis(None, labelAngle=0)),
+        base = alt.Chart().encode(x=alt.X("category:N", sort=list(CATEGORIES), axis=_axis(None, labelAngle=-30)),
                                   y=alt.Y("percentage:Q", axis=_axis("Test points (%)"), scale=alt.Scale(domain=[0, 100])))
         bars = base.mark_bar().encode(color=_category_color(legend=False), tooltip=["label:N", "category:N", "count:Q",
                                                                                      alt.Tooltip("percentage:Q", format=".1f")])
@@ -213,13 +224,13 @@ def categories_vs_epsilon_chart(df: pd.DataFrame) -> alt.TopLevelMixin:
     """Fig 3: share of each category against the training ε (NT at ε=0), one line per category."""
     _check(df, [*IDS, "category", "percentage"], "category_table")
 
-    def build(rows: pd.DataFrame, name: str) -> alt.Chart:
-        return alt.Chart(_data(rows)).mark_line(point=True, strokeWidth=2).encode(
+    def build(rows: pd.DataFrame, name: str) -> alt.LayerChart:
+        base = alt.Chart().encode(
             x=alt.X("epsilon_255:O", axis=_eps_axis()),
             y=alt.Y("percentage:Q", axis=_axis("Test points (%)"), scale=alt.Scale(domain=[0, 100])),
-            color=_category_color(), tooltip=["label:N", "category:N", alt.Tooltip("percentage:Q", format=".1f")],
-            **_dash(df),
-        ).properties(width=WIDTH, height=HEIGHT, title=_title(f"{name}: point categories vs attack strength"))
+            color=_category_color(), tooltip=["label:N", "category:N", alt.Tooltip("percentage:Q", format=".1f")])
+        return alt.layer(*_line_and_points(base, **_dash(df)), data=_data(rows)).properties(
+            width=WIDTH, height=HEIGHT, title=_title(f"{name}: point categories vs attack strength"))
 
     return _per_dataset(df, build)
 
@@ -227,12 +238,12 @@ def categories_vs_epsilon_chart(df: pd.DataFrame) -> alt.TopLevelMixin:
 def threshold_sweep_chart(df: pd.DataFrame) -> alt.TopLevelMixin:
     """Category shares against the non-monotonicity threshold; the default threshold marked."""
     _check(df, ["threshold", "category", "percentage"], "threshold_sweep")
-    lines = alt.Chart().mark_line(point=True, strokeWidth=2).encode(
+    base = alt.Chart().encode(
         x=alt.X("threshold:Q", axis=_axis("Non-monotonicity threshold (total confidence drop)")),
         y=alt.Y("percentage:Q", axis=_axis("Test points (%)"), scale=alt.Scale(domain=[0, 100])),
         color=_category_color(), tooltip=["category:N", "threshold:Q", alt.Tooltip("percentage:Q", format=".1f")])
     rule = alt.Chart().mark_rule(strokeDash=[4, 3], color="#888").encode(x=alt.datum(DEFAULT_THRESHOLD))
-    chart = alt.layer(lines, rule, data=_data(df)).properties(width=WIDTH, height=HEIGHT)
+    chart = alt.layer(*_line_and_points(base), rule, data=_data(df)).properties(width=WIDTH, height=HEIGHT)
     subtitle = f"dashed: default threshold {DEFAULT_THRESHOLD:g}"
     if "label" in df and df["label"].nunique() > 1:
         return chart.facet(column=alt.Column("label:N", header=_header())).properties(
@@ -253,7 +264,7 @@ def neg_accuracy_chart(df: pd.DataFrame) -> alt.TopLevelMixin:
 # ----------------------------------------------------------------------------- Fig 5, 7, 8: CIFAR-C; robustness
 
 
-def _versus_epsilon_layers(df: pd.DataFrame, y_title: str, data: alt.InlineData | None = None) -> alt.LayerChart:
+def _versus_epsilon_layers(df: pd.DataFrame, y_title: str, data: dict | None = None) -> alt.LayerChart:
     """AT as lines over ε with ±1 std bars; NT (no ε) as dashed horizontal references with a std band."""
     color = alt.Color("series:N", scale=series_color_scale(df), legend=_legend("Model"))
     tooltip = ["label:N", alt.Tooltip("mean:Q", format=".4f"), alt.Tooltip("std:Q", format=".4f"), "n_seeds:Q"]
@@ -266,7 +277,7 @@ def _versus_epsilon_layers(df: pd.DataFrame, y_title: str, data: alt.InlineData 
         nt.mark_rect(opacity=0.12).transform_calculate(**spread).encode(y="lo:Q", y2="hi:Q"),
         nt.mark_rule(strokeDash=[7, 4], strokeWidth=2).encode(y=y, tooltip=tooltip),
         at.mark_rule(strokeWidth=1.5).transform_calculate(**spread).encode(y="lo:Q", y2="hi:Q"),
-        at.mark_line(point=alt.OverlayMarkDef(size=50), strokeWidth=2).encode(y=y, tooltip=tooltip),
+        *_line_and_points(at.encode(y=y, tooltip=tooltip)),
         data=alt.Undefined if data is None else data,
     )
 
@@ -310,20 +321,21 @@ def robust_accuracy_chart(df: pd.DataFrame) -> alt.TopLevelMixin:
     measures = list(dict.fromkeys(long["measure"]))
     series = series_color_scale(long)
     color = alt.Color("series:N", scale=series, legend=_legend("Model"))
-    base = alt.Chart().encode(x=alt.X("epsilon_255:O", axis=_eps_axis()),
-                              xOffset=alt.XOffset("series:N", scale=alt.Scale(domain=series.domain, paddingOuter=1.5)), color=color)
+    base = alt.Chart().encode(  # a narrow band per ε, the series side by side in it, so NT and NT + synth do not hide each other
+        x=alt.X("epsilon_255:O", axis=_eps_axis(), scale=alt.Scale(paddingInner=0.8, paddingOuter=0.4)),
+        xOffset=alt.XOffset("series:N", scale=alt.Scale(domain=series.domain)), color=color)
     dashes = [[6, 3], [1, 0], [2, 2], [8, 3, 2, 3]]  # clean, then one per PGD budget
-    dash = alt.StrokeDash("measure:N", sort=measures, legend=_legend("Accuracy", symbolType="stroke", symbolStrokeWidth=2),
+    dash = alt.StrokeDash("measure:N", sort=measures, legend=_legend("Accuracy", symbolType="stroke", symbolStrokeWidth=2, symbolStrokeColor="#333"),
                           scale=alt.Scale(domain=measures, range=[dashes[i % len(dashes)] for i in range(len(measures))]))
 
     def build(rows: pd.DataFrame, name: str) -> alt.LayerChart:
         return alt.layer(
             base.mark_rule(strokeWidth=1.5).transform_calculate(lo="datum.mean - datum.std", hi="datum.mean + datum.std").encode(
                 y="lo:Q", y2="hi:Q", detail="measure:N"),
-            base.mark_line(point=alt.OverlayMarkDef(size=50), strokeWidth=2).encode(
+            *_line_and_points(base.encode(
                 y=alt.Y("mean:Q", axis=_axis("Accuracy", percent=True), scale=alt.Scale(domain=[0, 1])),
-                strokeDash=dash,
                 tooltip=["label:N", "measure:N", alt.Tooltip("mean:Q", format=".4f"), alt.Tooltip("std:Q", format=".4f"), "n_seeds:Q"]),
+                strokeDash=dash),
             data=_data(rows),
         ).properties(width=WIDTH, height=HEIGHT, title=_title(f"{name}: clean and robust accuracy vs ε"))
 
@@ -387,7 +399,7 @@ def image_chart(image: np.ndarray, scale: int = 4, title: str | None = None) -> 
     buffer = io.BytesIO()
     Image.fromarray(image).resize((w, h), Image.NEAREST).save(buffer, format="PNG")
     url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-    chart = alt.Chart(alt.InlineData(values=[{"url": url}])).mark_image(
+    chart = alt.Chart({"values": [{"url": url}]}).mark_image(
         width=w, height=h, align="left", baseline="top").encode(x=alt.value(0), y=alt.value(0), url="url:N")
     props = {"title": alt.TitleParams(title, fontSize=LABEL_SIZE)} if title else {}
     return chart.properties(width=w, height=h, view=alt.ViewConfig(strokeWidth=0), **props)

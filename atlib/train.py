@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
+import os
 import datetime as dt
 import platform
 import shutil
@@ -24,6 +26,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 import atlib
@@ -31,6 +34,7 @@ from atlib import data as atdata
 from atlib.attacks import pgd, predict_proba, robust_accuracy
 from atlib.checkpoint import load_checkpoint, save_checkpoint, set_rng_states
 from atlib.config import PRESETS, TrainConfig, learning_rate
+from atlib.distributed import Distributed, init_distributed
 from atlib.io import read_json, save_npy, write_json
 from atlib.models import build_model
 from atlib.records import RecordStore
@@ -137,120 +141,171 @@ class _Evaluator:
 
 
 def train(config: TrainConfig, *, force: bool = False) -> Run:
-    """Train (or resume, or return the stored result of) the run ``config`` describes."""
+    """Train (or resume, or return the stored result of) the run ``config`` describes.
+
+    Under ``torchrun`` every rank calls this; rank 0 alone writes the run folder.
+    """
     config.validate()
-    run_dir = _prepare_run_dir(config, force)
+    device = resolve_device(config.device)
+    ddp = init_distributed(device.type)
+    if ddp.enabled and device.type == "cuda":
+        device = torch.device("cuda", ddp.local_rank)
+    run_dir = Path(config.out_dir) / config.run_name
+    if ddp.is_main:
+        _prepare_run_dir(config, force)
+    ddp.barrier()
     if (run_dir / METRICS).exists():
         tqdm.write(f"[atlib] {run_dir} is complete; returning it as stored (use --force to retrain)")
         return load_run(run_dir)
-
-    device = resolve_device(config.device)
-    cuda = device.type == "cuda"
-    if config.deterministic:
-        torch.use_deterministic_algorithms(True, warn_only=False)
-    torch.backends.cudnn.benchmark = cuda and not config.deterministic
-    autocast = config.amp and cuda
-    memory_format = torch.channels_last if (config.channels_last and cuda) else torch.contiguous_format
-
-    data = _load_data(config)
-    loader = atdata.DeviceLoader(
-        data.train, config.batch_size, device, train=True, seed=config.seed,
-        synthetic=data.synthetic, synthetic_fraction=config.synthetic_fraction,
-    )
-    record_after = _record_batches(len(loader), config.record_per_epoch)
-    eval_sets = {"test": data.test} | ({"neg": data.neg} if data.neg is not None else {})
-    evaluate = _Evaluator(eval_sets, device, config.eval_batch_size, autocast)
-
-    torch.manual_seed(config.seed)
-    model = build_model(config.model, data.num_classes, config.dataset).to(device, memory_format=memory_format)
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
-
-    records_dir = run_dir / RECORDS
-    if (records_dir / "index.json").exists():
-        records = RecordStore(records_dir)
-    else:
-        labels = {k: s.labels for k, s in eval_sets.items()}
-        save_npy(records_dir / "test_index.npy", data.test_index)  # before the index that marks the store as created
-        records = RecordStore.create(records_dir, config.epochs * config.record_per_epoch, labels, data.num_classes)
-
-    position = {"epoch": 0, "batch": 0, "points": 0}
-    meta = read_json(run_dir / META) if (run_dir / META).exists() else {}
-    if (run_dir / CHECKPOINT).exists():
-        state = load_checkpoint(run_dir / CHECKPOINT, map_location=device)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        set_rng_states(state["rng"])
-        position = dict(state["position"])
-        tqdm.write(f"[atlib] resuming {run_dir.name} at epoch {position['epoch']}, batch {position['batch']}")
-    records.truncate(position["points"])
-    meta.update(
-        atlib_version=atlib.__version__, torch_version=torch.__version__, python=platform.python_version(),
-        device=torch.cuda.get_device_name(device) if cuda else platform.processor() or "cpu",
-        git_commit=_git_commit(), started=meta.get("started", dt.datetime.now().isoformat(timespec="seconds")),
-        wall_time_s=meta.get("wall_time_s", 0.0), resumed=meta.get("resumed", -1) + 1,
-    )
-    write_json(run_dir / META, meta)
-
-    step_model = torch.compile(model) if config.compile else model
-    session_start = time.time()
-    total_points = config.epochs * config.record_per_epoch
-    for epoch in range(position["epoch"], config.epochs):
-        lr = learning_rate(config, epoch)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        start_batch = position["batch"] if epoch == position["epoch"] else 0
-        window = torch.zeros(3, device=device)  # loss sum, correct, count since the last record point
-        epoch_start, epoch_images = time.time(), 0
-        bar = tqdm(loader.epoch(epoch, start_batch), total=len(loader), initial=start_batch, leave=False,
-                   desc=f"epoch {epoch + 1}/{config.epochs}", disable=not config.progress, unit="batch")
-        for b, batch in enumerate(bar, start=start_batch):
-            x, y = batch.x.contiguous(memory_format=memory_format), batch.y
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-                if config.method == "at":
-                    alpha = None if config.pgd_alpha_255 is None else config.pgd_alpha_255 / 255
-                    x = pgd(step_model, x, y, config.epsilon, alpha=alpha, steps=config.pgd_steps,
-                            random_start=True, bn_mode=config.attack_bn_mode)
-                step_model.train()
-                logits = step_model(x)
-                loss = F.cross_entropy(logits.float(), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            with torch.no_grad():
-                window += torch.stack([loss.detach() * len(y), (logits.argmax(1) == y).sum().float(), torch.tensor(float(len(y)), device=device)])
-            epoch_images += len(y)
-            if b in record_after:
-                loss_sum, correct, count = window.tolist()
-                window.zero_()
-                probs, accs = evaluate(model)
-                point = {
-                    "epoch": epoch + (record_after.index(b) + 1) / config.record_per_epoch,
-                    "step": epoch * len(loader) + b + 1, "lr": lr,
-                    "train_loss": loss_sum / count, "train_acc": correct / count,
-                    "test_acc": accs["test"], "neg_acc": accs.get("neg"), "time": time.time(),
-                }
-                records.append(point, probs)
-                done = epoch * config.record_per_epoch + record_after.index(b) + 1
-                last = b == len(loader) - 1
-                position = {"epoch": epoch + 1 if last else epoch, "batch": 0 if last else b + 1, "points": done}
-                save_checkpoint(run_dir / CHECKPOINT, model=model, optimizer=optimizer, position=position)
-                write_json(run_dir / PROGRESS, {**position, "total_points": total_points, "updated": time.time(), "test_acc": accs["test"]})
-                bar.set_postfix(loss=f"{point['train_loss']:.3f}", test=f"{accs['test']:.3f}")
-        seconds = time.time() - epoch_start
-        if config.progress:
-            last_point = records.points[-1]
-            neg = f" neg {last_point['neg_acc']:.3f}" if last_point.get("neg_acc") is not None else ""
-            tqdm.write(
-                f"epoch {epoch + 1:>3}/{config.epochs}  loss {last_point['train_loss']:.4f}  train {last_point['train_acc']:.3f}  "
-                f"test {last_point['test_acc']:.3f}{neg}  lr {lr:.4g}  {seconds:.1f}s  {epoch_images / max(seconds, 1e-9):.0f} img/s"
-            )
-
-    metrics = _final_metrics(config, model, data, records, device, autocast)
-    meta.update(ended=dt.datetime.now().isoformat(timespec="seconds"), wall_time_s=meta["wall_time_s"] + time.time() - session_start)
-    write_json(run_dir / META, meta)
-    write_json(run_dir / METRICS, metrics)  # written last: its presence marks the run complete
-    (run_dir / PROGRESS).unlink(missing_ok=True)
+    _Trainer(config, run_dir, device, ddp).fit()
     return load_run(run_dir)
+
+
+class _Trainer:
+    """State of one training session: data, model, optimizer, records and the position in training."""
+
+    def __init__(self, config: TrainConfig, run_dir: Path, device: torch.device, ddp: Distributed) -> None:
+        self.config, self.run_dir, self.device, self.ddp = config, run_dir, device, ddp
+        cuda = device.type == "cuda"
+        if config.deterministic:
+            torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = cuda and not config.deterministic
+        self.autocast = config.amp and cuda
+        self.memory_format = torch.channels_last if (config.channels_last and cuda) else torch.contiguous_format
+
+        self.data = _load_data(config)
+        self.loader = atdata.DeviceLoader(
+            self.data.train, config.batch_size, device, train=True, seed=config.seed,
+            synthetic=self.data.synthetic, synthetic_fraction=config.synthetic_fraction,
+        )
+        self.record_after = _record_batches(len(self.loader), config.record_per_epoch)
+        self.eval_sets = {"test": self.data.test} | ({"neg": self.data.neg} if self.data.neg is not None else {})
+        self.evaluate = _Evaluator(self.eval_sets, device, config.eval_batch_size, self.autocast) if ddp.is_main else None
+
+        torch.manual_seed(config.seed)
+        self.model = build_model(config.model, self.data.num_classes, config.dataset).to(device, memory_format=self.memory_format)
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=config.lr, momentum=config.momentum,
+                                         weight_decay=config.weight_decay)
+        self.records = self._open_records() if ddp.is_main else None
+        self.position = self._restore()
+        compiled = torch.compile(self.model) if config.compile else self.model
+        self.attack_model = compiled  # PGD runs on the local replica: no gradient all-reduce for input gradients
+        self.step_model = DistributedDataParallel(compiled, device_ids=[device.index] if device.type == "cuda" else None) if ddp.enabled else compiled
+
+    def _open_records(self) -> RecordStore:
+        records_dir = self.run_dir / RECORDS
+        if (records_dir / "index.json").exists():
+            return RecordStore(records_dir)
+        save_npy(records_dir / "test_index.npy", self.data.test_index)  # before the index that marks the store as created
+        labels = {k: s.labels for k, s in self.eval_sets.items()}
+        return RecordStore.create(records_dir, self.config.epochs * self.config.record_per_epoch, labels, self.data.num_classes)
+
+    def _restore(self) -> dict[str, int]:
+        """Load the last checkpoint (if any) and drop records newer than it."""
+        position = {"epoch": 0, "batch": 0, "points": 0}
+        if (self.run_dir / CHECKPOINT).exists():
+            state = load_checkpoint(self.run_dir / CHECKPOINT, map_location=self.device)
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            set_rng_states(state["rng"])
+            position = dict(state["position"])
+            if self.ddp.is_main:
+                tqdm.write(f"[atlib] resuming {self.run_dir.name} at epoch {position['epoch']}, batch {position['batch']}")
+        if self.ddp.enabled:  # decorrelate the ranks' PGD random starts
+            torch.manual_seed(self.config.seed + 1_000_003 * self.ddp.rank + position["points"])
+        if self.records is not None:
+            self.records.truncate(position["points"])
+        return position
+
+    def fit(self) -> None:
+        config, main = self.config, self.ddp.is_main
+        meta = self._start_meta() if main else {}
+        session_start = time.time()
+        for epoch in range(self.position["epoch"], config.epochs):
+            lr = learning_rate(config, epoch)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            start_batch = self.position["batch"] if epoch == self.position["epoch"] else 0
+            window = torch.zeros(3, device=self.device)  # loss sum, correct, count since the last record point
+            epoch_start, epoch_images = time.time(), 0
+            bar = tqdm(self.loader.epoch(epoch, start_batch), total=len(self.loader), initial=start_batch, leave=False,
+                       desc=f"epoch {epoch + 1}/{config.epochs}", disable=not (config.progress and main), unit="batch")
+            for b, batch in enumerate(bar, start=start_batch):
+                window += self._step(self.ddp.shard(batch.x), self.ddp.shard(batch.y))
+                epoch_images += len(batch.y)
+                if b in self.record_after:
+                    self._record(epoch, b, lr, self.ddp.sum(window).tolist(), bar)
+                    window.zero_()
+            seconds = time.time() - epoch_start
+            if config.progress and main:
+                p = self.records.points[-1]
+                neg = f"  neg {p['neg_acc']:.3f}" if p.get("neg_acc") is not None else ""
+                tqdm.write(
+                    f"epoch {epoch + 1:>3}/{config.epochs}  loss {p['train_loss']:.4f}  train {p['train_acc']:.3f}  "
+                    f"test {p['test_acc']:.3f}{neg}  lr {lr:.4g}  {seconds:.1f}s  {epoch_images / max(seconds, 1e-9):.0f} img/s"
+                )
+        if main:
+            metrics = _final_metrics(config, self.model, self.data, self.records, self.device, self.autocast)
+            meta.update(ended=dt.datetime.now().isoformat(timespec="seconds"),
+                        wall_time_s=meta["wall_time_s"] + time.time() - session_start)
+            write_json(self.run_dir / META, meta)
+            write_json(self.run_dir / METRICS, metrics)  # written last: its presence marks the run complete
+            (self.run_dir / PROGRESS).unlink(missing_ok=True)
+        self.ddp.barrier()
+
+    def _step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """One SGD step (on PGD adversarial examples for AT); returns (loss sum, correct, count)."""
+        config = self.config
+        x = x.contiguous(memory_format=self.memory_format)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+            if config.method == "at":
+                alpha = None if config.pgd_alpha_255 is None else config.pgd_alpha_255 / 255
+                x = pgd(self.attack_model, x, y, config.epsilon, alpha=alpha, steps=config.pgd_steps,
+                        random_start=True, bn_mode=config.attack_bn_mode)
+            self.step_model.train()
+            logits = self.step_model(x)
+            loss = F.cross_entropy(logits.float(), y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        with torch.no_grad():
+            correct = (logits.argmax(1) == y).sum()
+            return torch.stack([loss.detach() * len(y), correct.float(), torch.full((), float(len(y)), device=self.device)])
+
+    def _record(self, epoch: int, b: int, lr: float, window: list[float], bar: Any) -> None:
+        """Record every test (and NEG) example's probabilities, then checkpoint: rank 0 only."""
+        if self.ddp.is_main:
+            config = self.config
+            loss_sum, correct, count = window
+            probs, accs = self.evaluate(self.model)
+            k = self.record_after.index(b)
+            point = {
+                "epoch": epoch + (k + 1) / config.record_per_epoch, "step": epoch * len(self.loader) + b + 1, "lr": lr,
+                "train_loss": loss_sum / count, "train_acc": correct / count,
+                "test_acc": accs["test"], "neg_acc": accs.get("neg"), "time": time.time(),
+            }
+            self.records.append(point, probs)
+            last = b == len(self.loader) - 1
+            position = {"epoch": epoch + 1 if last else epoch, "batch": 0 if last else b + 1,
+                        "points": epoch * config.record_per_epoch + k + 1}
+            save_checkpoint(self.run_dir / CHECKPOINT, model=self.model, optimizer=self.optimizer, position=position)
+            write_json(self.run_dir / PROGRESS, {**position, "total_points": config.epochs * config.record_per_epoch,
+                                                 "updated": time.time(), "test_acc": accs["test"]})
+            bar.set_postfix(loss=f"{point['train_loss']:.3f}", test=f"{accs['test']:.3f}")
+        self.ddp.barrier()
+
+    def _start_meta(self) -> dict[str, Any]:
+        meta = read_json(self.run_dir / META) if (self.run_dir / META).exists() else {}
+        cuda = self.device.type == "cuda"
+        meta.update(
+            atlib_version=atlib.__version__, torch_version=torch.__version__, python=platform.python_version(),
+            device=torch.cuda.get_device_name(self.device) if cuda else platform.processor() or "cpu",
+            world_size=self.ddp.world_size, git_commit=_git_commit(),
+            started=meta.get("started", dt.datetime.now().isoformat(timespec="seconds")),
+            wall_time_s=meta.get("wall_time_s", 0.0), resumed=meta.get("resumed", -1) + 1,
+        )
+        write_json(self.run_dir / META, meta)
+        return meta
 
 
 def _final_metrics(config: TrainConfig, model: torch.nn.Module, data: _Data, records: RecordStore,
@@ -316,8 +371,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, KeyError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"run: {run.path}")
-    print(f"metrics: {run.metrics}")
+    if os.environ.get("RANK", "0") == "0":
+        print(f"run: {run.path}")
+        print(f"metrics: {json.dumps(run.metrics, indent=1)}")
     return 0
 
 

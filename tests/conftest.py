@@ -11,8 +11,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def shared_data_dir() -> Path | None:
-    """The real data folder: ``$ATLIB_TEST_DATA``, else ``../shared/data`` beside the repo."""
-    candidate = Path(os.environ.get("ATLIB_TEST_DATA", REPO.parent / "shared" / "data"))
+    """The real data folder: ``$ATLIB_DATA``, else ``../shared/data`` beside the repo."""
+    candidate = Path(os.environ.get("ATLIB_DATA", REPO.parent / "shared" / "data"))
     return candidate if candidate.is_dir() else None
 
 
@@ -21,7 +21,7 @@ def shared_data() -> Path:
     """Path to the real CIFAR-10 archive / CIFAR-10-NEG folder; skips when it is absent."""
     path = shared_data_dir()
     if path is None or not (path / "cifar10-jpeg.tar.xz").exists():
-        pytest.skip("real data not found: set ATLIB_TEST_DATA or place it at ../shared/data")
+        pytest.skip("real data not found: set ATLIB_DATA or place it at ../shared/data")
     return path
 
 

@@ -20,10 +20,10 @@ import yaml
 from PIL import Image
 
 from atlib.config import PRESETS, TrainConfig
-from atlib.io import write_json
+from atlib.io import read_json, write_json
 from atlib.records import RecordStore
 from atlib.runs import load_run, run_status
-from atlib.sweep import SweepDir, TrainJob, expand, load_grid, load_throughput, parse_grid, run_hours, survey
+from atlib.sweep import SweepDir, TrainJob, expand, load_grid, load_throughput, parse_grid, run_hours, run_local, survey
 from atlib.sweep.__main__ import main
 from atlib.sweep.estimate import FORWARD_SPEEDUP
 from atlib.sweep.launch import visible_gpus
@@ -133,7 +133,7 @@ def test_grid_errors_at_expansion_and_files(tmp_path: Path) -> None:
     bad_value = parse_grid({"product": {"epsilon_255": [0.03]}}, name="t")
     with pytest.raises(ValueError, match=r"1/255 units.*\(combination \{'epsilon_255': 0.03\}\)"):
         expand(bad_value, tmp_path)
-    with pytest.raises(ValueError, match=r"cannot fill placeholders \['datset'\]"):
+    with pytest.raises(ValueError, match=r"synthetic='\{datset\}.npz': cannot fill placeholder 'datset'"):
         expand(parse_grid({"product": {"seed": [0]}, "fixed": {"synthetic": "{datset}.npz"}}, name="t"), tmp_path)
 
 
@@ -317,6 +317,36 @@ def test_visible_gpus(monkeypatch: pytest.MonkeyPatch) -> None:
         visible_gpus()
 
 
+class EnvJob(submitit.helpers.Checkpointable):
+    """Stands in for TrainJob: notes the GPU it was given and when it ran, then marks its run done."""
+
+    def __call__(self, config: dict) -> str:
+        run = Path(config["out_dir"]) / TrainConfig.from_dict(config).run_name
+        start = time.time()
+        time.sleep(1.5)
+        write_json(run / "env.json", {"gpus": os.environ["CUDA_VISIBLE_DEVICES"], "start": start, "end": time.time()})
+        write_json(run / "metrics.json", {})
+        return str(run)
+
+
+def test_local_launcher_runs_one_job_per_gpu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("atlib.sweep.launch.TrainJob", EnvJob)
+    monkeypatch.setenv("PYTHONPATH", str(REPO / "tests"))  # the jobs unpickle EnvJob from this module
+    sweep = SweepDir(tmp_path / "sweep")
+    configs = expand(parse_grid({"fixed": {"method": "nt"}, "product": {"seed": [0, 1, 2]}}, name="t"), sweep.runs)
+    sweep.start_launch({"name": "t"}, [c.run_name for c in configs], "local", {})
+    outcomes = run_local(sweep, configs, gpus=[3, 5], poll_s=0.1, echo=lambda line: None)
+    assert outcomes == {c.run_name: "done" for c in configs}
+    env = [read_json(sweep.runs / c.run_name / "env.json") for c in configs]
+    assert [e["gpus"] for e in env[:2]] == ["3", "5"] and env[2]["gpus"] in ("3", "5")  # one GPU per worker
+    overlaps = lambda a, b: a["start"] < b["end"] and b["start"] < a["end"]  # noqa: E731
+    assert overlaps(env[0], env[1])  # both GPUs busy at once
+    assert not (overlaps(env[2], env[0]) and overlaps(env[2], env[1]))  # never more jobs than GPUs
+    gpu_of_third = [e for e in env[:2] if e["gpus"] == env[2]["gpus"]][0]
+    assert gpu_of_third["end"] <= env[2]["start"]  # the third run waited for its GPU to be free
+    assert set(sweep.latest_jobs()) == {c.run_name for c in configs}
+
+
 # ----------------------------------------------------------------------------- local jobs, killed and resumed
 
 
@@ -349,30 +379,29 @@ def _sweep_cmd(grid: Path, out: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "atlib.sweep", "--grid", str(grid), "--out", str(out), "--launcher", "local", *extra]
 
 
-def test_local_sweep_killed_and_resumed(tiny_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                       capsys: pytest.CaptureFixture) -> None:
+def test_local_sweep_killed_and_resumed(tiny_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO), CUDA_VISIBLE_DEVICES="")
-    at_name = "cifar10_small_cnn_at8_s0"
-    # reference: the AT run uninterrupted, through the same launcher
-    ref = subprocess.run(_sweep_cmd(_tiny_grid(tmp_path / "ref.yaml", tiny_root, ["at"]), tmp_path / "ref"), env=env,
-                         capture_output=True, text=True, timeout=300)
-    assert ref.returncode == 0, ref.stdout + ref.stderr
-    assert f"done    {at_name}" in ref.stdout and "finished: 1 done, 0 failed" in ref.stdout
+    at_name, nt_name = "cifar10_small_cnn_at8_s0", "cifar10_small_cnn_nt_s0"
+    # reference: the AT run uninterrupted, through the same launcher (in parallel with the rest)
+    ref = subprocess.Popen(_sweep_cmd(_tiny_grid(tmp_path / "ref.yaml", tiny_root, ["at"]), tmp_path / "ref"), env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
     grid, out = _tiny_grid(tmp_path / "g.yaml", tiny_root, ["nt", "at"]), tmp_path / "sweep"
+    nt_config = expand(load_grid(grid), out / "runs")[0]
+    rng = np.random.default_rng(0)
+    nt_metrics = make_run(out / "runs", nt_config, random_probs(rng, 9, 40, 10), rng.integers(0, 10, 40)) / "metrics.json"
+    stamp = nt_metrics.stat().st_mtime_ns
     proc = subprocess.Popen(_sweep_cmd(grid, out), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     index = out / "runs" / at_name / "records" / "index.json"
     deadline = time.time() + 240
-    while time.time() < deadline and proc.poll() is None:  # NT runs first; kill the sweep while AT is part-way
+    while time.time() < deadline and proc.poll() is None:  # kill the sweep while the AT run is part-way
         if index.exists() and json.loads(index.read_text())["count"] >= 3:
             break
         time.sleep(0.005)
     os.killpg(proc.pid, signal.SIGKILL)  # the sweep, its job controller and the training process
     proc.wait()
     assert 3 <= RecordStore(index.parent).count < 9, "the AT run must be killed part-way"
-    nt_metrics = out / "runs" / "cifar10_small_cnn_nt_s0" / "metrics.json"
-    stamp = nt_metrics.stat().st_mtime_ns
 
     assert main(["--grid", str(grid), "--out", str(out), "--status"]) == 0
     status = capsys.readouterr().out
@@ -382,10 +411,12 @@ def test_local_sweep_killed_and_resumed(tiny_root: Path, tmp_path: Path, monkeyp
     again = subprocess.run(_sweep_cmd(grid, out), env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "to submit: 1 run(s) (0 new, 0 partial, 1 failed" in again.stdout and "finished: 1 done, 0 failed" in again.stdout
-    assert nt_metrics.stat().st_mtime_ns == stamp  # the finished run was skipped
+    assert nt_metrics.stat().st_mtime_ns == stamp  # the finished run was never retrained
     launches = json.loads((out / "sweep.json").read_text())["launches"]
-    assert [sorted(launch["jobs"]) for launch in launches] == [["cifar10_small_cnn_at8_s0", "cifar10_small_cnn_nt_s0"], [at_name]]
+    assert [sorted(launch["jobs"]) for launch in launches] == [[at_name], [at_name]]
 
+    ref_out, _ = ref.communicate(timeout=300)
+    assert ref.returncode == 0 and f"done    {at_name}" in ref_out and "finished: 1 done, 0 failed" in ref_out, ref_out
     full, resumed = load_run(tmp_path / "ref" / "runs" / at_name), load_run(out / "runs" / at_name)
     assert resumed.meta["resumed"] == 1 and run_status(resumed.path) == "done"
     for split in ("test", "neg"):
@@ -394,6 +425,7 @@ def test_local_sweep_killed_and_resumed(tiny_root: Path, tmp_path: Path, monkeyp
     assert strip(full.records.points) == strip(resumed.records.points)
     assert main(["--grid", str(grid), "--out", str(out), "--status"]) == 0
     assert "done 2, running 0, failed 0" in capsys.readouterr().out
+    assert nt_name in status
 
 
 # ----------------------------------------------------------------------------- render
@@ -419,4 +451,5 @@ def test_render_runs_every_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert [c[0] for c in calls] == ["01_entropy", "02_point_categories", "03_cifar10_neg", "04_synthesized_data", "05_profile_explorer"]
     assert calls[0][1] == {"runs": str(out / "runs" / "*"), "output_dir": str(out / "report" / "01_entropy")}
     assert calls[0][2] == out / "report" / "01_entropy.ipynb" and calls[0][2].exists()
-    assert "FAILED   03_cifar10_neg: RuntimeError: cell 4 failed" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "FAILED   03_cifar10_neg: RuntimeError: cell 4 failed" in text and text.count("rendered ") == 4

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -219,3 +220,20 @@ def test_balanced_subset() -> None:
     assert np.array_equal(idx, np.sort(idx))
     with pytest.raises(ValueError):
         balanced_subset(labels, 30)
+
+
+def test_torchrun_ddp_on_cpu(tiny_root: Path, tmp_path: Path) -> None:
+    """Two gloo ranks train one run; rank 0 alone writes a complete, valid run folder."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
+    with socket.socket() as sock:  # torchrun needs a concrete free port
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={port}", "-m", "atlib.train",
+           "--model", "small_cnn", "--method", "at", "--pgd-steps", "1", "--epochs", "2", "--batch-size", "32",
+           "--lr-milestones", "1", "--record-per-epoch", "2", "--robust-eval-n", "16", "--device", "cpu",
+           "--data-root", str(tiny_root), "--neg-path", str(tiny_root / "CIFAR10_neg.npz"), "--out-dir", str(tmp_path), "--no-progress"]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    run = load_run(tmp_path / "cifar10_small_cnn_at8_s0")
+    assert run.complete and run.meta["world_size"] == 2 and run.num_points == 4
+    np.testing.assert_allclose(run.probs("test").astype(np.float64).sum(-1), 1.0, atol=5e-3)

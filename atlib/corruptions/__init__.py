@@ -10,6 +10,12 @@ package ports its mechanics, quirks included (see each function's docstring), wi
 - ``generate_cifar_c(images, labels, out_dir)``: the released file layout, resumable, in parallel.
 - ``python -m atlib.corruptions --dataset cifar10 --out DIR``: the same from the command line.
 
+Release quirks kept (details in each function): zoom-blur factor counts from ``np.arange`` float
+rounding (7 and 12 factors at severities 1-2); glass blur's "swap", which on NumPy views copies
+one pixel onto the other; frost drawing only the first five textures (``randint(5)``); elastic
+severity 1 being affine only (alpha 0); spatter's water layer cast to uint8 without clipping,
+so values above 1 wrap around (about 1 image in 5 at severity 3); fog's wibble**2 displacements.
+
 Cast convention: the release stored ``np.uint8(corruption(x))``, i.e. the float result (clipped to
 [0, 1] and scaled by 255, or clipped to [0, 255] for frost) truncated toward zero, not rounded; so
 does ``corrupt``.
@@ -19,12 +25,13 @@ Where the output cannot match the released files:
 - Randomness: the script drew from the unseeded global ``np.random``; here each corruption draws
   the same distributions from its own Generator, so the files are statistically, not bitwise, alike.
 - Motion blur (``motion_blur`` and the snow layer): ImageMagick's MagickMotionBlurImage is replaced
-  by a NumPy port (``atlib.corruptions.motion``): a one-sided line of ``2 * ceil(radius) + 1``
-  samples from offset 0 along the angle, Gaussian weights ``exp(-i^2 / 2 sigma^2)`` normalised to
-  1, edge pixels repeated beyond the border, rounded to 8 bits. The release's output also depended
-  on the ImageMagick build (Q16 vs HDRI intermediate rounding, version-specific width and
-  virtual-pixel rules), which was not recorded; expect occasional one-level differences and more
-  if that ImageMagick differed from the 6.x behaviour ported here.
+  by a port to NumPy and ``cv2.filter2D`` (``atlib.corruptions.motion``): a one-sided line of
+  ``2 * ceil(radius) + 1`` samples from offset 0 along the angle, Gaussian weights
+  ``exp(-i^2 / 2 sigma^2)`` normalised to 1, edge pixels repeated beyond the border, rounded to
+  8 bits. The release's output also depended on the ImageMagick build (Q16 vs HDRI intermediate
+  rounding, version-specific width and virtual-pixel rules), which was not recorded; expect
+  occasional one-level differences, and more if that ImageMagick differed from the 6.x behaviour
+  ported here.
 - Library versions: skimage's HSV conversions and Gaussian, SciPy's interpolation boundary rules
   (changed in SciPy 1.6), OpenCV's resize / filters and libjpeg may differ from the 2018 versions
   in the last bits, which a truncating cast can turn into one-level differences.

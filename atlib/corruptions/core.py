@@ -8,7 +8,9 @@ from typing import Callable
 import numpy as np
 
 from atlib.corruptions.blur import defocus_blur, gaussian_blur, glass_blur, motion_blur, zoom_blur
-from atlib.corruptions.digital import brightness, contrast, elastic_transform, jpeg_compression, pixelate, saturate, spatter
+from atlib.corruptions.digital import (
+    brightness, contrast, elastic_transform, jpeg_compression, pixelate, saturate, spatter,
+)  # fmt: skip
 from atlib.corruptions.noise import gaussian_noise, impulse_noise, shot_noise, speckle_noise
 from atlib.corruptions.params import IMSIZE
 from atlib.corruptions.weather import fog, frost, snow
@@ -63,7 +65,10 @@ def check_images(images: np.ndarray) -> np.ndarray:
     if not isinstance(images, np.ndarray):
         raise ValueError(f"images must be a NumPy uint8 array; got {type(images).__name__}")
     if images.dtype != np.uint8:
-        raise ValueError(f"images must be uint8 in [0, 255]; got dtype {images.dtype} (convert with (x * 255).round().astype(np.uint8) from [0, 1] floats)")
+        raise ValueError(
+            f"images must be uint8 in [0, 255]; got dtype {images.dtype} "
+            "(from floats in [0, 1]: (x * 255).round().astype(np.uint8))"
+        )
     if images.shape[-3:] != IMAGE_SHAPE or images.ndim not in (3, 4):
         raise ValueError(f"images must have shape (N, 32, 32, 3) or (32, 32, 3) (HWC RGB); got {images.shape}")
     return images.reshape(-1, *IMAGE_SHAPE)

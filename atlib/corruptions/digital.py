@@ -65,17 +65,18 @@ def elastic_transform(images: np.ndarray, severity: int, rng: np.random.Generato
     centre, half = np.float32([IMSIZE, IMSIZE]) // 2, IMSIZE // 3
     source = np.float32([centre + half, [centre[0] + half, centre[1] - half], centre - half])
     targets = source + rng.uniform(-affine, affine, size=(n, *source.shape)).astype(np.float32)
-    warped = np.stack(
-        [
-            cv2.warpAffine(image, cv2.getAffineTransform(source, target), (IMSIZE, IMSIZE), borderMode=cv2.BORDER_REFLECT_101)
-            for image, target in zip(x, targets)
-        ]
-    )
-    dx, dy = (
-        (gaussian(rng.uniform(-1, 1, size=(n, IMSIZE, IMSIZE)), sigma, mode="reflect", truncate=3) * alpha).astype(np.float32)
-        for _ in range(2)
-    )
+    warped = np.stack([_warp(image, cv2.getAffineTransform(source, target)) for image, target in zip(x, targets)])
+    dx, dy = (_smooth_field(rng.uniform(-1, 1, size=(n, IMSIZE, IMSIZE)), sigma, alpha) for _ in range(2))
     return np.clip(_displace(warped, dy, dx), 0, 1) * 255
+
+
+def _warp(image: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    return cv2.warpAffine(image, matrix, (IMSIZE, IMSIZE), borderMode=cv2.BORDER_REFLECT_101)
+
+
+def _smooth_field(noise: np.ndarray, sigma: float, alpha: float) -> np.ndarray:
+    """The script's displacement field: skimage Gaussian (reflect, truncate 3) of U(-1, 1) noise, times alpha."""
+    return (gaussian(noise, sigma, mode="reflect", truncate=3) * alpha).astype(np.float32)
 
 
 def _displace(images: np.ndarray, dy: np.ndarray, dx: np.ndarray) -> np.ndarray:
@@ -97,12 +98,12 @@ def _displace(images: np.ndarray, dy: np.ndarray, dx: np.ndarray) -> np.ndarray:
 
 def pixelate(images: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
     small = int(IMSIZE * PARAMS["pixelate"][severity - 1])
-    return np.stack(
-        [
-            np.asarray(Image.fromarray(image).resize((small, small), Image.Resampling.BOX).resize((IMSIZE, IMSIZE), Image.Resampling.BOX))
-            for image in images
-        ]
-    )
+    return np.stack([_box_down_up(image, small) for image in images])
+
+
+def _box_down_up(image: np.ndarray, small: int) -> np.ndarray:
+    box = Image.Resampling.BOX
+    return np.asarray(Image.fromarray(image).resize((small, small), box).resize((IMSIZE, IMSIZE), box))
 
 
 def jpeg_compression(images: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:

@@ -18,12 +18,14 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import atlib
-from atlib.corruptions.core import BLOCK_SIZE, CORRUPTIONS, IMAGE_SHAPE, SEVERITIES, check_images, check_request, corrupt_block
+from atlib.corruptions.core import (
+    BLOCK_SIZE, CORRUPTIONS, IMAGE_SHAPE, SEVERITIES, check_images, check_request, corrupt_block,
+)  # fmt: skip
 from atlib.io import read_json, save_npy, write_json
 
 MANIFEST = "generation.json"
 MOTION_BLUR_NOTE = (
-    "motion_blur and snow use a NumPy port of ImageMagick's MotionBlurImage (one-sided Gaussian line "
+    "motion_blur and snow use a NumPy/OpenCV port of ImageMagick's MotionBlurImage (one-sided Gaussian line "
     "of 2*ceil(radius)+1 samples, edge pixels repeated, rounded to 8 bits) instead of ImageMagick, "
     "so they are not bit-identical to the release"
 )
@@ -53,7 +55,9 @@ def generate_cifar_c(
         raise ValueError(f"images must be a non-empty batch (N, 32, 32, 3); got shape {np.shape(images)}")
     labels = np.asarray(labels)
     if labels.shape != (len(batch),) or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"labels must be integers of shape ({len(batch)},), one per image; got {labels.dtype} {labels.shape}")
+        raise ValueError(
+            f"labels must be integers of shape ({len(batch)},), one per image; got {labels.dtype} {labels.shape}"
+        )
     names = list(dict.fromkeys(CORRUPTIONS if corruptions is None else corruptions))
     for name in names:
         check_request(name, SEVERITIES[0], seed)
@@ -142,7 +146,8 @@ def _manifest(seed: int, n: int) -> dict:
         "atlib_version": atlib.__version__,
         "libraries": versions,
         "motion_blur": MOTION_BLUR_NOTE,
-        "layout": "<corruption>.npy uint8 (5N, 32, 32, 3), severity s in rows [(s-1)N, sN); labels.npy = tile(labels, 5)",
+        "layout": "<corruption>.npy uint8 (5N, 32, 32, 3), severity s in rows [(s-1)N, sN); "
+        "labels.npy = tile(labels, 5)",
     }
 
 

@@ -1,4 +1,4 @@
-"""A NumPy port of ImageMagick's ``MotionBlurImage`` (used by motion_blur and snow), batched.
+"""A NumPy / OpenCV port of ImageMagick's ``MotionBlurImage``, used by motion_blur and snow.
 
 The release called MagickMotionBlurImage through Wand; ImageMagick is not a dependency here.
 ImageMagick's motion blur is one-sided: output pixel (x, y) is the weighted sum of the input at

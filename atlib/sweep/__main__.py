@@ -8,12 +8,22 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from atlib.config import TrainConfig
 from atlib.sweep.estimate import load_throughput
 from atlib.sweep.grid import Grid, SlurmOptions, builtin_grids, expand, load_grid, slurm_options
 from atlib.sweep.jobs import SweepDir
 from atlib.sweep.launch import require_slurm, run_local, submit_slurm, visible_gpus
 from atlib.sweep.report import render
-from atlib.sweep.status import TO_SUBMIT, conflicts_message, format_plan, format_status, missing_inputs, survey
+from atlib.sweep.status import (TO_SUBMIT, conflicts_message, format_plan, format_status, missing_inputs, summary_line,
+                                 survey)
+
+
+SLURM_HELP = {
+    "partition": "Slurm partition", "account": "account to charge", "qos": "quality of service",
+    "constraint": "node features, e.g. a100", "time_min": "time limit per job in minutes (past it: requeued, resumes)",
+    "gpus": "GPUs per run: 1, or 0 for CPU nodes", "cpus": "CPUs per run", "mem_gb": "memory per run in GB",
+    "array_parallelism": "runs of the array running at once", "max_requeues": "time-limit requeues allowed per run",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = SlurmOptions()
     for f in dataclasses.fields(SlurmOptions):
         kind = {"int": int, "float": float}.get(str(f.type), str)
-        slurm.add_argument("--" + f.name.replace("_", "-"), type=kind, default=None, help=f"(default {getattr(defaults, f.name)})")
+        slurm.add_argument("--" + f.name.replace("_", "-"), type=kind, default=None,
+                           help=f"{SLURM_HELP[f.name]} (default {getattr(defaults, f.name)})")
     return parser
 
 
@@ -50,10 +61,11 @@ def _main(args: argparse.Namespace) -> int:
     sweep = SweepDir(args.out or Path("outputs/sweeps") / grid.name)
     options = slurm_options(grid, {f.name: getattr(args, f.name) for f in dataclasses.fields(SlurmOptions)})
     configs = expand(grid, sweep.runs)
+    states = survey(configs, sweep)
     if args.render:
+        print(f"rendering sweep {grid.name} ({summary_line(states)}) into {sweep.report}")
         results = render(sweep)
         return 0 if all(isinstance(r, Path) for r in results.values()) else 1
-    states = survey(configs, sweep)
     if args.status:
         print(f"sweep {grid.name} ({sweep.out})")
         print(format_status(states, sweep))
@@ -78,18 +90,29 @@ def _main(args: argparse.Namespace) -> int:
     if not todo:
         print("nothing to submit")
         return 0
+    return _launch(args, grid, sweep, configs, todo, options)
+
+
+def _launch(args: argparse.Namespace, grid: Grid, sweep: SweepDir, configs: list[TrainConfig], todo: list[TrainConfig],
+            options: SlurmOptions) -> int:
+    """Submit ``todo``; the slurm launcher returns at once, the local one when every job has ended."""
     grid_info = {"name": grid.name, "file": str(grid.path) if grid.path else None}
+    names = [c.run_name for c in configs]
     print(_launcher_plan(args.launcher, len(todo), options, sweep))
     if args.launcher == "slurm":
         require_slurm()  # before anything is written
-        sweep.start_launch(grid_info, [c.run_name for c in configs], "slurm", dataclasses.asdict(options))
+        sweep.start_launch(grid_info, names, "slurm", dataclasses.asdict(options))
         ids = submit_slurm(sweep, todo, options, grid.name)
         print(f"submitted {len(ids)} job(s): {ids[0]}{f' .. {ids[-1]}' if len(ids) > 1 else ''}; "
               f"follow with: python -m atlib.sweep --grid {args.grid} --out {sweep.out} --status")
         return 0
     gpus = visible_gpus()
-    sweep.start_launch(grid_info, [c.run_name for c in configs], "local", {"gpus": gpus})
-    outcomes = run_local(sweep, todo, gpus)
+    sweep.start_launch(grid_info, names, "local", {"gpus": gpus})
+    try:
+        outcomes = run_local(sweep, todo, gpus)
+    except KeyboardInterrupt:
+        print("interrupted: running jobs were stopped; run the same command again to resume them", file=sys.stderr)
+        return 130
     failed = sorted(name for name, outcome in outcomes.items() if outcome != "done")
     print(f"finished: {len(outcomes) - len(failed)} done, {len(failed)} failed" + (f" ({', '.join(failed)})" if failed else ""))
     return 1 if failed else 0

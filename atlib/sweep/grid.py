@@ -16,9 +16,9 @@ seed); combinations that share a run name but differ elsewhere are an error.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import json
-import string
 import types
 import typing
 from dataclasses import dataclass, field
@@ -124,10 +124,9 @@ def parse_grid(data: Any, name: str, path: Path | None = None) -> Grid:
     if not isinstance(include, list):
         raise ValueError(f"include must be a list of field mappings, got {type(include).__name__}")
     include = [_fields(entry, f"include[{i}]") for i, entry in enumerate(include)]
-    slurm = data.get("slurm") or {}
-    _check_fields(slurm, "slurm", SlurmOptions)
+    slurm = _fields(data.get("slurm") or {}, "slurm", SlurmOptions)
     return Grid(name=str(data.get("name") or name), path=path, product=product, fixed=fixed, preset=preset,
-                include=include, slurm=dict(slurm), description=str(data.get("description") or ""))
+                include=include, slurm=slurm, description=str(data.get("description") or ""))
 
 
 def _product(product: Any, has_include: bool) -> dict[str, list[Any]]:
@@ -147,17 +146,13 @@ def _product(product: Any, has_include: bool) -> dict[str, list[Any]]:
     return {key: list(values) for key, values in product.items()}
 
 
-def _fields(entry: Any, where: str) -> dict[str, Any]:
+def _fields(entry: Any, where: str, cls: type = TrainConfig) -> dict[str, Any]:
     if not isinstance(entry, dict):
-        raise ValueError(f"{where} must be a mapping of TrainConfig fields, got {type(entry).__name__}")
-    _check_fields(entry, where, TrainConfig)
-    return dict(entry)
-
-
-def _check_fields(entry: Mapping[str, Any], where: str, cls: type) -> None:
+        raise ValueError(f"{where} must be a mapping of {cls.__name__} fields, got {type(entry).__name__}")
     _check_names(entry, where, cls)
     for key, value in entry.items():
         _check_value(key, value, f"{where}.{key}", cls)
+    return dict(entry)
 
 
 def _check_names(keys: Mapping[str, Any], where: str, cls: type) -> None:
@@ -171,8 +166,13 @@ def _check_names(keys: Mapping[str, Any], where: str, cls: type) -> None:
                 raise ValueError(f"{where}.{key} is set by the sweep (runs live in <out>/runs); choose the folder with --out")
 
 
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
 def _check_value(key: str, value: Any, where: str, cls: type) -> None:
-    hint = typing.get_type_hints(cls)[key]
+    hint = _hints(cls)[key]
     if not _matches(value, hint):
         raise ValueError(f"{where}: expected {_describe(hint)}, got {type(value).__name__} {value!r}")
 
@@ -249,14 +249,14 @@ def _fill(key: str, template: str, context: dict[str, Any]) -> str:
     try:
         return template.format_map(context)
     except (KeyError, IndexError, ValueError) as err:
-        names = [n for _, n, _, _ in string.Formatter().parse(template) if n]
         raise ValueError(
-            f"{key}={template!r}: cannot fill placeholders {names} ({err}); placeholders name TrainConfig fields or run_name"
+            f"{key}={template!r}: cannot fill placeholder {err}; placeholders name TrainConfig fields or run_name "
+            "(write {{ and }} for literal braces)"
         ) from None
 
 
 def _is_float_field(key: str) -> bool:
-    return typing.get_type_hints(TrainConfig).get(key) in (float, float | None)
+    return _hints(TrainConfig).get(key) in (float, float | None)
 
 
 def slurm_options(grid: Grid, overrides: Mapping[str, Any]) -> SlurmOptions:

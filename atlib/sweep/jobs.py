@@ -100,15 +100,18 @@ def job_states(sweep: SweepDir, jobs: Mapping[str, Job]) -> dict[str, str]:
     """``run name -> state``: a Slurm state (``RUNNING``, ``PENDING``, ``FAILED``, ``TIMEOUT``...), or for
     local jobs ``RUNNING``, ``COMPLETED``, ``FAILED`` (a traceback was returned) or ``KILLED`` (no result);
     ``UNKNOWN`` where nothing can tell (e.g. no ``sacct`` on this machine)."""
-    states = {name: _result_state(sweep, job) for name, job in jobs.items()}
+    states: dict[str, str] = {}
+    ask_slurm: dict[str, str] = {}
     for name, job in jobs.items():
-        if job.launcher == "local" and _local_alive(job.job_id):
-            states[name] = "RUNNING"
-        elif job.launcher == "local" and states[name] is None:
-            states[name] = "KILLED"
-    slurm = {name: job.job_id for name, job in jobs.items() if job.launcher == "slurm" and states[name] is None}
-    states.update(_sacct_states(slurm))
-    return {name: state or "UNKNOWN" for name, state in states.items()}
+        result = _result_state(sweep, job)
+        if job.launcher == "local":
+            states[name] = "RUNNING" if _local_alive(job.job_id) else result or "KILLED"
+        elif result:
+            states[name] = result
+        else:
+            ask_slurm[name] = job.job_id
+    states.update(_sacct_states(ask_slurm))
+    return {name: states.get(name, "UNKNOWN") for name in jobs}
 
 
 def _result_state(sweep: SweepDir, job: Job) -> str | None:
@@ -150,12 +153,20 @@ def _sacct_states(job_ids: Mapping[str, str]) -> dict[str, str]:
 
 
 def log_tail(sweep: SweepDir, job: Job, lines: int = 12) -> tuple[Path, list[str]]:
-    """The last lines of the job's stderr (progress-bar carriage returns split into lines)."""
-    path = job_paths(sweep, job).stderr
+    """The last lines of the job's stderr, or of its stdout where stderr is empty (a killed job leaves no
+    traceback); progress-bar carriage returns split into lines."""
+    paths = job_paths(sweep, job)
+    for path in (paths.stderr, paths.stdout):
+        rows = _tail(path, lines)
+        if rows:
+            return path, rows
+    return paths.stderr, []
+
+
+def _tail(path: Path, lines: int) -> list[str]:
     if not path.exists():
-        return path, []
+        return []
     with open(path, "rb") as f:
         f.seek(max(0, f.seek(0, os.SEEK_END) - 64 * 1024))
         text = f.read().decode("utf-8", errors="replace")
-    rows = [row.rstrip() for row in text.replace("\r", "\n").split("\n") if row.strip()]
-    return path, rows[-lines:]
+    return [row.rstrip() for row in text.replace("\r", "\n").split("\n") if row.strip()][-lines:]

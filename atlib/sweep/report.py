@@ -19,6 +19,7 @@ def render(sweep: SweepDir, notebooks: Sequence[str] = NOTEBOOKS, echo: Callable
 
     if not find_run_dirs(sweep.runs):
         raise FileNotFoundError(f"no runs in {sweep.runs} yet: launch the sweep first (--launcher local|slurm)")
+    sweep.report.mkdir(parents=True, exist_ok=True)
     results: dict[str, Path | str] = {}
     for name in notebooks:
         parameters = {"runs": str(sweep.runs / "*"), "output_dir": str(sweep.report / name)}

@@ -61,23 +61,22 @@ def survey(configs: Sequence[TrainConfig], sweep: SweepDir) -> list[RunState]:
 
 def _classify(config: TrainConfig, job: Job | None, job_state: str | None) -> RunState:
     path = Path(config.out_dir) / config.run_name
-    result = RunState(config, "missing", job, job_state, _points(path))
-    if (path / CONFIG).exists():
-        conflicts = config.conflicts_with(read_json(path / CONFIG))
-        if conflicts:
-            result.state = "conflict"
-            result.detail = ", ".join(f"{k}: stored {old!r}, grid {new!r}" for k, (old, new) in sorted(conflicts.items()))
-            return result
-    folder = run_status(path)
+    conflicts = config.conflicts_with(read_json(path / CONFIG)) if (path / CONFIG).exists() else {}
+    if conflicts:
+        detail = ", ".join(f"{k}: stored {old!r}, grid {new!r}" for k, (old, new) in sorted(conflicts.items()))
+        return RunState(config, "conflict", job, job_state, _points(path), detail)
+    return RunState(config, _state(run_status(path), job_state), job, job_state, _points(path))
+
+
+def _state(folder: str, job_state: str | None) -> str:
+    """Combine the run folder's status with its latest job's state (the job knows best whether it still runs)."""
     if folder == "done":
-        result.state = "done"
-    elif job_state in SLURM_ACTIVE:  # local jobs report RUNNING too
-        result.state = "queued" if job_state == "PENDING" else "running"
-    elif job_state not in (None, "UNKNOWN", "COMPLETED"):
-        result.state = "failed"
-    else:
-        result.state = folder
-    return result
+        return "done"
+    if job_state in SLURM_ACTIVE:  # local jobs report RUNNING too
+        return "queued" if job_state == "PENDING" else "running"
+    if job_state not in (None, "UNKNOWN", "COMPLETED"):
+        return "failed"
+    return folder
 
 
 def _points(path: Path) -> int:
@@ -106,7 +105,7 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[object]], left: int =
             for row in cells]
 
 
-def _summary(states: Sequence[RunState]) -> str:
+def summary_line(states: Sequence[RunState]) -> str:
     found = counts(states)
     return ", ".join(f"{k} {v}" for k, v in found.items() if v or k in ("done", "running", "failed", "partial", "missing"))
 
@@ -143,12 +142,12 @@ def format_plan(states: Sequence[RunState], throughput: Throughput) -> str:
 def format_status(states: Sequence[RunState], sweep: SweepDir, tail: int = 12) -> str:
     """The ``--status`` table, then the last log lines of every failed run."""
     rows = [[s.name, s.state, f"{s.points}/{s.total_points}", s.job.job_id if s.job else "-", s.job_state or "-"] for s in states]
-    lines = [f"{len(states)} runs in {sweep.runs}: {_summary(states)}"]
+    lines = [f"{len(states)} runs in {sweep.runs}: {summary_line(states)}"]
     lines += _table(["run", "state", "points", "job", "job state"], rows)
     for s in states:
         if s.state == "failed" and s.job is not None:
             path, log = log_tail(sweep, s.job, tail)
-            where = f"last lines of {path}:" if log else f"no log at {path}"
+            where = f"last lines of {path}:" if log else f"nothing logged in {path.parent}"
             lines += ["", f"FAILED {s.name}: job {s.job.job_id} ({s.job_state}) at {s.points}/{s.total_points} points; {where}"]
             lines += [f"  | {row}" for row in log]
         elif s.state == "conflict":

@@ -1,0 +1,194 @@
+"""Execute the paper's notebooks with parameters, and the small display helpers they share.
+
+The notebooks under ``notebooks/`` are jupytext ``py:percent`` files (the committed source);
+papermill cannot read those, so :func:`run_notebook` converts one to a notebook in memory
+(keeping the ``parameters`` cell tag, setting the ``python3`` kernelspec), executes it with
+papermill in the repository root (so relative paths in parameters work) and writes the executed
+``.ipynb`` atomically. A failing cell raises :class:`NotebookError`, which names the notebook and
+where the partially executed copy was saved.
+
+CLI: ``python -m atlib.notebooks 01_entropy -p runs "outputs/runs/*" -o outputs/notebooks/01_entropy.ipynb``
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from atlib.io import atomic_path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+PARAMETERS_TAG = "parameters"
+
+
+class NotebookError(RuntimeError):
+    """A notebook failed to execute; ``saved`` is the partially executed copy (None if nothing ran)."""
+
+    def __init__(self, message: str, notebook: Path, saved: Path | None) -> None:
+        super().__init__(message)
+        self.notebook, self.saved = notebook, saved
+
+
+def available_notebooks() -> list[str]:
+    """Names of the notebooks shipped in ``notebooks/`` (e.g. ``01_entropy``)."""
+    return sorted(p.stem for p in NOTEBOOK_DIR.glob("*.py"))
+
+
+def resolve_notebook(name_or_path: str | os.PathLike) -> Path:
+    """A shipped notebook's name (``01_entropy``), or a path to a ``.py`` (percent) or ``.ipynb`` file."""
+    path = Path(name_or_path)
+    if path.suffix in (".py", ".ipynb") and path.is_file():
+        return path.resolve()
+    shipped = NOTEBOOK_DIR / f"{path.stem if path.suffix == '.py' else path.name}.py"
+    if shipped.is_file():
+        return shipped
+    raise FileNotFoundError(
+        f"no notebook {str(name_or_path)!r}: give a path to a .py (jupytext percent) or .ipynb file, "
+        f"or one of the shipped notebooks: {', '.join(available_notebooks())}"
+    )
+
+
+def load_notebook(name_or_path: str | os.PathLike) -> Any:
+    """The notebook as an ``nbformat`` node, converted by jupytext, with the python3 kernelspec.
+
+    Cell metadata (the ``parameters`` tag papermill looks for) is kept as jupytext reads it.
+    """
+    import jupytext
+
+    nb = jupytext.read(resolve_notebook(name_or_path))
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    return nb
+
+
+def notebook_parameters(nb: Any) -> dict[str, str]:
+    """The parameters a notebook declares (name -> default, as source text), from its tagged cell."""
+    cells = [c for c in nb.cells if PARAMETERS_TAG in c.get("metadata", {}).get("tags", [])]
+    if len(cells) != 1:
+        raise ValueError(f"a notebook needs exactly one cell tagged {PARAMETERS_TAG!r}, found {len(cells)}")
+    tree = ast.parse(cells[0].source)
+    return {
+        target.id: ast.get_source_segment(cells[0].source, node.value) or ""
+        for node in tree.body if isinstance(node, (ast.Assign, ast.AnnAssign))
+        for target in (node.targets if isinstance(node, ast.Assign) else [node.target]) if isinstance(target, ast.Name)
+    }
+
+
+def run_notebook(name_or_path: str | os.PathLike, parameters: dict[str, Any] | None, output_path: str | os.PathLike,
+                 progress: bool = False, timeout_s: int | None = None) -> Path:
+    """Execute a notebook with ``parameters`` (papermill, python3 kernel, cwd = repo root) into ``output_path``.
+
+    The executed notebook appears at ``output_path`` only once every cell has run. On a failure
+    the partially executed notebook is saved beside it as ``<name>.failed.ipynb`` and a
+    :class:`NotebookError` says which notebook and cell failed and where that copy is.
+    Unknown parameter names are refused up front (papermill would only warn and ignore them).
+    """
+    import papermill
+
+    source = resolve_notebook(name_or_path)
+    output = Path(output_path).resolve()
+    failed = output.with_name(output.stem + ".failed.ipynb")
+    parameters = dict(parameters or {})
+    nb = load_notebook(source)
+    declared = notebook_parameters(nb)
+    unknown = sorted(set(parameters) - set(declared))
+    if unknown:
+        raise ValueError(f"notebook {source.name}: unknown parameters {unknown}; it takes {sorted(declared)}")
+    try:
+        with atomic_path(output) as tmp, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The specified file .* does not end in")
+            try:
+                papermill.execute_notebook(nb, str(tmp), parameters=parameters, kernel_name=KERNELSPEC["name"],
+                                           cwd=str(REPO_ROOT), progress_bar=progress, execution_timeout=timeout_s)
+            except BaseException:
+                if tmp.is_file() and tmp.stat().st_size > 0:
+                    os.replace(tmp, failed)
+                raise
+    except papermill.PapermillExecutionError as err:
+        raise NotebookError(
+            f"notebook {source.name} failed in cell {err.exec_count}: {err.ename}: {err.evalue}\n"
+            f"the partially executed notebook is saved at {failed}",
+            source, failed,
+        ) from err
+    except Exception as err:
+        saved = failed if failed.is_file() else None
+        where = f"; the partially executed notebook is saved at {failed}" if saved else ""
+        raise NotebookError(f"notebook {source.name} could not be executed: {type(err).__name__}: {err}{where}",
+                            source, saved) from err
+    failed.unlink(missing_ok=True)
+    return output
+
+
+# ----------------------------------------------------------------------------- helpers the notebooks call
+
+
+def show_figure(build: Callable[[Any], Any], df: Any, output_dir: str | os.PathLike, name: str,
+                empty: str = "no data for this figure") -> list[Path]:
+    """Build a chart from a frame, save it as ``<output_dir>/<name>.html`` and ``.png``, show the PNG.
+
+    The PNG is what the notebook displays: it renders offline, in untrusted and in static viewers
+    alike; the HTML beside it is the interactive version. With an empty frame, shows ``empty``
+    instead and writes nothing (the notebooks state what is missing rather than failing).
+    """
+    from IPython.display import Image, Markdown, display
+
+    from atlib.plots import save_chart
+
+    if df is None or len(df) == 0:
+        display(Markdown(f"**{name}: not drawn.** {empty}"))
+        return []
+    paths = save_chart(build(df), Path(output_dir) / name)
+    display(Image(filename=str(paths[1])), Markdown(f"Saved `{paths[0]}` (interactive) and `{paths[1]}`."))
+    return paths
+
+
+def show_notes(notes: Sequence[str], title: str = "What these runs lack") -> None:
+    """Display sentences (e.g. from ``analysis.describe_missing``) as a bulleted list under ``title``."""
+    from IPython.display import Markdown, display
+
+    body = "\n".join(f"- {n}" for n in notes) if notes else "- nothing: every expected run and evaluation is present"
+    display(Markdown(f"**{title}:**\n\n{body}"))
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def parse_value(text: str) -> Any:
+    """A ``-p`` value: a Python literal (``8``, ``0.5``, ``[2, 8]``, ``{'epochs': 2}``, ``None``) or else the text itself."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m atlib.notebooks", description=__doc__.split("\n\n")[0])
+    parser.add_argument("notebook", help=f"a shipped notebook ({', '.join(available_notebooks())}) or a .py/.ipynb path")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="set a parameter (VALUE is read as a Python literal, else as text); repeatable")
+    parser.add_argument("-o", "--output", help="executed notebook path (default outputs/notebooks/<name>.ipynb)")
+    parser.add_argument("--progress", action="store_true", help="show papermill's cell progress bar")
+    parser.add_argument("--list-parameters", action="store_true", help="print the notebook's parameters and exit")
+    args = parser.parse_args(argv)
+    try:
+        if args.list_parameters:
+            for name, default in notebook_parameters(load_notebook(args.notebook)).items():
+                print(f"{name} = {default}")
+            return 0
+        output = args.output or REPO_ROOT / "outputs" / "notebooks" / f"{resolve_notebook(args.notebook).stem}.ipynb"
+        path = run_notebook(args.notebook, {k: parse_value(v) for k, v in args.parameter}, output, progress=args.progress)
+    except (NotebookError, ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"executed notebook: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Entropy of the predictions: NT vs AT (paper Section 4.1, Figure 1)
+#
+# For a prediction with class probabilities $p_1..p_n$ the entropy is $H = -\sum_i p_i \log p_i$
+# (eq. 1; nats here). High entropy means an uncertain, less overconfident prediction.
+#
+# The paper finds (Fig 1a) that AT models' test entropies are **higher and more spread out** than NT's,
+# and (Fig 1b) that the **mean entropy falls more slowly during training the larger the ε** of the
+# adversarial examples: AT stays uncertain for longer instead of converging early on easy, perturbable
+# features.
+#
+# This notebook works with whatever runs exist (one seed or five, any ε); what is missing is listed below.
+
+# %% tags=["parameters"]
+runs = "outputs/runs/*"  # a folder of runs, a glob, or one run folder
+output_dir = "outputs/figures/01_entropy"  # figures are saved here as HTML and PNG
+include_synthetic = False  # the paper's Section 4 compares runs on the original data only
+point = -1  # record point of Fig 1a (-1: the last one)
+bins = 40  # histogram bins of Fig 1a
+expected_seeds = 5  # the paper trains five seeds per setting
+
+# %%
+from atlib import analysis, plots
+from atlib.notebooks import show_figure, show_notes
+from atlib.runs import group_seeds, load_runs
+
+groups = [g for g in group_seeds(load_runs(runs)) if include_synthetic or not g.config.uses_synthetic]
+print(f"{len(groups)} run groups from {runs!r}: " + ", ".join(f"{g.label} ({len(g.runs)} seeds)" for g in groups))
+show_notes(analysis.describe_missing(groups, seeds=expected_seeds))
+
+# %% [markdown]
+# ## Figure 1a: distribution of the entropy of test predictions
+#
+# Histograms (densities) of the entropy of every test prediction at one record point, the seeds of a
+# setting pooled. Expect NT's mass piled near 0 (confident predictions) and AT's spread to higher values,
+# more so for larger ε.
+
+# %%
+show_figure(plots.entropy_distribution_chart, analysis.entropy_distribution(groups, point=point, bins=bins),
+            output_dir, "fig1a_entropy_distribution", empty="No runs with test records were found.")
+
+# %% [markdown]
+# ## Figure 1b: mean test entropy over training
+#
+# Mean entropy over the test points at every record point, averaged over seeds (band: ±1 std over seeds).
+# Expect the curves to fall more slowly the larger the training ε.
+
+# %%
+curves = analysis.mean_entropy_curves(groups)
+show_figure(plots.mean_entropy_chart, curves, output_dir, "fig1b_mean_entropy",
+            empty="No runs with test records were found.")
+
+# %% [markdown]
+# Mean entropy at the first and the last record point of each setting:
+
+# %%
+if len(curves):
+    ends = curves.sort_values("epoch").groupby("label", sort=False)["mean"].agg(["first", "last"])
+    display(ends.rename(columns={"first": "first point", "last": "last point"}).round(4))

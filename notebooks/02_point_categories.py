@@ -1,0 +1,128 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Point categories: NT vs AT (paper Sections 4.2-4.3, Figures 2, 3 and 6)
+#
+# The pointwise framework of Kaplun et al. (2022) looks at each test point's **learning profile**: the
+# seed-averaged probability the models give its true class at every record point, against the models'
+# global accuracy. Appendix B assigns each point to a category:
+#
+# - **non-monotone** if its profile's total confidence drop (sum of all step-to-step decreases) exceeds a
+#   threshold; otherwise the nearest (L1) of three templates:
+# - **easy** (always 1), **hard** (always 0), **monotone** (tracks the global accuracy).
+#
+# The paper finds substantial non-monotonicity under NT (Fig 2), and that AT is **more monotone the larger
+# its ε**, at the price of more hard points (Fig 3). The threshold is not given in the paper; atlib uses
+# `atlib.metrics.DEFAULT_THRESHOLD` and this notebook shows how the categories move with it. The total drop
+# grows with the number of record points, so compare categories between runs recorded alike.
+
+# %% tags=["parameters"]
+runs = "outputs/runs/*"  # a folder of runs, a glob, or one run folder
+output_dir = "outputs/figures/02_point_categories"  # figures are saved here as HTML and PNG
+include_synthetic = False  # the paper's Section 4 compares runs on the original data only
+threshold = None  # non-monotonicity threshold; None: atlib.metrics.DEFAULT_THRESHOLD
+thresholds = [0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0]  # values for the threshold sweep
+gallery_group = None  # label of the setting whose examples are shown (e.g. "NT", "AT ε=8/255"); None: the first
+per_category = 2  # examples per category in the gallery
+gallery_seed = 0  # which random examples are picked
+expected_seeds = 5  # the paper trains five seeds per setting
+
+# %%
+import altair as alt
+import pandas as pd
+
+from atlib import analysis, metrics, plots
+from atlib.notebooks import show_figure, show_notes
+from atlib.runs import group_seeds, load_runs
+
+threshold = metrics.DEFAULT_THRESHOLD if threshold is None else threshold
+groups = [g for g in group_seeds(load_runs(runs)) if include_synthetic or not g.config.uses_synthetic]
+print(f"{len(groups)} run groups from {runs!r}: " + ", ".join(f"{g.label} ({len(g.runs)} seeds)" for g in groups))
+print(f"non-monotonicity threshold: {threshold:g}")
+show_notes(analysis.describe_missing(groups, seeds=expected_seeds))
+
+# %% [markdown]
+# ## Figure 2: categories under natural training
+#
+# Share of test points in each category for NT (categories from the seed-averaged profiles). The paper
+# (like Kaplun et al.) sees a sizeable non-monotone share: as NT models get more accurate overall, they
+# get worse on some individual points.
+
+# %%
+table = analysis.category_table(groups, threshold=threshold)
+show_figure(plots.category_distribution_chart, table[table["method"] == "nt"], output_dir, "fig2_categories_nt",
+            empty="No NT runs with at least two record points: train NT runs (`method='nt'`) to draw Figure 2.")
+
+# %% [markdown]
+# ## Figure 3: categories against the attack strength ε
+#
+# The same shares for NT (ε=0) and AT at each ε. Expect the monotone share to grow with ε (more stable
+# learning) and the hard share to grow too (the robustness/accuracy trade-off).
+
+# %%
+show_figure(plots.categories_vs_epsilon_chart, table, output_dir, "fig3_categories_vs_epsilon",
+            empty="No runs with at least two record points.")
+if len(table):
+    display(table.pivot_table(index="label", columns="category", values="percentage", sort=False).round(1))
+
+# %% [markdown]
+# ## How the categories move with the threshold
+#
+# A low threshold calls every jittery profile non-monotone; a high one calls none. The dashed line marks
+# the default threshold.
+
+# %%
+sweeps = [analysis.threshold_sweep(g, thresholds) for g in groups if g.num_points >= 2]
+show_figure(plots.threshold_sweep_chart, pd.concat(sweeps, ignore_index=True) if sweeps else None,
+            output_dir, "threshold_sweep", empty="No runs with at least two record points.")
+
+# %% [markdown]
+# ## Figure 6: example learning profiles of each category
+#
+# For a few random test points of each category (of one setting): the image, and the seed-averaged
+# probability of every class over training (stacked; the true class at the bottom, outlined in black),
+# with the models' global test accuracy dashed. Easy points are learned at once, hard points never,
+# monotone points follow the global accuracy, and non-monotone points are learned and unlearned.
+
+# %%
+eligible = [g for g in groups if g.num_points >= 2]
+group = next((g for g in eligible if gallery_group in (None, g.label)), None)
+if group is None:
+    print(f"No setting to show: gallery_group={gallery_group!r} matches none of "
+          f"{[g.label for g in eligible]} (settings with at least two record points).")
+    examples = None
+else:
+    examples = analysis.category_examples(group, per_category=per_category, threshold=threshold, seed=gallery_seed)
+    try:
+        images = analysis.eval_images(group)
+    except (FileNotFoundError, ValueError) as err:
+        images = None
+        print(f"Images unavailable, showing learning profiles only: {err}")
+    print(f"setting: {group.label} ({len(group.runs)} seeds)")
+    display(examples)
+
+
+def gallery(examples):
+    """One row per category: each picked example's image (if available) beside its learning profile."""
+    rows = []
+    for category, picks in examples.groupby("category", sort=False):
+        cells = []
+        for index, name in zip(picks["index"], picks["class_name"]):
+            profile = plots.learning_profile_chart(analysis.learning_profile(group, int(index)),
+                                                   title=f"{category}: test point {index} ({name})")
+            cells.append(profile if images is None else alt.hconcat(plots.image_chart(images[index], scale=3), profile))
+        rows.append(alt.hconcat(*cells))
+    return alt.vconcat(*rows)
+
+
+show_figure(gallery, examples, output_dir, "fig6_learning_profiles", empty="No setting to draw profiles for.")
