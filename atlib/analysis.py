@@ -88,7 +88,7 @@ def _point(group: RunGroup, point: int) -> int:
     return point % t
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=8)  # a paper-scale CIFAR-100 profile (480 points x 10k) is 38 MB
 def _cached_profiles(paths: tuple[str, ...], stamps: tuple[int, ...], t: int, split: str) -> tuple[np.ndarray, np.ndarray]:
     from atlib.runs import load_run  # local: the cache key holds paths, not Run objects
 
@@ -428,8 +428,9 @@ def describe_missing(groups: Sequence[RunGroup], datasets: Sequence[str] | None 
             notes.append(f"{name}: only {g.num_points} record point; point categories need at least 2")
     by_gap = {
         "CIFAR-10-NEG not recorded for": [g for g in groups if g.config.dataset == "cifar10" and not g.has("neg")],
-        "CIFAR-C not evaluated for": [g for g in groups if g.runs[0].complete and not any("cifar_c" in r.metrics for r in g.runs)],
-        "robust accuracy not evaluated for": [g for g in groups if g.runs[0].complete
+        "CIFAR-C not evaluated for": [g for g in groups if any(r.complete for r in g.runs)
+                                      and not any("cifar_c" in r.metrics for r in g.runs)],
+        "robust accuracy not evaluated for": [g for g in groups if any(r.complete for r in g.runs)
                                               and not any(r.metrics.get("robust_acc") for r in g.runs)],
     }
     for text, gap in by_gap.items():

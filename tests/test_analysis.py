@@ -340,3 +340,12 @@ def test_eval_images_returns_the_recorded_rows(tmp_path: Path) -> None:
 def test_analysis_never_imports_torch() -> None:
     code = "import sys, atlib.analysis; assert 'torch' not in sys.modules, 'analysis imported torch'"
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
+
+
+def test_groups_with_one_record_point_are_left_out_of_categories(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    make_run(tmp_path, TrainConfig(method="nt", epochs=1), random_probs(rng, 1, 5, C), np.arange(5))
+    groups = group_seeds(load_runs(tmp_path))
+    df = analysis.category_table(groups)
+    assert df.empty and list(df.columns) == [*analysis.ID_COLUMNS, "threshold", "category", "count", "percentage"]
+    assert "NT (cifar10): only 1 record point; point categories need at least 2" in analysis.describe_missing(groups)

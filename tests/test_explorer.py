@@ -247,27 +247,30 @@ def _embedded_spec(html: str) -> dict:
 def test_export_html_is_self_contained_with_the_chosen_images(fixture, tmp_path):
     path = explorer.export_html(fixture["runs"], tmp_path / "report.html", per_category=1, max_images=6)
     html = path.read_text()
-    assert not re.search(r"<script[^>]+src=", html)  # the JavaScript is inline: opens offline
+    assert not re.search(r"<script[^>]+src=", html) and "vegaEmbed" in html  # the JavaScript is inline: opens offline
     spec = _embedded_spec(html)
     data = explorer.ProfileSet.load(fixture["runs"])
     chosen = explorer.default_selection(data, 0, max_images=6, per_category=1)
     assert len(chosen) == 6 and chosen[0] == NON_MONOTONE_NT  # most non-monotone first
-    assert {c for c in data.summaries[0].categories.names()[chosen]} == set(CATEGORIES)  # one of each at least
-    images = next(v for v in spec["datasets"].values() if "url" in v[0])
+    assert set(data.summaries[0].categories.names()[chosen]) == set(CATEGORIES)  # one of each at least
+    images = spec["datasets"]["images"]
     assert [r["caption"].split(" · ")[0] for r in images] == [f"test image #{TEST_INDEX[p]}" for p in chosen]
-    assert all(r["url"].startswith("data:image/png;base64,") for r in images)
-    profile = next(v for v in spec["datasets"].values() if "p" in v[0])
-    nt = reference(fixture["probs"]["nt"])["mean"]
-    first = [r["p"] for r in profile if r["k"] == 0 and r["g"] == 0]
-    np.testing.assert_allclose(np.array(first) / 1000, nt[:, NON_MONOTONE_NT], atol=5e-4)
+    assert images[0]["url"] == explorer.png_data_url(fixture["images"][NON_MONOTONE_NT], 4)
+    row = next(r for r in spec["datasets"]["profile"] if r["k"] == 0 and r["g"] == 0)
+    nt = reference(fixture["probs"]["nt"])
+    np.testing.assert_allclose(np.array(row["p"]) / 1000, nt["mean"][:, NON_MONOTONE_NT], atol=5e-4)
+    np.testing.assert_allclose(row["h"], nt["entropy"][:, NON_MONOTONE_NT], atol=5e-4)
+    assert row["c"] == list(range(C)) and row["y"] == LABELS[NON_MONOTONE_NT]
+    table = [r["text"] for r in spec["datasets"]["table"] if r["k"] == 0]
+    assert table[0].startswith("NT: non-monotone · total drop 1.6")
     assert spec["params"][0]["bind"]["input"] == "range" and spec["params"][0]["bind"]["max"] == 5
+    explorer.export_chart(data, chosen).to_dict()  # the chart is valid Vega-Lite (export_html skips validation for speed)
 
 
 def test_export_cli_with_explicit_indices(fixture, tmp_path, capsys):
     out = explorer.main([fixture["runs"], "--out", str(tmp_path / "x.html"), "--indices", f"{TEST_INDEX[4]},{TEST_INDEX[9]}",
                          "--reference", "AT ε=8/255"])
     assert "wrote" in capsys.readouterr().out
-    spec = _embedded_spec(out.read_text())
-    images = next(v for v in spec["datasets"].values() if "url" in v[0])
+    images = _embedded_spec(out.read_text())["datasets"]["images"]
     assert [r["caption"].split(" · ")[0] for r in images] == [f"test image #{TEST_INDEX[4]}", f"test image #{TEST_INDEX[9]}"]
     assert not list(tmp_path.glob(".*.tmp"))  # written atomically, no leftovers

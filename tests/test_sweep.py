@@ -275,10 +275,10 @@ def test_slurm_array_submission(tmp_path: Path, fake_slurm: Path, capsys: pytest
     })
     out = tmp_path / "sweep"
     assert main(["--grid", str(grid), "--launcher", "slurm", "--out", str(out), "--account", "lab", "--time-min", "90",
-                 "--array-parallelism", "3"]) == 0
+                 "--array-parallelism", "3", "--qos", "high"]) == 0
     script = (fake_slurm / "submitted.sh").read_text()
     for line in ("#SBATCH --partition=gpu", "#SBATCH --account=lab", "#SBATCH --time=90", "#SBATCH --cpus-per-task=6",
-                 "#SBATCH --gpus-per-node=1", "#SBATCH --array=0-3%3", "#SBATCH --job-name=atlib-g", "#SBATCH --signal=USR2@",
+                 "#SBATCH --gpus-per-node=1", "#SBATCH --array=0-3%3", "#SBATCH --qos=high", "#SBATCH --job-name=atlib-g", "#SBATCH --signal=USR2@",
                  f"#SBATCH --output={out.absolute()}/logs/%A_%a/%A_%a_0_log.out"):
         assert line in script
     record = json.loads((out / "sweep.json").read_text())
@@ -433,6 +433,7 @@ def test_local_sweep_killed_and_resumed(tiny_root: Path, tmp_path: Path, capsys:
 
 def test_render_runs_every_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     calls = []
+    declared = {"05_profile_explorer": {"runs": "", "export": ""}}  # the others take runs and output_dir
 
     def run_notebook(name: str, parameters: dict, output_path: Path) -> Path:
         calls.append((name, parameters, Path(output_path)))
@@ -441,7 +442,9 @@ def test_render_runs_every_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         Path(output_path).write_text("{}")
         return Path(output_path)
 
-    monkeypatch.setitem(sys.modules, "atlib.notebooks", types.SimpleNamespace(run_notebook=run_notebook))
+    fake = types.SimpleNamespace(run_notebook=run_notebook, load_notebook=lambda name: name,
+                                 notebook_parameters=lambda name: declared.get(name, {"runs": "", "output_dir": ""}))
+    monkeypatch.setitem(sys.modules, "atlib.notebooks", fake)
     out = tmp_path / "sweep"
     assert main(["--grid", "demo", "--out", str(out), "--render"]) == 2  # no runs yet
     assert "no runs in" in capsys.readouterr().err
@@ -451,5 +454,6 @@ def test_render_runs_every_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert [c[0] for c in calls] == ["01_entropy", "02_point_categories", "03_cifar10_neg", "04_synthesized_data", "05_profile_explorer"]
     assert calls[0][1] == {"runs": str(out / "runs" / "*"), "output_dir": str(out / "report" / "01_entropy")}
     assert calls[0][2] == out / "report" / "01_entropy.ipynb" and calls[0][2].exists()
+    assert calls[4][1] == {"runs": str(out / "runs" / "*"), "export": str(out / "report" / "05_profile_explorer.html")}
     text = capsys.readouterr().out
     assert "FAILED   03_cifar10_neg: RuntimeError: cell 4 failed" in text and text.count("rendered ") == 4

@@ -67,11 +67,10 @@ def submit_slurm(sweep: SweepDir, configs: Sequence[TrainConfig], options: Slurm
     """Submit ``configs`` as one Slurm job array; returns the job ids (recorded in sweep.json)."""
     require_slurm()
     executor = submitit.AutoExecutor(folder=sweep.job_folder, cluster="slurm", slurm_max_num_timeout=options.max_requeues)
-    extra = {k: v for k, v in (("qos", options.qos), ("constraint", options.constraint)) if v}
     executor.update_parameters(
-        name=f"atlib-{name}", timeout_min=options.time_min, gpus_per_node=options.gpus, cpus_per_task=options.cpus,
-        mem_gb=options.mem_gb, slurm_partition=options.partition, slurm_account=options.account,
-        slurm_array_parallelism=options.array_parallelism, slurm_additional_parameters=extra or None,
+        name=f"atlib-{name}", timeout_min=options.time_min, gpus_per_node=options.gpus or None, cpus_per_task=options.cpus,
+        mem_gb=options.mem_gb, slurm_partition=options.partition, slurm_account=options.account, slurm_qos=options.qos,
+        slurm_constraint=options.constraint, slurm_array_parallelism=options.array_parallelism,
     )
     with _atlib_importable():
         jobs = executor.map_array(TrainJob(), [c.to_dict() for c in configs])
