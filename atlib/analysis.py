@@ -23,7 +23,7 @@ import pandas as pd
 
 from atlib import metrics
 from atlib.data.constants import CIFAR_C_COMMON, CIFAR_C_CORRUPTIONS, CLASS_NAMES
-from atlib.runs import Run, RunGroup
+from atlib.runs import Run, RunGroup, load_run
 
 ID_COLUMNS = ("label", "dataset", "model", "method", "epsilon_255", "synthetic", "data", "n_seeds")
 CIFAR_C_CONVENTIONS = ("seed_paper", "robustbench")
@@ -90,14 +90,13 @@ def _point(group: RunGroup, point: int) -> int:
 
 @functools.lru_cache(maxsize=8)  # a paper-scale CIFAR-100 profile (480 points x 10k) is 38 MB
 def _cached_profiles(paths: tuple[str, ...], stamps: tuple[int, ...], t: int, split: str) -> tuple[np.ndarray, np.ndarray]:
-    from atlib.runs import load_run  # local: the cache key holds paths, not Run objects
-
-    conf_sum, acc_sum = None, None
+    """Sum of per-seed profiles over seeds, divided by S: the same float operations, in the same
+    order, as ``metrics.learning_profiles`` on the stacked seeds. ``stamps`` only keys the cache."""
+    conf_sum, acc_sum = 0.0, 0.0
     for path in paths:
         run = load_run(path)
         conf, acc = metrics.learning_profiles(run.probs(split)[:t], run.labels(split))
-        conf_sum = conf if conf_sum is None else conf_sum + conf
-        acc_sum = acc if acc_sum is None else acc_sum + acc
+        conf_sum, acc_sum = conf_sum + conf, acc_sum + acc
     return conf_sum / len(paths), acc_sum / len(paths)
 
 

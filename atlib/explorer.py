@@ -363,7 +363,7 @@ class ProfileExplorer:
                                 description="class", style=wide)
         self.outcome = w.Dropdown(options=list(OUTCOMES), value=ALL, description="final prediction", style=wide)
         self.sort = w.Dropdown(options=list(SORTS), value=SORTS[0], description="sort by", style=wide)
-        self.slider = w.IntSlider(value=0, min=0, max=0, description="image", continuous_update=False,
+        self.slider = w.IntSlider(value=0, min=0, max=0, description="image", continuous_update=False, readout=False,
                                   layout=w.Layout(width="60%"))
         self.status = w.HTML()
         self.image = w.Image(format="png", layout=w.Layout(width=f"{32 * IMAGE_SCALE}px", height=f"{32 * IMAGE_SCALE}px"))

@@ -87,9 +87,10 @@ def series_color_scale(df: pd.DataFrame) -> alt.Scale:
                      range=[SERIES_COLORS[(m, bool(s))] for m, s in zip(kinds["method"], kinds["synthetic"])])
 
 
-def _axis(title: str, percent: bool = False, **kwargs) -> alt.Axis:
-    fmt = {"format": ".0%"} if percent else {}
-    return alt.Axis(title=title, labelFontSize=LABEL_SIZE, titleFontSize=TITLE_SIZE, **fmt, **kwargs)
+def _axis(title: str | None, percent: bool = False, **kwargs) -> alt.Axis:
+    """Axis with paper-sized fonts; end labels centred on their ticks (flushed ones collide with their neighbours)."""
+    options = {"labelFlush": False, **({"format": ".0%"} if percent else {}), **kwargs}
+    return alt.Axis(title=title, labelFontSize=LABEL_SIZE, titleFontSize=TITLE_SIZE, **options)
 
 
 def _eps_axis() -> alt.Axis:
@@ -112,11 +113,16 @@ def _color(df: pd.DataFrame) -> alt.Color:
     return alt.Color("label:N", scale=color_scale(df), legend=_legend("Training"))
 
 
+def _stroke_legend(title: str) -> alt.Legend:
+    """A legend of line samples, for strokeDash encodings."""
+    return _legend(title, symbolType="stroke", symbolStrokeWidth=2, symbolStrokeColor="#333")
+
+
 def _dash(df: pd.DataFrame) -> dict:
     """``strokeDash`` by training data, only when the frame mixes original and synthesized runs."""
     if df["synthetic"].nunique() < 2:
         return {}
-    return {"strokeDash": alt.StrokeDash("data:N", legend=_legend("Training data", symbolType="stroke", symbolStrokeWidth=2, symbolStrokeColor="#333"))}
+    return {"strokeDash": alt.StrokeDash("data:N", legend=_stroke_legend("Training data"))}
 
 
 def _line_and_points(base: alt.Chart, **line_channels) -> list[alt.Chart]:
@@ -176,7 +182,7 @@ def entropy_distribution_chart(df: pd.DataFrame) -> alt.TopLevelMixin:
         epochs = sorted(rows["epoch"].unique())
         at = f"epoch {epochs[0]:g}" if len(epochs) == 1 else f"epochs {', '.join(f'{e:g}' for e in epochs)}"
         return alt.Chart(_data(rows)).mark_rect(opacity=0.45).encode(
-            x=alt.X("bin_start:Q", axis=_axis("Entropy of the prediction (nats)", labelFlush=False), scale=alt.Scale(nice=False)),
+            x=alt.X("bin_start:Q", axis=_axis("Entropy of the prediction (nats)"), scale=alt.Scale(nice=False)),
             x2="bin_end:Q",
             y=alt.Y("density:Q", axis=_axis("Density")), y2=alt.datum(0), color=_color(df),
             tooltip=["label:N", alt.Tooltip("bin_start:Q", format=".3f"), alt.Tooltip("density:Q", format=".3f")],
@@ -325,7 +331,7 @@ def robust_accuracy_chart(df: pd.DataFrame) -> alt.TopLevelMixin:
         x=alt.X("epsilon_255:O", axis=_eps_axis(), scale=alt.Scale(paddingInner=0.8, paddingOuter=0.4)),
         xOffset=alt.XOffset("series:N", scale=alt.Scale(domain=series.domain)), color=color)
     dashes = [[6, 3], [1, 0], [2, 2], [8, 3, 2, 3]]  # clean, then one per PGD budget
-    dash = alt.StrokeDash("measure:N", sort=measures, legend=_legend("Accuracy", symbolType="stroke", symbolStrokeWidth=2, symbolStrokeColor="#333"),
+    dash = alt.StrokeDash("measure:N", sort=measures, legend=_stroke_legend("Accuracy"),
                           scale=alt.Scale(domain=measures, range=[dashes[i % len(dashes)] for i in range(len(measures))]))
 
     def build(rows: pd.DataFrame, name: str) -> alt.LayerChart:

@@ -1,0 +1,42 @@
+"""``python -m atlib COMMAND [ARGS]``: one entry point for atlib's command-line tools.
+
+``python -m atlib demo`` is the README's main job; every other command is the module of the same
+name (``python -m atlib train ...`` is ``python -m atlib.train ...``).
+"""
+
+from __future__ import annotations
+
+import runpy
+import sys
+
+COMMANDS = {
+    "demo": ("atlib.demo", "reduced reproduction on CPU: train, evaluate, execute every notebook, summarise"),
+    "train": ("atlib.train", "train (or resume) one configuration"),
+    "evaluate": ("atlib.evaluate", "add CIFAR-C accuracy to finished runs"),
+    "corruptions": ("atlib.corruptions", "generate CIFAR-10-C / CIFAR-100-C from the published parameters"),
+    "notebooks": ("atlib.notebooks", "execute one notebook with parameters (papermill)"),
+    "sweep": ("atlib.sweep", "run the paper's grid (or another) on Slurm or local GPUs"),
+}
+
+
+def usage() -> str:
+    width = max(map(len, COMMANDS))
+    rows = "\n".join(f"  {name:<{width}}  {text}" for name, (_, text) in COMMANDS.items())
+    return f"usage: python -m atlib COMMAND [ARGS]\n\ncommands:\n{rows}\n\n'python -m atlib COMMAND --help' for a command's options."
+
+
+def main(argv: list[str]) -> None:
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        sys.exit(0 if argv else 2)
+    name, *rest = argv
+    if name not in COMMANDS:
+        print(f"error: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
+        sys.exit(2)
+    module = COMMANDS[name][0]
+    sys.argv = [f"python -m atlib {name}", *rest]
+    runpy.run_module(module, run_name="__main__", alter_sys=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

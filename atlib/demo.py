@@ -1,0 +1,303 @@
+"""``python -m atlib demo``: a reduced reproduction of the paper, offline, on a CPU in minutes.
+
+It trains NT and AT (two ε, two seeds) with the small CNN on a CIFAR-10 subset, plus NT and AT on
+a synthesized-data set (by default a *stand-in*: held-out real training images packaged in the
+generated-data format, labelled "standin" everywhere), generates a small CIFAR-10-C from the
+test subset, evaluates every run on it, executes every notebook into ``<out>/notebooks/`` with
+figures in ``<out>/figures/<notebook>/``, and ends with a summary. Each step skips work already
+done, so re-running finishes what an interrupted run left and otherwise only re-renders.
+
+The paper's full grid (ResNet-18, 120 epochs, five seeds) is for GPUs:
+``python -m atlib.sweep --grid paper --launcher slurm`` (or ``--launcher local``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from atlib.config import PRESETS, TrainConfig
+from atlib.io import atomic_path, write_json
+from atlib.notebooks import REPO_ROOT, NotebookError, available_notebooks, load_notebook, notebook_parameters, run_notebook
+
+NEG_FILE = "CIFAR10_neg.npz"
+
+# On top of PRESETS["demo"]: sized so the whole demo (10 runs, CIFAR-C, notebooks) fits in ~10 minutes on 2 CPU cores.
+DEMO_OVERRIDES: dict[str, Any] = dict(
+    train_subset=2500, test_subset=500, epochs=4, lr_milestones=(3,), pgd_steps=2, record_per_epoch=2,
+    robust_eval_n=200, robust_eval_steps=5,
+)
+# A smoke-sized demo (`--quick`) for checking the pipeline end to end in about a minute.
+QUICK_OVERRIDES: dict[str, Any] = dict(
+    train_subset=200, test_subset=100, epochs=2, lr_milestones=(1,), pgd_steps=1, record_per_epoch=2,
+    robust_eval_n=50, robust_eval_steps=2, batch_size=64,
+)
+
+
+@dataclass
+class DemoSettings:
+    """What the demo trains and renders; the defaults are the README's demo."""
+
+    out: Path = Path("outputs/demo")
+    seeds: tuple[int, ...] = (0, 1)
+    epsilons: tuple[float, ...] = (2.0, 8.0)  # AT budgets (1/255 units) on the original data
+    synthetic_epsilons: tuple[float, ...] = (8.0,)  # AT budgets of the runs with synthesized data (NT always runs too)
+    synthetic: str | None = None  # a generated .npz (Wang et al. 2023 format); None: build the stand-in
+    standin_size: int = 5000  # held-out real training images in the stand-in
+    cifar_c: str | None = None  # an existing CIFAR-10-C folder (released or generated); None: generate one
+    cifar_c_size: int = 250  # test images corrupted for the generated CIFAR-10-C (a subset of the test subset)
+    cifar_c_workers: int | None = None  # processes generating CIFAR-C (None: all cores)
+    notebooks: tuple[str, ...] | None = None  # None: every shipped notebook
+    data_root: str | None = None  # None: $ATLIB_DATA, else ../shared/data beside the repo, else ./data
+    device: str = "auto"
+    overrides: dict[str, Any] = field(default_factory=lambda: dict(DEMO_OVERRIDES))  # TrainConfig fields over PRESETS["demo"]
+
+    @classmethod
+    def quick(cls, **changes: Any) -> "DemoSettings":
+        """One seed, one ε, tiny subsets: the pipeline end to end in about a minute."""
+        base = dict(seeds=(0,), epsilons=(8.0,), standin_size=200, cifar_c_size=20, cifar_c_workers=1,
+                    overrides=dict(QUICK_OVERRIDES))
+        return cls(**{**base, **changes})
+
+
+def resolve_data_root(explicit: str | None = None) -> Path | None:
+    """Where CIFAR-10 is read from: ``explicit``, else ``$ATLIB_DATA``, else ``../shared/data`` beside
+    the repository, else ``./data``; None if none exists (then ``load_cifar`` explains what it searched)."""
+    candidates = [explicit, os.environ.get("ATLIB_DATA"), REPO_ROOT.parent / "shared" / "data", "data"]
+    return next((Path(c).resolve() for c in candidates if c and Path(c).is_dir()), None)
+
+
+def base_config(settings: DemoSettings) -> TrainConfig:
+    """PRESETS["demo"] + the settings' overrides, reading data from the resolved root, writing runs under ``<out>/runs``."""
+    root = resolve_data_root(settings.data_root)
+    neg = root / NEG_FILE if root is not None and (root / NEG_FILE).is_file() else None
+    values = {**PRESETS["demo"], **settings.overrides}
+    values.update(data_root=None if root is None else str(root), neg_path=None if neg is None else str(neg),
+                  out_dir=str(settings.out.resolve() / "runs"), device=settings.device, progress=sys.stderr.isatty())
+    return TrainConfig(**values)
+
+
+def demo_configs(settings: DemoSettings, base: TrainConfig, synthetic: Path) -> list[TrainConfig]:
+    """NT and AT at every ε on the original data, then NT and AT with the synthesized set, for every seed."""
+    original = [("nt", 0.0)] + [("at", float(e)) for e in settings.epsilons]
+    mixed = [("nt", 0.0)] + [("at", float(e)) for e in settings.synthetic_epsilons]
+    tag = "synth" if settings.synthetic else "standin"
+    configs = [base.replace(method=m, epsilon_255=e, seed=s) for m, e in original for s in settings.seeds]
+    configs += [base.replace(method=m, epsilon_255=e, seed=s, synthetic=str(synthetic.resolve()), synthetic_tag=tag)
+                for m, e in mixed for s in settings.seeds]
+    return configs
+
+
+def write_standin(config: TrainConfig, size: int, path: Path) -> Path:
+    """A synthesized-data stand-in: ``size`` real training images disjoint from the training subset,
+    class-balanced, as the generated-data ``.npz`` (``image`` uint8 (N, 32, 32, 3), ``label`` int64).
+
+    Kept if already written with that size. Uncompressed, so training memory-maps it.
+    """
+    from atlib.data import load_cifar
+    from atlib.subsets import balanced_subset
+
+    if path.is_file():
+        with np.load(path) as npz:
+            if npz["label"].shape == (size,):
+                return path
+    train = load_cifar(config.dataset, "train", config.data_root)
+    if config.train_subset is None:
+        raise ValueError("a stand-in needs train_subset: with the whole training set in use, nothing is held out")
+    held_out = balanced_subset(train.labels, size, exclude=balanced_subset(train.labels, config.train_subset))
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, image=np.ascontiguousarray(train.images[held_out]), label=train.labels[held_out].astype(np.int64))
+    return path
+
+
+def ensure_cifar_c(config: TrainConfig, size: int, out_dir: Path, workers: int | None) -> Path:
+    """A generated CIFAR-10-C of the first ``size`` (class-balanced) test images, which lie in the runs'
+    test subset; files already complete are kept (``generate_cifar_c`` resumes)."""
+    from atlib.corruptions import generate_cifar_c
+    from atlib.data import load_cifar
+    from atlib.subsets import balanced_subset
+
+    test = load_cifar(config.dataset, "test", config.data_root)
+    if config.test_subset is not None and size > config.test_subset:
+        raise ValueError(f"cifar_c_size ({size}) must not exceed the test subset ({config.test_subset})")
+    index = balanced_subset(test.labels, size)
+    return generate_cifar_c(np.ascontiguousarray(test.images[index]), test.labels[index], out_dir, seed=0, workers=workers)
+
+
+def train_and_evaluate(config: TrainConfig, cifar_c_root: Path) -> tuple[Any, float]:
+    """Train (or load) one run and add its CIFAR-C metrics if it lacks them; returns (run, seconds spent)."""
+    from atlib.evaluate import add_cifar_c_metrics
+    from atlib.runs import load_run
+    from atlib.train import resolve_device, train
+
+    start = time.time()
+    run = train(config)
+    if "cifar_c" not in run.metrics:
+        add_cifar_c_metrics(run.path, cifar_c_root, device=resolve_device(config.device), batch_size=config.eval_batch_size)
+        run = load_run(run.path)
+    return run, time.time() - start
+
+
+def notebook_parameters_for(name: str, settings: DemoSettings, example: TrainConfig) -> dict[str, Any]:
+    """The parameters among ``runs``, ``output_dir`` and ``export`` (the explorer's kernel-free copy) that notebook
+    ``name`` declares; 00_train gets ``example``'s config (already trained, so it is loaded) to show its curves."""
+    out = settings.out.resolve()
+    offered = {"runs": str(out / "runs"), "output_dir": str(out / "figures" / name), "preset": None,
+               "overrides": {**example.to_dict(), "progress": False}, "export": str(out / "figures" / name / "explorer.html")}
+    declared = notebook_parameters(load_notebook(name))
+    return {k: v for k, v in offered.items() if k in declared}
+
+
+def run_demo(settings: DemoSettings, echo: Callable[[str], None] = print) -> dict[str, Any]:
+    """Every step of the demo; returns what it produced (also written to ``<out>/summary.json`` and ``summary.md``)."""
+    start = time.time()
+    out = settings.out
+    base = base_config(settings)
+    echo(f"[demo] data: {base.data_root or '(not found: load_cifar will say where it looked)'}; "
+         f"CIFAR-10-NEG: {base.neg_path or 'not found, not recorded'}; outputs: {out.resolve()}")
+
+    if settings.synthetic:
+        synthetic = Path(settings.synthetic)
+        echo(f"[demo] synthesized data: {synthetic}")
+    else:
+        synthetic = write_standin(base, settings.standin_size, out / "data" / f"standin_{base.dataset}_{settings.standin_size}.npz")
+        echo(f"[demo] synthesized data: STAND-IN of {settings.standin_size} held-out real training images ({synthetic}); "
+             "runs with it are labelled 'standin'")
+
+    if settings.cifar_c:
+        cifar_c = Path(settings.cifar_c)
+    else:
+        step = time.time()
+        cifar_c = ensure_cifar_c(base, settings.cifar_c_size, out / f"CIFAR-10-C-generated-{settings.cifar_c_size}",
+                                 settings.cifar_c_workers)
+        echo(f"[demo] CIFAR-10-C: generated from {settings.cifar_c_size} test images in {cifar_c} ({time.time() - step:.0f}s)")
+
+    configs = demo_configs(settings, base, synthetic)
+    runs = []
+    for k, config in enumerate(configs, start=1):
+        run, seconds = train_and_evaluate(config, cifar_c)
+        runs.append((run, seconds))
+        echo(f"[demo] run {k}/{len(configs)} {run.name}: clean {run.metrics['clean_acc']:.3f} ({seconds:.0f}s)")
+
+    notebooks = {}
+    names = list(settings.notebooks) if settings.notebooks is not None else available_notebooks()
+    for name in names:
+        step = time.time()
+        target = out / "notebooks" / f"{name}.ipynb"
+        try:
+            notebooks[name] = str(run_notebook(name, notebook_parameters_for(name, settings, configs[0]), target))
+            echo(f"[demo] notebook {name} -> {target} ({time.time() - step:.0f}s)")
+        except (NotebookError, ValueError, FileNotFoundError) as err:
+            notebooks[name] = f"FAILED: {err}"
+            echo(f"[demo] notebook {name} FAILED: {err}")
+
+    summary = _summary(runs, synthetic, settings, cifar_c, notebooks, time.time() - start)
+    write_json(out / "summary.json", summary)
+    with atomic_path(out / "summary.md") as tmp:
+        tmp.write_text(format_summary(summary))
+    return summary
+
+
+def _summary(runs: list, synthetic: Path, settings: DemoSettings, cifar_c: Path, notebooks: dict[str, str],
+             seconds: float) -> dict[str, Any]:
+    from atlib.evaluate import cifar_c_source
+
+    figures_root = settings.out / "figures"
+    return {
+        "runs": [
+            {"name": run.name, "label": run.label, "path": str(run.path), "clean_acc": run.metrics.get("clean_acc"),
+             "robust_acc": run.metrics.get("robust_acc", {}), "neg_acc": run.metrics.get("neg_acc"),
+             "cifar_c": (run.metrics.get("cifar_c") or {}).get("seed_paper_mean"), "seconds": round(spent, 1)}
+            for run, spent in runs
+        ],
+        "synthetic": {"path": str(synthetic), "kind": "given" if settings.synthetic else "standin (held-out real CIFAR-10 images)"},
+        "cifar_c": {"root": str(cifar_c), "kind": cifar_c_source("cifar10", cifar_c)["kind"]},
+        "notebooks": notebooks,
+        "figures": sorted(str(p) for p in figures_root.rglob("*") if p.suffix in (".html", ".png")) if figures_root.is_dir() else [],
+        "seconds": round(seconds, 1),
+    }
+
+
+def _pct(value: Any) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """The summary as Markdown: a table of runs, the data sources, notebooks and figures, the time taken."""
+    lines = ["# atlib demo summary", "", "| run | label | clean acc | robust acc (PGD) | CIFAR-10-NEG acc | CIFAR-C acc (19) | time |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in summary["runs"]:
+        robust = ", ".join(f"ε={k}/255: {_pct(v)}" for k, v in r["robust_acc"].items()) or "-"
+        lines.append(f"| {r['name']} | {r['label']} | {_pct(r['clean_acc'])} | {robust} | {_pct(r['neg_acc'])} | "
+                     f"{_pct(r['cifar_c'])} | {r['seconds']:.0f}s |")
+    lines += ["", f"- Synthesized data: {summary['synthetic']['kind']}: `{summary['synthetic']['path']}`",
+              f"- CIFAR-10-C: {summary['cifar_c']['kind']}: `{summary['cifar_c']['root']}`", "", "## Notebooks", ""]
+    lines += [f"- {name}: `{result}`" if not result.startswith("FAILED") else f"- {name}: {result}"
+              for name, result in summary["notebooks"].items()]
+    lines += ["", f"## Figures ({len(summary['figures'])} files)", ""] + [f"- `{f}`" for f in summary["figures"]]
+    minutes, secs = divmod(summary["seconds"], 60)
+    lines += ["", f"Total time: {int(minutes)} min {secs:.0f} s", ""]
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def build_parser() -> argparse.ArgumentParser:
+    defaults = DemoSettings()
+    parser = argparse.ArgumentParser(prog="python -m atlib demo", description=__doc__.split("\n\n")[1],
+                                     epilog=__doc__.split("\n\n")[-1])
+    parser.add_argument("--out", type=Path, default=defaults.out, help="output folder (default %(default)s)")
+    parser.add_argument("--quick", action="store_true", help="a smoke-sized demo (one seed, tiny subsets) in about a minute")
+    parser.add_argument("--seeds", type=int, nargs="+", help=f"seeds (default {' '.join(map(str, defaults.seeds))})")
+    parser.add_argument("--epsilons", type=float, nargs="+", help="AT budgets in 1/255 units (default 2 8)")
+    parser.add_argument("--synthetic", help="a generated .npz (Wang et al. 2023 format) instead of the stand-in")
+    parser.add_argument("--cifar-c", help="an existing CIFAR-10-C folder (released or generated) instead of generating one")
+    parser.add_argument("--cifar-c-size", type=int, help=f"test images corrupted for the generated CIFAR-10-C (default {defaults.cifar_c_size})")
+    parser.add_argument("--notebooks", nargs="*", help=f"notebooks to execute (default all: {' '.join(available_notebooks())})")
+    parser.add_argument("--data-root", help="folder holding CIFAR-10 (default $ATLIB_DATA, ../shared/data, ./data)")
+    parser.add_argument("--device", default="auto", help="cpu, cuda, or auto (default)")
+    parser.add_argument("--set", nargs=2, action="append", default=[], metavar=("FIELD", "VALUE"),
+                        help="override a TrainConfig field of every run, e.g. --set epochs 6 (VALUE is a Python literal)")
+    return parser
+
+
+def settings_from_args(argv: Sequence[str] | None = None) -> DemoSettings:
+    from atlib.notebooks import parse_value
+
+    args = build_parser().parse_args(argv)
+    changes: dict[str, Any] = {"out": args.out, "synthetic": args.synthetic, "cifar_c": args.cifar_c,
+                               "data_root": args.data_root, "device": args.device}
+    for name in ("seeds", "epsilons", "cifar_c_size", "notebooks"):
+        if getattr(args, name) is not None:
+            changes[name] = tuple(getattr(args, name)) if isinstance(getattr(args, name), list) else getattr(args, name)
+    settings = DemoSettings.quick(**changes) if args.quick else DemoSettings(**changes)
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    for name, value in args.set:
+        if name not in known:
+            raise ValueError(f"--set {name}: not a TrainConfig field; valid fields: {sorted(known)}")
+        settings.overrides[name] = parse_value(value)
+    return settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        summary = run_demo(settings_from_args(argv))
+    except (ValueError, FileNotFoundError, KeyError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print()
+    print(format_summary(summary))
+    return 1 if any(str(v).startswith("FAILED") for v in summary["notebooks"].values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

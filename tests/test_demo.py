@@ -1,0 +1,130 @@
+"""``python -m atlib demo`` at smoke size on real CIFAR-10 images: every step runs, and a re-run redoes nothing.
+
+The data set is built from the shared data's exact official test images (official-extracts/) as a
+small ImageFolder, so the test needs no 60,000-image archive decode.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from atlib.data.constants import CLASS_NAMES
+from atlib.demo import DemoSettings, demo_configs, format_summary, resolve_data_root, run_demo, settings_from_args
+
+REPO = Path(__file__).resolve().parents[1]
+TRAIN_ROWS = 700  # of the 1,017 official test images: the first 700 play the training set, the rest the test set
+
+
+@pytest.fixture(scope="module")
+def small_cifar(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A CIFAR-10 ImageFolder of real images (from the exact official extract) with the real CIFAR-10-NEG beside it."""
+    extract = shared_data / "official-extracts" / "cifar10_test_official_first1017.npz"
+    if not extract.is_file():
+        pytest.skip(f"{extract} not found")
+    root = tmp_path_factory.mktemp("small_cifar")
+    with np.load(extract) as npz:
+        images, labels = npz["data"], npz["labels"]
+    for split, rows in (("train", slice(0, TRAIN_ROWS)), ("test", slice(TRAIN_ROWS, None))):
+        for k, (image, label) in enumerate(zip(images[rows], labels[rows])):
+            folder = root / split / CLASS_NAMES["cifar10"][label]
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image).save(folder / f"{k:04d}.png")
+    os.symlink(shared_data / "CIFAR10_neg.npz", root / "CIFAR10_neg.npz")
+    return root
+
+
+def test_quick_demo_runs_everything_and_a_rerun_redoes_nothing(small_cifar: Path, tmp_path: Path) -> None:
+    settings = DemoSettings.quick(out=tmp_path / "demo", data_root=str(small_cifar), notebooks=("04_synthesized_data",))
+    messages: list[str] = []
+    summary = run_demo(settings, echo=messages.append)
+
+    # NT, AT ε=8, and both again with the stand-in: one seed each at quick size
+    names = [r["name"] for r in summary["runs"]]
+    assert names == ["cifar10_small_cnn_nt_s0", "cifar10_small_cnn_at8_s0",
+                     "cifar10_small_cnn_nt_standin0.5_s0", "cifar10_small_cnn_at8_standin0.5_s0"]
+    assert [r["label"] for r in summary["runs"]] == ["NT", "AT ε=8/255", "NT + standin", "AT ε=8/255 + standin"]
+    for r in summary["runs"]:
+        metrics = json.loads((Path(r["path"]) / "metrics.json").read_text())
+        assert metrics["cifar_c"]["source"]["kind"] == "generated"
+        assert metrics["cifar_c"]["missing"] == [] and metrics["cifar_c"]["seed_paper_mean"] == r["cifar_c"]
+        assert metrics["neg_acc"] is not None and set(metrics["robust_acc"]) == {"8"}
+        assert 0 <= r["clean_acc"] <= 1
+
+    # the stand-in: real training images outside the training subset, in the generated-data format
+    standin = Path(summary["synthetic"]["path"])
+    assert "standin" in summary["synthetic"]["kind"] and any("STAND-IN" in m for m in messages)
+    with np.load(standin) as npz:
+        assert npz["image"].shape == (200, 32, 32, 3) and npz["image"].dtype == np.uint8
+        assert npz["label"].dtype == np.int64 and np.bincount(npz["label"]).tolist() == [20] * 10
+        standin_images = npz["image"]
+    from atlib.data import load_cifar
+    from atlib.subsets import balanced_subset
+
+    train = load_cifar("cifar10", "train", small_cifar)
+    used = {image.tobytes() for image in train.images[balanced_subset(train.labels, 200)]}
+    assert not used & {image.tobytes() for image in standin_images}  # disjoint from the training subset
+
+    # CIFAR-10-C generated from the test subset; the notebook rendered; the summary says it all
+    cifar_c = Path(summary["cifar_c"]["root"])
+    assert summary["cifar_c"]["kind"] == "generated" and len(list(cifar_c.glob("*.npy"))) == 20  # 19 + labels
+    assert summary["notebooks"]["04_synthesized_data"] == str((tmp_path / "demo" / "notebooks" / "04_synthesized_data.ipynb").resolve())
+    figures = {Path(f).name for f in summary["figures"]}
+    assert {"fig5_cifar_c_seed_paper.png", "fig5_cifar_c_seed_paper.html", "fig7_cifar10_c_per_corruption.png"} <= figures
+    text = (tmp_path / "demo" / "summary.md").read_text()
+    assert text == format_summary(summary) and "| cifar10_small_cnn_at8_standin0.5_s0 | AT ε=8/255 + standin |" in text
+    assert "CIFAR-10-C: generated" in text and "Total time:" in text
+
+    # a re-run trains nothing, generates no corruption, evaluates nothing (small bookkeeping files aside)
+    bookkeeping = {"config.json", "generation.json", "labels.npy", "summary.json", "summary.md"}
+    stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "demo").rglob("*")
+              if p.is_file() and p.name not in bookkeeping and not {"notebooks", "figures"} & set(p.parts)}
+    assert sum(p.name == "metrics.json" for p in stamps) == 4 and sum(p.suffix == ".npy" for p in stamps) > 19
+    again = run_demo(dataclasses.replace(settings, notebooks=()), echo=lambda _: None)
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+    assert [r["clean_acc"] for r in again["runs"]] == [r["clean_acc"] for r in summary["runs"]]
+
+
+def test_default_demo_grid_and_settings() -> None:
+    settings = DemoSettings()
+    from atlib.demo import base_config
+
+    base = base_config(settings)
+    configs = demo_configs(settings, base, Path("/x/standin.npz"))
+    kinds = [(c.method, c.epsilon_255, c.uses_synthetic, c.seed) for c in configs]
+    assert kinds == [("nt", 0, False, 0), ("nt", 0, False, 1), ("at", 2, False, 0), ("at", 2, False, 1),
+                     ("at", 8, False, 0), ("at", 8, False, 1), ("nt", 0, True, 0), ("nt", 0, True, 1),
+                     ("at", 8, True, 0), ("at", 8, True, 1)]
+    assert all(c.synthetic_tag == "standin" for c in configs if c.uses_synthetic)
+    assert base.model == "small_cnn" and base.train_subset == 2500 and Path(base.out_dir).is_absolute()
+    parsed = settings_from_args(["--quick", "--seeds", "3", "4", "--set", "epochs", "3", "--notebooks"])
+    assert parsed.seeds == (3, 4) and parsed.overrides["epochs"] == 3 and parsed.notebooks == ()
+    assert parsed.overrides["train_subset"] == 200  # --quick sizes, with --set on top
+    with pytest.raises(ValueError, match="not a TrainConfig field"):
+        settings_from_args(["--set", "epoch", "3"])
+
+
+def test_data_root_resolution_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    explicit, env = tmp_path / "explicit", tmp_path / "env"
+    explicit.mkdir(), env.mkdir()
+    monkeypatch.setenv("ATLIB_DATA", str(env))
+    assert resolve_data_root(str(explicit)) == explicit
+    assert resolve_data_root(None) == env
+    assert resolve_data_root(str(tmp_path / "absent")) == env  # a missing folder is skipped, not trusted
+
+
+def test_cli_dispatches_subcommands() -> None:
+    result = subprocess.run([sys.executable, "-m", "atlib"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "demo" in result.stdout and "sweep" in result.stdout
+    result = subprocess.run([sys.executable, "-m", "atlib", "demo", "--help"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "--quick" in result.stdout and "python -m atlib.sweep --grid paper" in result.stdout
+    result = subprocess.run([sys.executable, "-m", "atlib", "nope"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "unknown command 'nope'" in result.stderr
