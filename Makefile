@@ -22,7 +22,11 @@ demo: setup
 	$(PY) -m atlib demo
 
 test: setup
+	scripts/ensure_chromium.sh
 	$(PY) -m pytest -q
+
+browser-test: setup
+	scripts/browser_test.sh
 
 benchmarks: setup
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done

@@ -14,7 +14,9 @@ The paper's full grid (ResNet-18, 120 epochs, five seeds) is for GPUs:
 from __future__ import annotations
 
 import argparse
+import concurrent.futures as cf
 import dataclasses
+import multiprocessing
 import os
 import sys
 import time
@@ -37,7 +39,7 @@ DEMO_OVERRIDES: dict[str, Any] = dict(
 )
 # A smoke-sized demo (`--quick`) for checking the pipeline end to end in about a minute.
 QUICK_OVERRIDES: dict[str, Any] = dict(
-    train_subset=200, test_subset=100, epochs=2, lr_milestones=(1,), pgd_steps=1, record_per_epoch=2,
+    train_subset=200, test_subset=100, epochs=2, lr_milestones=(1,), pgd_steps=1, record_per_epoch=1,
     robust_eval_n=50, robust_eval_steps=2, batch_size=64,
 )
 
@@ -58,12 +60,13 @@ class DemoSettings:
     notebooks: tuple[str, ...] | None = None  # None: every shipped notebook
     data_root: str | None = None  # None: $ATLIB_DATA, else ../shared/data beside the repo, else ./data
     device: str = "auto"
+    jobs: int | None = None  # runs trained at once (None: see default_jobs)
     overrides: dict[str, Any] = field(default_factory=lambda: dict(DEMO_OVERRIDES))  # TrainConfig fields over PRESETS["demo"]
 
     @classmethod
     def quick(cls, **changes: Any) -> "DemoSettings":
         """One seed, one ε, tiny subsets: the pipeline end to end in about a minute."""
-        base = dict(seeds=(0,), epsilons=(8.0,), standin_size=200, cifar_c_size=20, cifar_c_workers=1,
+        base = dict(seeds=(0,), epsilons=(8.0,), standin_size=200, cifar_c_size=10, cifar_c_workers=1,
                     overrides=dict(QUICK_OVERRIDES))
         return cls(**{**base, **changes})
 
@@ -132,18 +135,62 @@ def ensure_cifar_c(config: TrainConfig, size: int, out_dir: Path, workers: int |
     return generate_cifar_c(np.ascontiguousarray(test.images[index]), test.labels[index], out_dir, seed=0, workers=workers)
 
 
-def train_and_evaluate(config: TrainConfig, cifar_c_root: Path) -> tuple[Any, float]:
-    """Train (or load) one run and add its CIFAR-C metrics if it lacks them; returns (run, seconds spent)."""
+def train_and_evaluate(config: TrainConfig, cifar_c_root: Path, threads: int | None = None) -> tuple[str, float]:
+    """Train (or load) one run and add its CIFAR-C metrics if it lacks them; returns (run folder, seconds spent).
+
+    ``threads`` sets torch's thread count first (for worker processes of :func:`train_all`).
+    """
+    import torch
+
     from atlib.evaluate import add_cifar_c_metrics
-    from atlib.runs import load_run
     from atlib.train import resolve_device, train
 
+    if threads is not None:
+        torch.set_num_threads(threads)
     start = time.time()
     run = train(config)
     if "cifar_c" not in run.metrics:
         add_cifar_c_metrics(run.path, cifar_c_root, device=resolve_device(config.device), batch_size=config.eval_batch_size)
-        run = load_run(run.path)
-    return run, time.time() - start
+    return str(run.path), time.time() - start
+
+
+def default_jobs(device: str) -> int:
+    """Runs trained at once: one per core on a CPU (the small CNN gains more from parallel runs of one
+    thread each than from threads within a run, and threads stall when the CPU is shared); one on a GPU."""
+    from atlib.train import resolve_device
+
+    return 1 if resolve_device(device).type == "cuda" else max(1, os.cpu_count() or 1)
+
+
+def train_all(configs: Sequence[TrainConfig], cifar_c_root: Path, jobs: int,
+              echo: Callable[[str], None] = print) -> list[tuple[Any, float]]:
+    """Every config through :func:`train_and_evaluate`, ``jobs`` at a time (worker processes of one
+    torch thread each when ``jobs`` > 1); returns (run, seconds) in the order of ``configs``."""
+    from atlib.runs import load_run
+
+    results: dict[int, tuple[str, float]] = {}
+
+    def report(k: int, result: tuple[str, float]) -> None:
+        results[k] = result
+        run = load_run(result[0])
+        echo(f"[demo] run {len(results)}/{len(configs)} {run.name}: clean {run.metrics['clean_acc']:.3f} ({result[1]:.0f}s)")
+
+    if jobs <= 1:
+        for k, config in enumerate(configs):
+            report(k, train_and_evaluate(config, cifar_c_root))
+    else:
+        # longest first (AT before NT) so the last job to start is a short one
+        order = sorted(range(len(configs)), key=lambda k: -(configs[k].pgd_steps + 1 if configs[k].method == "at" else 1))
+        context = multiprocessing.get_context("spawn")  # never fork a process holding torch threads
+        with cf.ProcessPoolExecutor(min(jobs, len(configs)), mp_context=context) as pool:
+            futures = {pool.submit(train_and_evaluate, configs[k].replace(progress=False), cifar_c_root, 1): k for k in order}
+            try:
+                for future in cf.as_completed(futures):
+                    report(futures[future], future.result())
+            except BaseException:
+                pool.shutdown(cancel_futures=True)
+                raise
+    return [(load_run(results[k][0]), results[k][1]) for k in range(len(configs))]
 
 
 def notebook_parameters_for(name: str, settings: DemoSettings, example: TrainConfig) -> dict[str, Any]:
@@ -181,11 +228,9 @@ def run_demo(settings: DemoSettings, echo: Callable[[str], None] = print) -> dic
         echo(f"[demo] CIFAR-10-C: generated from {settings.cifar_c_size} test images in {cifar_c} ({time.time() - step:.0f}s)")
 
     configs = demo_configs(settings, base, synthetic)
-    runs = []
-    for k, config in enumerate(configs, start=1):
-        run, seconds = train_and_evaluate(config, cifar_c)
-        runs.append((run, seconds))
-        echo(f"[demo] run {k}/{len(configs)} {run.name}: clean {run.metrics['clean_acc']:.3f} ({seconds:.0f}s)")
+    jobs = settings.jobs or default_jobs(settings.device)
+    echo(f"[demo] training {len(configs)} runs, {jobs} at a time")
+    runs = train_all(configs, cifar_c, jobs, echo)
 
     notebooks = {}
     names = list(settings.notebooks) if settings.notebooks is not None else available_notebooks()
@@ -265,6 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--notebooks", nargs="*", help=f"notebooks to execute (default all: {' '.join(available_notebooks())})")
     parser.add_argument("--data-root", help="folder holding CIFAR-10 (default $ATLIB_DATA, ../shared/data, ./data)")
     parser.add_argument("--device", default="auto", help="cpu, cuda, or auto (default)")
+    parser.add_argument("--jobs", type=int, help="runs trained at once (default: one per CPU core, or 1 on a GPU)")
     parser.add_argument("--set", nargs=2, action="append", default=[], metavar=("FIELD", "VALUE"),
                         help="override a TrainConfig field of every run, e.g. --set epochs 6 (VALUE is a Python literal)")
     return parser
@@ -275,7 +321,7 @@ def settings_from_args(argv: Sequence[str] | None = None) -> DemoSettings:
 
     args = build_parser().parse_args(argv)
     changes: dict[str, Any] = {"out": args.out, "synthetic": args.synthetic, "cifar_c": args.cifar_c,
-                               "data_root": args.data_root, "device": args.device}
+                               "data_root": args.data_root, "device": args.device, "jobs": args.jobs}
     for name in ("seeds", "epsilons", "cifar_c_size", "notebooks"):
         if getattr(args, name) is not None:
             changes[name] = tuple(getattr(args, name)) if isinstance(getattr(args, name), list) else getattr(args, name)

@@ -8,6 +8,8 @@ work with ``channels_last``, ``torch.autocast`` and ``torch.compile``.
 
 from __future__ import annotations
 
+import functools
+import numbers
 from typing import Callable, Sequence
 
 import torch
@@ -148,8 +150,7 @@ class PreActNet(nn.Module):
     ) -> None:
         super().__init__()
         self.conv1 = _conv3x3(3, stem)
-        block = lambda c_in, c_out, stride: PreActBlock(c_in, c_out, stride, dropout)  # noqa: E731
-        self.layers = _stages(block, stem, widths, depths, strides)
+        self.layers = _stages(functools.partial(PreActBlock, dropout=dropout), stem, widths, depths, strides)
         self.bn = nn.BatchNorm2d(widths[-1])
         self.linear = nn.Linear(widths[-1], num_classes)
 
@@ -194,9 +195,9 @@ def build_model(name: str, num_classes: int, dataset: str = "cifar10") -> nn.Mod
     """
     if name not in _BUILDERS:
         raise ValueError(f"unknown model {name!r}: choose one of {', '.join(MODEL_NAMES)}")
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 2:
         raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
     if dataset not in NORMALIZATION:
         raise ValueError(f"unknown dataset {dataset!r} for normalization: choose one of {', '.join(NORMALIZATION)}")
     mean, std = NORMALIZATION[dataset]
-    return Normalized(Normalize(mean, std), _BUILDERS[name](num_classes))
+    return Normalized(Normalize(mean, std), _BUILDERS[name](int(num_classes)))

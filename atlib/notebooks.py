@@ -129,7 +129,7 @@ def run_notebook(name_or_path: str | os.PathLike, parameters: dict[str, Any] | N
 
 
 def show_figure(build: Callable[[Any], Any], df: Any, output_dir: str | os.PathLike, name: str,
-                empty: str = "no data for this figure") -> list[Path]:
+                empty: str = "no data for this figure") -> None:
     """Build a chart from a frame, save it as ``<output_dir>/<name>.html`` and ``.png``, show the PNG.
 
     The PNG is what the notebook displays: it renders offline, in untrusted and in static viewers
@@ -142,10 +142,9 @@ def show_figure(build: Callable[[Any], Any], df: Any, output_dir: str | os.PathL
 
     if df is None or len(df) == 0:
         display(Markdown(f"**{name}: not drawn.** {empty}"))
-        return []
-    paths = save_chart(build(df), Path(output_dir) / name)
-    display(Image(filename=str(paths[1])), Markdown(f"Saved `{paths[0]}` (interactive) and `{paths[1]}`."))
-    return paths
+        return
+    html, png = save_chart(build(df), Path(output_dir) / name)
+    display(Image(filename=str(png)), Markdown(f"Saved `{html}` (interactive) and `{png}`."))
 
 
 def show_notes(notes: Sequence[str], title: str = "What these runs lack") -> None:

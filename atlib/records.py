@@ -28,6 +28,7 @@ class RecordStore:
         if not index_path.exists():
             raise FileNotFoundError(f"no records in {self.folder} (missing {INDEX}); was the run started?")
         self._index = read_json(index_path)
+        self._readers: dict[str, np.ndarray] = {}  # read-only maps share pages with the writer's, so they see appends
 
     @classmethod
     def create(cls, folder: str | Path, capacity: int, labels: Mapping[str, np.ndarray], num_classes: int) -> "RecordStore":
@@ -66,7 +67,9 @@ class RecordStore:
     def probs(self, name: str) -> np.ndarray:
         """Memory-mapped (count, N, C) float16 probabilities of the complete record points."""
         self._check_set(name)
-        return np.load(self.folder / f"{name}_probs.npy", mmap_mode="r")[: self.count]
+        if name not in self._readers:
+            self._readers[name] = np.load(self.folder / f"{name}_probs.npy", mmap_mode="r")
+        return self._readers[name][: self.count]
 
     def append(self, point: Mapping[str, Any], probs: Mapping[str, np.ndarray]) -> None:
         """Write one record point: rows first (flushed), then the index that makes them visible."""

@@ -3,10 +3,18 @@
 torchattacks is a benchmark-only dependency (``pip install torchattacks``); without it this script
 says so and exits 0. Both attacks run with eps 8/255, alpha 2/255, 10 steps, random start, model in
 eval mode. Runs are interleaved (atlib, torchattacks, atlib, ...) so load from other processes hits
-both alike; each figure is the median over ``--repeats`` after ``--warmup`` runs.
+both alike; each figure is the median over ``--repeats`` after ``--warmup`` runs, as wall-clock
+time and as this process's CPU time (steadier on a shared machine).
 
-    .venv/bin/python benchmarks/bench_pgd.py                       # resnet18 b32 and small_cnn b128
-    .venv/bin/python benchmarks/bench_pgd.py --case resnet18:64 --repeats 9
+Where the saving comes from: atlib turns ``requires_grad`` off on the parameters during the attack.
+In eager mode this changes little, because ``torch.autograd.grad(loss, x_adv)`` already prunes the
+weight-gradient kernels; under ``torch.compile`` the compiled backward computes every gradient its
+graph was traced with, so torchattacks pays for all weight gradients and atlib (whose frozen
+parameters give a graph without them) does not. ``--compile aot_eager`` shows this on CPU without
+code generation; ``--compile inductor`` is what a GPU run would use.
+
+    .venv/bin/python benchmarks/bench_pgd.py                       # eager: resnet18 b32, small_cnn b128
+    .venv/bin/python benchmarks/bench_pgd.py --compile aot_eager --case resnet18:32
 """
 
 from __future__ import annotations
@@ -28,22 +36,27 @@ from atlib.models import build_model  # noqa: E402
 EPS, ALPHA, STEPS = 8 / 255, 2 / 255, 10
 
 
-def _time(fn: Callable[[], torch.Tensor], device: torch.device) -> float:
+def _time(fn: Callable[[], torch.Tensor], device: torch.device) -> tuple[float, float]:
+    """(wall-clock, process CPU) seconds for one call."""
     if device.type == "cuda":
         torch.cuda.synchronize()
-    start = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     fn()
     if device.type == "cuda":
         torch.cuda.synchronize()
-    return time.perf_counter() - start
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def bench_case(name: str, batch: int, device: torch.device, warmup: int, repeats: int) -> tuple[float, float]:
-    """Median seconds per PGD-10 batch for (atlib, torchattacks)."""
+def bench_case(
+    name: str, batch: int, device: torch.device, warmup: int, repeats: int, compile_backend: str | None
+) -> dict[str, tuple[float, float]]:
+    """Median (wall, CPU) seconds per PGD-10 batch, keyed by "atlib" and "torchattacks"."""
     import torchattacks
 
     torch.manual_seed(0)
     model = build_model(name, 10).to(device).eval()
+    if compile_backend is not None:
+        model = torch.compile(model, backend=compile_backend)
     x = torch.rand(batch, 3, 32, 32, device=device)
     y = torch.randint(0, 10, (batch,), device=device)
     ta = torchattacks.PGD(model, eps=EPS, alpha=ALPHA, steps=STEPS, random_start=True)
@@ -54,11 +67,11 @@ def bench_case(name: str, batch: int, device: torch.device, warmup: int, repeats
     for _ in range(warmup):
         for fn in runs.values():
             fn()
-    times: dict[str, list[float]] = {key: [] for key in runs}
+    times: dict[str, list[tuple[float, float]]] = {key: [] for key in runs}
     for _ in range(repeats):
         for key, fn in runs.items():
             times[key].append(_time(fn, device))
-    return statistics.median(times["atlib"]), statistics.median(times["torchattacks"])
+    return {key: tuple(statistics.median(col) for col in zip(*t)) for key, t in times.items()}
 
 
 def main() -> int:
@@ -66,7 +79,8 @@ def main() -> int:
     parser.add_argument("--case", action="append", help="MODEL:BATCH, repeatable (default resnet18:32, small_cnn:128)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--compile", metavar="BACKEND", help="torch.compile the model first (aot_eager, inductor)")
     args = parser.parse_args()
     try:
         import torchattacks
@@ -79,13 +93,16 @@ def main() -> int:
     print(
         f"PGD-{STEPS} eps 8/255 alpha 2/255, device {device}, torch {torch.__version__}, "
         f"torchattacks {torchattacks.__version__}, {torch.get_num_threads()} threads, "
-        f"median of {args.repeats} after {args.warmup} warm-up"
+        f"median of {args.repeats} after {args.warmup} warm-up, compile: {args.compile or 'no (eager)'}"
     )
-    print(f"{'model':<16}{'batch':>6}{'atlib s':>10}{'torchattacks s':>16}{'ratio':>8}")
+    print(f"{'model':<12}{'batch':>6} | {'wall: atlib':>11} {'torchattacks':>12} {'ratio':>6} | "
+          f"{'CPU: atlib':>10} {'torchattacks':>12} {'ratio':>6}")
     for case in cases:
         name, batch = case.split(":")
-        ours, theirs = bench_case(name, int(batch), device, args.warmup, args.repeats)
-        print(f"{name:<16}{int(batch):>6}{ours:>10.3f}{theirs:>16.3f}{ours / theirs:>8.2f}")
+        t = bench_case(name, int(batch), device, args.warmup, args.repeats, args.compile)
+        (ours_wall, ours_cpu), (theirs_wall, theirs_cpu) = t["atlib"], t["torchattacks"]
+        print(f"{name:<12}{int(batch):>6} | {ours_wall:>10.3f}s {theirs_wall:>11.3f}s {ours_wall / theirs_wall:>6.2f} | "
+              f"{ours_cpu:>9.3f}s {theirs_cpu:>11.3f}s {ours_cpu / theirs_cpu:>6.2f}")
     return 0
 
 

@@ -34,8 +34,8 @@
 runs = "outputs/runs/cifar10_*"  # runs to compare: a glob, a runs folder or a run folder; seeds are grouped
 split = "test"  # "test", or "neg" (CIFAR-10-NEG) for CIFAR-10 runs that recorded it
 threshold = 1.0  # non-monotonicity threshold: total confidence drop (atlib.metrics.DEFAULT_THRESHOLD)
-reference = 0  # group whose categories filter and sort: its position, or its label such as "AT ε=8/255"
-export = None  # an .html path to also write the kernel-free version (e.g. "outputs/explorer/report.html")
+reference = 0  # group whose categories filter and sort: its position (NT comes first) or its label
+export = None  # an .html path to also write the kernel-free version, for example outputs/explorer/report.html
 
 # %%
 from atlib.analysis import describe_missing

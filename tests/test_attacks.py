@@ -87,9 +87,11 @@ def _reference_pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: floa
 def test_pgd_without_random_start_is_deterministic_and_matches_reference() -> None:
     model = _small_cnn().eval()
     x, y = _batch()
+    x_before = x.clone()
     a = pgd(model, x, y, EPS, steps=4, random_start=False)
     b = pgd(model, x, y, EPS, steps=4, random_start=False)
     assert torch.equal(a, b)
+    assert torch.equal(x, x_before) and not x.requires_grad  # the input is never written to
     assert torch.equal(a, _reference_pgd(model, x, y, EPS, default_alpha(EPS, 4), 4))
     alpha = 1 / 255
     assert torch.equal(

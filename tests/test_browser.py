@@ -81,7 +81,8 @@ def jupyter(tmp_path: Path) -> Iterator[dict]:
     log = open(tmp_path / "jupyter.log", "w")
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-         "--ServerApp.port_retries=0", "--ServerApp.allow_root=True", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path / 'work'}"],
+         "--ServerApp.port_retries=0", "--ServerApp.allow_root=True", f"--IdentityProvider.token={token}",
+         f"--ServerApp.root_dir={tmp_path / 'work'}"],
         env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -108,6 +109,12 @@ def _chart_captions(page) -> list[str]:
     return [t for t in page.locator("svg text").all_text_contents() if t.startswith("test image #")]
 
 
+def _wait_for_caption(page, prefix: str, timeout_s: float) -> None:
+    """Wait until the chart (SVG renderer: its text is in the DOM) shows a caption starting with ``prefix``."""
+    script = f"[...document.querySelectorAll('svg text')].some(t => t.textContent.startsWith({json.dumps(prefix)}))"
+    page.wait_for_function(script, timeout=timeout_s * 1000)
+
+
 def test_notebook_slider_moves_the_chart_in_jupyterlab(browser, jupyter):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1600, "height": 1300})
@@ -118,16 +125,14 @@ def test_notebook_slider_moves_the_chart_in_jupyterlab(browser, jupyter):
         page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
 
         first = f"test image #{TEST_INDEX[NON_MONOTONE_NT]} "  # the designed non-monotone image sorts first
-        page.wait_for_function(f"[...document.querySelectorAll('svg text')].some(t => t.textContent.startsWith({first!r}))",
-                               timeout=KERNEL_S * 1000)
+        _wait_for_caption(page, first, KERNEL_S)
         assert _chart_captions(page)[0].startswith(first)
         assert any(t.startswith("1 of 20 images") for t in page.locator(".widget-html-content").all_text_contents())
 
         page.locator(".widget-slider .noUi-handle").first.click()
         page.keyboard.press("ArrowRight")
         second = f"test image #{TEST_INDEX[SECOND_NT]} "
-        page.wait_for_function(f"[...document.querySelectorAll('svg text')].some(t => t.textContent.startsWith({second!r}))",
-                               timeout=60_000)
+        _wait_for_caption(page, second, 60)
         assert _chart_captions(page)[0].startswith(second)
         assert any(t.startswith("2 of 20 images") for t in page.locator(".widget-html-content").all_text_contents())
         output = page.locator(".jp-OutputArea-output:has(.widget-slider)")
@@ -152,15 +157,12 @@ def test_static_export_opens_offline_and_its_slider_works(browser, tmp_path):
     page.on("request", lambda r: requests.append(r.url))
     try:
         page.goto(html.as_uri())
-        page.wait_for_function("[...document.querySelectorAll('svg text')].some(t => t.textContent.startsWith('test image #'))",
-                               timeout=60_000)
+        _wait_for_caption(page, "test image #", 60)
         assert _chart_captions(page)[0].startswith(f"test image #{TEST_INDEX[NON_MONOTONE_NT]} · ")
         slider = page.locator("input[type=range]")
         slider.focus()
         page.keyboard.press("ArrowRight")
-        page.wait_for_function(
-            f"[...document.querySelectorAll('svg text')].some(t => t.textContent.startsWith('test image #{TEST_INDEX[SECOND_NT]} '))",
-            timeout=30_000)
+        _wait_for_caption(page, f"test image #{TEST_INDEX[SECOND_NT]} ", 30)
         assert slider.input_value() == "1"
         assert any(t.startswith("NT: non-monotone · total drop 1.2") for t in page.locator("svg text").all_text_contents())
         page.screenshot(path=str(SCREENSHOTS / "explorer_export.png"), full_page=True)

@@ -15,11 +15,12 @@ import pytest
 from PIL import Image
 
 import atlib.data.cifar as cifar_module
+from conftest import shared_data_dir
 from atlib.data import CLASS_NAMES, ImageSet, load_cifar
 from atlib.data.cache import cache_dir
 
 REPO = Path(__file__).resolve().parents[1]
-EXTRACTS = Path(os.environ.get("ATLIB_DATA", REPO.parent / "shared" / "data")) / "official-extracts"
+EXTRACTS = (shared_data_dir() or REPO.parent / "shared" / "data") / "official-extracts"
 if not EXTRACTS.is_dir():
     pytest.skip(f"official extracts not found at {EXTRACTS}: set ATLIB_DATA", allow_module_level=True)
 
@@ -175,9 +176,11 @@ def test_official_layout_keeps_official_order(name: str, tmp_path: Path) -> None
         assert load_cifar(name, "test", root=tmp_path / "root").labels[:5].tolist() == [3, 8, 8, 0, 6]
 
 
-def test_official_folder_itself_as_root(tmp_path: Path) -> None:
+def test_official_folder_itself_as_root_or_in_a_named_subfolder(tmp_path: Path) -> None:
     folder = write_official(tmp_path, "cifar100")
     assert_same(load_cifar("cifar100", "test", root=folder), expected_sets("cifar100")["test"])
+    write_official(tmp_path / "elsewhere" / "CIFAR-10", "cifar10")
+    assert_same(load_cifar("cifar10", "test", root=tmp_path / "elsewhere"), expected_sets("cifar10")["test"])
 
 
 @pytest.mark.parametrize(("name", "subfolder"), [("cifar10", ""), ("cifar10", "cifar-10"), ("cifar100", "CIFAR100")])

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pytest
@@ -42,8 +43,19 @@ def small_cifar(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     return root
 
 
-def test_quick_demo_runs_everything_and_a_rerun_redoes_nothing(small_cifar: Path, tmp_path: Path) -> None:
-    settings = DemoSettings.quick(out=tmp_path / "demo", data_root=str(small_cifar), notebooks=("04_synthesized_data",))
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """One torch thread: on a CPU shared with other jobs, two threads mostly wait for each other."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_quick_demo_runs_everything_and_a_rerun_redoes_nothing(small_cifar: Path, tmp_path: Path, one_thread: None) -> None:
+    settings = DemoSettings.quick(out=tmp_path / "demo", data_root=str(small_cifar), notebooks=("04_synthesized_data",), jobs=2)
     messages: list[str] = []
     summary = run_demo(settings, echo=messages.append)
 
@@ -88,7 +100,7 @@ def test_quick_demo_runs_everything_and_a_rerun_redoes_nothing(small_cifar: Path
     stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "demo").rglob("*")
               if p.is_file() and p.name not in bookkeeping and not {"notebooks", "figures"} & set(p.parts)}
     assert sum(p.name == "metrics.json" for p in stamps) == 4 and sum(p.suffix == ".npy" for p in stamps) > 19
-    again = run_demo(dataclasses.replace(settings, notebooks=()), echo=lambda _: None)
+    again = run_demo(dataclasses.replace(settings, notebooks=(), jobs=1), echo=lambda _: None)
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
     assert [r["clean_acc"] for r in again["runs"]] == [r["clean_acc"] for r in summary["runs"]]
 

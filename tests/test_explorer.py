@@ -268,9 +268,12 @@ def test_export_html_is_self_contained_with_the_chosen_images(fixture, tmp_path)
 
 
 def test_export_cli_with_explicit_indices(fixture, tmp_path, capsys):
-    out = explorer.main([fixture["runs"], "--out", str(tmp_path / "x.html"), "--indices", f"{TEST_INDEX[4]},{TEST_INDEX[9]}",
-                         "--reference", "AT ε=8/255"])
-    assert "wrote" in capsys.readouterr().out
+    out = tmp_path / "x.html"
+    code = explorer.main([fixture["runs"], "--out", str(out), "--indices", f"{TEST_INDEX[4]},{TEST_INDEX[9]}",
+                          "--reference", "AT ε=8/255"])
+    assert code == 0 and "wrote" in capsys.readouterr().out
     images = _embedded_spec(out.read_text())["datasets"]["images"]
     assert [r["caption"].split(" · ")[0] for r in images] == [f"test image #{TEST_INDEX[4]}", f"test image #{TEST_INDEX[9]}"]
     assert not list(tmp_path.glob(".*.tmp"))  # written atomically, no leftovers
+    assert explorer.main([fixture["runs"], "--out", str(tmp_path / "y.html"), "--indices", "2"]) == 1
+    assert "dataset indices [2] were not evaluated" in capsys.readouterr().err and not (tmp_path / "y.html").exists()

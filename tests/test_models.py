@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -82,6 +83,7 @@ def test_build_model_errors() -> None:
     for bad in (1, 0, -3, 2.5):
         with pytest.raises(ValueError, match="num_classes"):
             build_model("small_cnn", bad)
+    assert build_model("small_cnn", np.int64(3)).net.linear.out_features == 3  # numpy ints are fine
     with pytest.raises(ValueError, match="cifar10, cifar100"):
         build_model("small_cnn", 10, dataset="imagenet")
 

@@ -1,7 +1,8 @@
 """Batched, on-device augmentation: random crop with zero padding and horizontal flip.
 
-One advanced-indexing gather does both for the whole batch, so there is no per-sample Python
-and the result is bit-exact on every device (pure integer indexing).
+One ``torch.gather`` over the flattened padded images does both for the whole batch: no
+per-sample Python, and bit-exact on every device (pure integer indexing). ``gather`` is several
+times faster than the equivalent 4-index advanced indexing, on CPU and GPU alike.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ def crop_flip(x: torch.Tensor, offsets: torch.Tensor, flips: torch.Tensor, pad: 
     ``np.pad(img)[:, dy:dy+H, dx:dx+W]`` followed by ``[..., ::-1]`` where flipped.
     """
     b, c, h, w = x.shape
-    padded = F.pad(x, (pad, pad, pad, pad))
+    padded_width = w + 2 * pad
+    padded = F.pad(x, (pad, pad, pad, pad)).view(b, c, -1)
     rows = offsets[:, 0, None] + torch.arange(h, device=x.device)  # (B, H)
-    cols_forward = torch.arange(w, device=x.device).expand(b, w)
-    cols = offsets[:, 1, None] + torch.where(flips[:, None], cols_forward.flip(1), cols_forward)  # (B, W)
-    batch_index = torch.arange(b, device=x.device)[:, None, None, None]
-    channel_index = torch.arange(c, device=x.device)[None, :, None, None]
-    return padded[batch_index, channel_index, rows[:, None, :, None], cols[:, None, None, :]]
+    forward = torch.arange(w, device=x.device).expand(b, w)
+    cols = offsets[:, 1, None] + torch.where(flips[:, None], forward.flip(1), forward)  # (B, W)
+    flat = (rows[:, :, None] * padded_width + cols[:, None, :]).view(b, 1, h * w).expand(b, c, h * w)
+    return padded.gather(2, flat).view(b, c, h, w)

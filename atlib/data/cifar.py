@@ -3,8 +3,8 @@
 Layouts accepted in each searched root, in this order:
 1. the official python release folder (``cifar-10-batches-py/`` or ``cifar-100-python/``);
 2. an ImageFolder (``train/<class>/*.png|jpg``, ``test/<class>/...``) directly in the root
-   (used only when it has the dataset's number of classes) or in a subfolder named like
-   ``cifar10``, ``cifar-10``, ``CIFAR100``...;
+   (used only when it has the dataset's number of classes); then either layout in a subfolder
+   named like ``cifar10``, ``cifar-10``, ``CIFAR100``...;
 3. an archive ``cifar10*.tar.gz|.tgz|.tar.xz`` (``cifar-10-*`` too, e.g. the official
    ``cifar-10-python.tar.gz``) holding either layout, extracted once into the cache.
 Official files keep the official row order; ImageFolders are ordered by class, then file name.
@@ -68,48 +68,41 @@ def find_source(root: Path, name: str, split: str) -> Source | None:
     """The first layout of ``name`` in ``root`` (priority as in the module docstring), or None."""
     if not root.is_dir():
         return None
-    if (official := _official_dir(root, name)) is not None:
-        return Source("official", official)
-    if _has_image_folder(root, name, split, strict=False):
-        return Source("imagefolder", root)
-    entries = sorted(root.iterdir(), key=lambda p: p.name)
-    named = [p for p in entries if _NAME_PATTERN[name].match(p.name)]
+    if (found := _layout_in(root, name, split, strict=False)) is not None:
+        return found
+    named = [p for p in sorted(root.iterdir(), key=lambda p: p.name) if _NAME_PATTERN[name].match(p.name)]
     for folder in (p for p in named if p.is_dir()):
-        if _has_image_folder(folder, name, split, strict=True):
-            return Source("imagefolder", folder)
-    for archive in (p for p in named if p.is_file() and p.name.lower().endswith(_ARCHIVE_SUFFIXES)):
-        return Source("archive", archive)
-    return None
+        if (found := _layout_in(folder, name, split, strict=True)) is not None:
+            return found
+    archive = next((p for p in named if p.is_file() and p.name.lower().endswith(_ARCHIVE_SUFFIXES)), None)
+    return Source("archive", archive) if archive is not None else None
 
 
-def _official_dir(folder: Path, name: str) -> Path | None:
-    if folder.name == OFFICIAL_DIRS[name]:
-        return folder
-    candidate = folder / OFFICIAL_DIRS[name]
-    return candidate if candidate.is_dir() else None
+def _layout_in(folder: Path, name: str, split: str, strict: bool) -> Source | None:
+    """The official release (``folder`` itself or its child) or an ImageFolder in ``folder``.
 
-
-def _has_image_folder(folder: Path, name: str, split: str, strict: bool) -> bool:
-    """Whether ``folder/split`` is an ImageFolder of ``name``; a class-count mismatch is an
-    error when the folder claims to be ``name`` (``strict``), else just 'not this dataset'."""
+    An ImageFolder with another class count is an error when the folder claims to be ``name``
+    (``strict``: it is named so, or came out of a ``name`` archive), else just 'not this dataset'.
+    """
+    official = folder if folder.name == OFFICIAL_DIRS[name] else folder / OFFICIAL_DIRS[name]
+    if official.is_dir():
+        return Source("official", official)
     split_dir = folder / split
     if not split_dir.is_dir():
-        return False
+        return None
     count = len(class_dirs(split_dir))
     if count == NUM_CLASSES[name]:
-        return True
+        return Source("imagefolder", folder)
     if strict:
         raise ValueError(f"{split_dir} has {count} class folders but {name} has {NUM_CLASSES[name]}")
-    return False
+    return None
 
 
 def _inside_archive(folder: Path, archive: Path, name: str, split: str) -> Source:
     """The layout inside an extracted archive: at its top or one folder down."""
     for candidate in (folder, *sorted(p for p in folder.iterdir() if p.is_dir())):
-        if (official := _official_dir(candidate, name)) is not None:
-            return Source("official", official)
-        if _has_image_folder(candidate, name, split, strict=True):
-            return Source("imagefolder", candidate)
+        if (found := _layout_in(candidate, name, split, strict=True)) is not None:
+            return found
     raise ValueError(
         f"{archive} holds neither {OFFICIAL_DIRS[name]}/ nor an ImageFolder with a {split}/ folder"
     )

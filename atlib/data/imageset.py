@@ -30,7 +30,7 @@ def validate_image_set(images: np.ndarray, labels: np.ndarray, num_classes: int 
     """
     expected = "images uint8 (N, 32, 32, 3) HWC RGB and labels integer (N,)"
     images_ok = isinstance(images, np.ndarray) and images.dtype == np.uint8 and images.shape[1:] == IMAGE_SHAPE
-    if not images_ok or images.ndim != 4:
+    if not images_ok:
         got = f"{getattr(images, 'dtype', type(images).__name__)} {getattr(images, 'shape', '')}"
         raise ValueError(f"{what}: expected {expected}; images are {got}")
     if not isinstance(labels, np.ndarray) or labels.ndim != 1 or labels.dtype.kind not in "iu":

@@ -54,11 +54,6 @@ class DeviceLoader:
             raise ValueError(f"batch_size must be at least 1; got {batch_size}")
         if not 0 <= synthetic_fraction < 1:
             raise ValueError(f"synthetic_fraction must be in [0, 1); got {synthetic_fraction}")
-        self.device = torch.device(device)
-        self.batch_size, self.train, self.seed = batch_size, train, seed
-        self.num_rows = len(data.labels)
-        self._images = _to_device_nchw(data.images, self.device)
-        self._labels = torch.as_tensor(np.asarray(data.labels, dtype=np.int64)).to(self.device)
         self.synthetic_per_batch = round(synthetic_fraction * batch_size) if synthetic is not None else 0
         if self.synthetic_per_batch and not train:
             raise ValueError("synthetic mixing is a training setting; pass train=True or no synthetic set")
@@ -66,6 +61,11 @@ class DeviceLoader:
             raise ValueError(
                 f"synthetic_fraction {synthetic_fraction} leaves no original rows in a batch of {batch_size}"
             )
+        self.device = torch.device(device)
+        self.batch_size, self.train, self.seed = batch_size, train, seed
+        self.num_rows = len(data.labels)
+        self._images = _to_device_nchw(data.images, self.device)
+        self._labels = _labels_to_device(data.labels, self.device)
         self.num_synthetic_rows = 0
         self._synthetic_images: torch.Tensor | np.ndarray | None = None
         if synthetic is not None and self.synthetic_per_batch:
@@ -73,7 +73,7 @@ class DeviceLoader:
             self.num_synthetic_rows = len(synthetic.labels)
             on_device = synthetic.images.nbytes <= SYNTHETIC_ON_DEVICE_MAX_BYTES
             self._synthetic_images = _to_device_nchw(synthetic.images, self.device) if on_device else synthetic.images
-            self._synthetic_labels = torch.as_tensor(np.asarray(synthetic.labels, dtype=np.int64)).to(self.device)
+            self._synthetic_labels = _labels_to_device(synthetic.labels, self.device)
 
     def __len__(self) -> int:
         """Batches per epoch."""
@@ -99,20 +99,24 @@ class DeviceLoader:
     def _batch(self, plan: EpochPlan, dev: EpochPlan, b: int) -> Batch:
         start, stop, n_orig = plan.bounds[b], plan.bounds[b + 1], plan.num_original[b]
         rows = dev.rows[start:stop]
-        x = self._images[rows[:n_orig]]
-        y = self._labels[rows[:n_orig]]
+        x = self._images.index_select(0, rows[:n_orig])  # far faster than rows-indexing on CPU
+        y = self._labels.index_select(0, rows[:n_orig])
         if stop - start > n_orig:
             x = torch.cat([x, self._gather_synthetic(plan.rows[start + n_orig : stop], rows[n_orig:])])
-            y = torch.cat([y, self._synthetic_labels[rows[n_orig:]]])
+            y = torch.cat([y, self._synthetic_labels.index_select(0, rows[n_orig:])])
         if dev.offsets is not None and dev.flips is not None:
             x = crop_flip(x, dev.offsets[start:stop], dev.flips[start:stop], PAD)
         return Batch(x.float().div_(255), y, dev.is_synthetic[start:stop], rows)
 
     def _gather_synthetic(self, host_rows: torch.Tensor, device_rows: torch.Tensor) -> torch.Tensor:
         if isinstance(self._synthetic_images, torch.Tensor):
-            return self._synthetic_images[device_rows]
+            return self._synthetic_images.index_select(0, device_rows)
         picked = np.asarray(self._synthetic_images[host_rows.numpy()])  # reads only these rows of a memmap
         return torch.from_numpy(picked).permute(0, 3, 1, 2).to(self.device).contiguous()
+
+
+def _labels_to_device(labels: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(np.array(labels, dtype=np.int64)).to(device)  # a copy: the source may be read-only
 
 
 def _to_device_nchw(images: np.ndarray, device: torch.device) -> torch.Tensor:
