@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -25,7 +26,14 @@ def shared_data() -> Path:
     return path
 
 
-@pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep atlib's decoded-data cache per test session, never in the user's home."""
-    monkeypatch.setenv("ATLIB_CACHE", str(tmp_path_factory.getbasetemp() / "atlib-cache"))
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep atlib's decoded-data cache per test session, never in the user's home. Session-scoped,
+    so it is in place before any module- or session-scoped fixture loads data."""
+    previous = os.environ.get("ATLIB_CACHE")
+    os.environ["ATLIB_CACHE"] = str(tmp_path_factory.getbasetemp() / "atlib-cache")
+    yield
+    if previous is None:
+        os.environ.pop("ATLIB_CACHE", None)
+    else:
+        os.environ["ATLIB_CACHE"] = previous

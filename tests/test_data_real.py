@@ -13,13 +13,9 @@ from atlib.data import CLASS_NAMES, ImageSet, load_cifar, load_cifar10_neg
 
 
 @pytest.fixture(scope="module")
-def real(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, ImageSet]:
-    """Both splits of the real archive, decoded once for the module (about 30 s on one core).
-
-    Module fixtures run before conftest's per-test cache setting, so set the same cache here."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ATLIB_CACHE", str(tmp_path_factory.getbasetemp() / "atlib-cache"))
-        return {split: load_cifar("cifar10", split, root=shared_data) for split in ("train", "test")}
+def real(shared_data: Path) -> dict[str, ImageSet]:
+    """Both splits of the real archive, decoded once for the module (about 30 s on one core)."""
+    return {split: load_cifar("cifar10", split, root=shared_data) for split in ("train", "test")}
 
 
 def test_real_archive_sizes_and_classes(real: dict[str, ImageSet]) -> None:
