@@ -49,7 +49,8 @@ pd.Series({k: str(v) for k, v in config.to_dict().items()}, name="value").to_fra
 # %%
 run = train(config, force=force)
 print(f"run folder: {run.path}")
-print(f"clean accuracy {run.metrics['clean_acc']:.4f}; CIFAR-10-NEG accuracy {run.metrics.get('neg_acc')}")
+neg = run.metrics.get("neg_acc")
+print(f"clean accuracy {run.metrics['clean_acc']:.4f}; CIFAR-10-NEG accuracy {'not recorded' if neg is None else f'{neg:.4f}'}")
 print("robust accuracy (PGD):", {f"ε={k}/255": round(v, 4) for k, v in run.metrics.get("robust_acc", {}).items()})
 
 # %% [markdown]

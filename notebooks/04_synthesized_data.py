@@ -97,7 +97,7 @@ show_figure(plots.robust_accuracy_chart, robust, output_dir, "robust_accuracy_vs
 
 # %%
 if len(robust):
-    table = robust.pivot_table(index="label", columns="eval_epsilon_255", values="robust_mean", sort=False)
+    table = robust.pivot_table(index="label", columns="eval_epsilon_255", values="robust_mean", sort=False).sort_index(axis=1)
     table.columns = [f"PGD ε={e:g}/255" for e in table.columns]
     table.insert(0, "clean", robust.drop_duplicates("label").set_index("label")["clean_mean"])
     for convention, frame in summaries.items():

@@ -1,4 +1,4 @@
-"""Shared fixtures: where the real development data lives, and a small torch thread count."""
+"""Shared fixtures: where the real development data lives, and an isolated data cache."""
 
 from __future__ import annotations
 

@@ -268,3 +268,15 @@ def test_robust_accuracy_drops_below_clean_accuracy(fitted) -> None:
         robust_accuracy(model, x, y, eps=8)
     with pytest.raises(ValueError, match="labels"):
         accuracy(model, x, y[:-1])
+
+
+def test_pgd_on_a_compiled_model_matches_eager() -> None:
+    """The training engine attacks a torch.compile'd model; freezing parameters must not break tracing."""
+    model = _small_cnn().train()
+    compiled = torch.compile(model, backend="aot_eager")
+    x, y = _batch(4)
+    eager = pgd(model, x, y, EPS, steps=2, random_start=False)
+    traced = pgd(compiled, x, y, EPS, steps=2, random_start=False)
+    torch.testing.assert_close(traced, eager, rtol=0, atol=1e-6)
+    assert all(p.grad is None and p.requires_grad for p in model.parameters())
+    assert all(m.training for m in model.modules())

@@ -120,6 +120,8 @@ def test_analysis_notebook_executes_and_saves_figures(name: str, fake_runs: Path
     text = _text_outputs(nb)
     groups = 5 if name == "04_synthesized_data" else 3  # Section 4 notebooks leave the stand-in runs out
     assert f"{groups} run groups" in text
+    if name != "04_synthesized_data":
+        assert "left out 2 groups trained with synthesized data" in text
     assert "seeds [2, 3, 4] missing" in text  # describe_missing against the paper's five seeds
     if name == "02_point_categories":
         assert "Images unavailable" not in text  # the gallery found the tiny test images
