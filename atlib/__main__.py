@@ -22,7 +22,8 @@ COMMANDS = {
 def usage() -> str:
     width = max(map(len, COMMANDS))
     rows = "\n".join(f"  {name:<{width}}  {text}" for name, (_, text) in COMMANDS.items())
-    return f"usage: python -m atlib COMMAND [ARGS]\n\ncommands:\n{rows}\n\n'python -m atlib COMMAND --help' for a command's options."
+    return (f"usage: python -m atlib COMMAND [ARGS]\n\ncommands:\n{rows}\n\n"
+            "'python -m atlib COMMAND --help' for a command's options.")
 
 
 def main(argv: list[str]) -> None:

@@ -159,6 +159,8 @@ def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, bn_mode
 
 def _to_images(batch: np.ndarray | torch.Tensor, device: torch.device | str) -> torch.Tensor:
     """uint8 NHWC arrays become float32 NCHW in [0, 1] on ``device``; float tensors/arrays are taken as NCHW."""
+    if isinstance(batch, np.ndarray) and not batch.flags.writeable:  # a read-only memmap slice: torch wants a copy
+        batch = np.array(batch)
     t = torch.as_tensor(batch).to(device, non_blocking=True)
     if t.dtype == torch.uint8:
         if t.dim() != 4 or t.shape[-1] != 3:

@@ -27,12 +27,13 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from atlib.config import PRESETS, TrainConfig
-from atlib.io import atomic_path, write_json
+from atlib.io import atomic_path, read_json, write_json
 from atlib.notebooks import REPO_ROOT, NotebookError, available_notebooks, load_notebook, notebook_parameters, run_notebook
 
 NEG_FILE = "CIFAR10_neg.npz"
 
-# On top of PRESETS["demo"]: sized so the whole demo (10 runs, CIFAR-C, notebooks) fits in ~10 minutes on 2 CPU cores.
+# On top of PRESETS["demo"]: sized so the whole demo (10 runs, CIFAR-C, notebooks) takes about 7 minutes on 2 idle
+# CPU cores (13 minutes measured with another job holding one of the two cores).
 DEMO_OVERRIDES: dict[str, Any] = dict(
     train_subset=2500, test_subset=500, epochs=4, lr_milestones=(3,), pgd_steps=2, record_per_epoch=2,
     robust_eval_n=200, robust_eval_steps=5,
@@ -162,35 +163,50 @@ def default_jobs(device: str) -> int:
     return 1 if resolve_device(device).type == "cuda" else max(1, os.cpu_count() or 1)
 
 
+def finished(config: TrainConfig) -> bool:
+    """True if ``config``'s run is complete with CIFAR-C metrics and was trained with this same config."""
+    from atlib.runs import CONFIG, METRICS
+
+    run_dir = Path(config.out_dir) / config.run_name
+    if not (run_dir / METRICS).is_file():
+        return False
+    return "cifar_c" in read_json(run_dir / METRICS) and not config.conflicts_with(read_json(run_dir / CONFIG))
+
+
 def train_all(configs: Sequence[TrainConfig], cifar_c_root: Path, jobs: int,
-              echo: Callable[[str], None] = print) -> list[tuple[Any, float]]:
+              echo: Callable[[str], None] = print) -> list[Any]:
     """Every config through :func:`train_and_evaluate`, ``jobs`` at a time (worker processes of one
-    torch thread each when ``jobs`` > 1); returns (run, seconds) in the order of ``configs``."""
+    torch thread each when ``jobs`` > 1), finished ones just loaded; returns the runs in the order of ``configs``."""
     from atlib.runs import load_run
 
-    results: dict[int, tuple[str, float]] = {}
+    paths: dict[int, str] = {}
 
-    def report(k: int, result: tuple[str, float]) -> None:
-        results[k] = result
-        run = load_run(result[0])
-        echo(f"[demo] run {len(results)}/{len(configs)} {run.name}: clean {run.metrics['clean_acc']:.3f} ({result[1]:.0f}s)")
+    def report(k: int, path: str, seconds: float | None) -> None:
+        paths[k] = path
+        run = load_run(path)
+        spent = "done before" if seconds is None else f"{seconds:.0f}s"
+        echo(f"[demo] run {len(paths)}/{len(configs)} {run.name}: clean {run.metrics['clean_acc']:.3f} ({spent})")
 
-    if jobs <= 1:
-        for k, config in enumerate(configs):
-            report(k, train_and_evaluate(config, cifar_c_root))
+    for k, config in enumerate(configs):
+        if finished(config):
+            report(k, str(Path(config.out_dir) / config.run_name), None)
+    todo = [k for k in range(len(configs)) if k not in paths]
+    if jobs <= 1 or len(todo) <= 1:
+        for k in todo:
+            report(k, *train_and_evaluate(configs[k], cifar_c_root))
     else:
         # longest first (AT before NT) so the last job to start is a short one
-        order = sorted(range(len(configs)), key=lambda k: -(configs[k].pgd_steps + 1 if configs[k].method == "at" else 1))
+        todo.sort(key=lambda k: -(configs[k].pgd_steps + 1 if configs[k].method == "at" else 1))
         context = multiprocessing.get_context("spawn")  # never fork a process holding torch threads
-        with cf.ProcessPoolExecutor(min(jobs, len(configs)), mp_context=context) as pool:
-            futures = {pool.submit(train_and_evaluate, configs[k].replace(progress=False), cifar_c_root, 1): k for k in order}
+        with cf.ProcessPoolExecutor(min(jobs, len(todo)), mp_context=context) as pool:
+            futures = {pool.submit(train_and_evaluate, configs[k].replace(progress=False), cifar_c_root, 1): k for k in todo}
             try:
                 for future in cf.as_completed(futures):
-                    report(futures[future], future.result())
+                    report(futures[future], *future.result())
             except BaseException:
                 pool.shutdown(cancel_futures=True)
                 raise
-    return [(load_run(results[k][0]), results[k][1]) for k in range(len(configs))]
+    return [load_run(paths[k]) for k in range(len(configs))]
 
 
 def notebook_parameters_for(name: str, settings: DemoSettings, example: TrainConfig) -> dict[str, Any]:
@@ -215,7 +231,8 @@ def run_demo(settings: DemoSettings, echo: Callable[[str], None] = print) -> dic
         synthetic = Path(settings.synthetic)
         echo(f"[demo] synthesized data: {synthetic}")
     else:
-        synthetic = write_standin(base, settings.standin_size, out / "data" / f"standin_{base.dataset}_{settings.standin_size}.npz")
+        name = f"standin_{base.dataset}_{settings.standin_size}_outside_first_{base.train_subset}.npz"
+        synthetic = write_standin(base, settings.standin_size, out / "data" / name)
         echo(f"[demo] synthesized data: STAND-IN of {settings.standin_size} held-out real training images ({synthetic}); "
              "runs with it are labelled 'standin'")
 
@@ -251,22 +268,25 @@ def run_demo(settings: DemoSettings, echo: Callable[[str], None] = print) -> dic
     return summary
 
 
-def _summary(runs: list, synthetic: Path, settings: DemoSettings, cifar_c: Path, notebooks: dict[str, str],
+def _summary(runs: list[Any], synthetic: Path, settings: DemoSettings, cifar_c: Path, notebooks: dict[str, str],
              seconds: float) -> dict[str, Any]:
     from atlib.evaluate import cifar_c_source
 
     figures_root = settings.out / "figures"
+    figures = sorted(str(p) for p in figures_root.rglob("*") if p.suffix in (".html", ".png")) if figures_root.is_dir() else []
     return {
         "runs": [
             {"name": run.name, "label": run.label, "path": str(run.path), "clean_acc": run.metrics.get("clean_acc"),
              "robust_acc": run.metrics.get("robust_acc", {}), "neg_acc": run.metrics.get("neg_acc"),
-             "cifar_c": (run.metrics.get("cifar_c") or {}).get("seed_paper_mean"), "seconds": round(spent, 1)}
-            for run, spent in runs
+             "cifar_c": (run.metrics.get("cifar_c") or {}).get("seed_paper_mean"),
+             "train_seconds": round(run.meta.get("wall_time_s", 0.0), 1)}
+            for run in runs
         ],
-        "synthetic": {"path": str(synthetic), "kind": "given" if settings.synthetic else "standin (held-out real CIFAR-10 images)"},
-        "cifar_c": {"root": str(cifar_c), "kind": cifar_c_source("cifar10", cifar_c)["kind"]},
+        "synthetic": {"path": str(synthetic),
+                      "kind": "given" if settings.synthetic else "standin (held-out real CIFAR-10 images)"},
+        "cifar_c": {"root": str(cifar_c), "kind": cifar_c_source(runs[0].config.dataset, cifar_c)["kind"]},
         "notebooks": notebooks,
-        "figures": sorted(str(p) for p in figures_root.rglob("*") if p.suffix in (".html", ".png")) if figures_root.is_dir() else [],
+        "figures": figures,
         "seconds": round(seconds, 1),
     }
 
@@ -277,12 +297,13 @@ def _pct(value: Any) -> str:
 
 def format_summary(summary: dict[str, Any]) -> str:
     """The summary as Markdown: a table of runs, the data sources, notebooks and figures, the time taken."""
-    lines = ["# atlib demo summary", "", "| run | label | clean acc | robust acc (PGD) | CIFAR-10-NEG acc | CIFAR-C acc (19) | time |",
+    lines = ["# atlib demo summary", "",
+             "| run | label | clean acc | robust acc (PGD) | CIFAR-10-NEG acc | CIFAR-C acc (19) | training time |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in summary["runs"]:
         robust = ", ".join(f"ε={k}/255: {_pct(v)}" for k, v in r["robust_acc"].items()) or "-"
         lines.append(f"| {r['name']} | {r['label']} | {_pct(r['clean_acc'])} | {robust} | {_pct(r['neg_acc'])} | "
-                     f"{_pct(r['cifar_c'])} | {r['seconds']:.0f}s |")
+                     f"{_pct(r['cifar_c'])} | {r['train_seconds']:.0f}s |")
     lines += ["", f"- Synthesized data: {summary['synthetic']['kind']}: `{summary['synthetic']['path']}`",
               f"- CIFAR-10-C: {summary['cifar_c']['kind']}: `{summary['cifar_c']['root']}`", "", "## Notebooks", ""]
     lines += [f"- {name}: `{result}`" if not result.startswith("FAILED") else f"- {name}: {result}"
@@ -306,7 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--epsilons", type=float, nargs="+", help="AT budgets in 1/255 units (default 2 8)")
     parser.add_argument("--synthetic", help="a generated .npz (Wang et al. 2023 format) instead of the stand-in")
     parser.add_argument("--cifar-c", help="an existing CIFAR-10-C folder (released or generated) instead of generating one")
-    parser.add_argument("--cifar-c-size", type=int, help=f"test images corrupted for the generated CIFAR-10-C (default {defaults.cifar_c_size})")
+    parser.add_argument("--cifar-c-size", type=int,
+                        help=f"test images corrupted for the generated CIFAR-10-C (default {defaults.cifar_c_size})")
     parser.add_argument("--notebooks", nargs="*", help=f"notebooks to execute (default all: {' '.join(available_notebooks())})")
     parser.add_argument("--data-root", help="folder holding CIFAR-10 (default $ATLIB_DATA, ../shared/data, ./data)")
     parser.add_argument("--device", default="auto", help="cpu, cuda, or auto (default)")
@@ -323,8 +345,9 @@ def settings_from_args(argv: Sequence[str] | None = None) -> DemoSettings:
     changes: dict[str, Any] = {"out": args.out, "synthetic": args.synthetic, "cifar_c": args.cifar_c,
                                "data_root": args.data_root, "device": args.device, "jobs": args.jobs}
     for name in ("seeds", "epsilons", "cifar_c_size", "notebooks"):
-        if getattr(args, name) is not None:
-            changes[name] = tuple(getattr(args, name)) if isinstance(getattr(args, name), list) else getattr(args, name)
+        value = getattr(args, name)
+        if value is not None:
+            changes[name] = tuple(value) if isinstance(value, list) else value
     settings = DemoSettings.quick(**changes) if args.quick else DemoSettings(**changes)
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     for name, value in args.set:

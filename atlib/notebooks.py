@@ -100,6 +100,7 @@ def run_notebook(name_or_path: str | os.PathLike, parameters: dict[str, Any] | N
     unknown = sorted(set(parameters) - set(declared))
     if unknown:
         raise ValueError(f"notebook {source.name}: unknown parameters {unknown}; it takes {sorted(declared)}")
+    failed.unlink(missing_ok=True)  # a copy left by an earlier failure would now mislead
     try:
         with atomic_path(output) as tmp, warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="The specified file .* does not end in")
@@ -121,7 +122,6 @@ def run_notebook(name_or_path: str | os.PathLike, parameters: dict[str, Any] | N
         where = f"; the partially executed notebook is saved at {failed}" if saved else ""
         raise NotebookError(f"notebook {source.name} could not be executed: {type(err).__name__}: {err}{where}",
                             source, saved) from err
-    failed.unlink(missing_ok=True)
     return output
 
 

@@ -34,7 +34,7 @@ output_dir = "outputs/figures/02_point_categories"  # figures are saved here as 
 include_synthetic = False  # the paper's Section 4 compares runs on the original data only
 threshold = None  # non-monotonicity threshold; None: atlib.metrics.DEFAULT_THRESHOLD
 thresholds = [0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0]  # values for the threshold sweep
-gallery_group = None  # label of the setting whose examples are shown (e.g. "NT", "AT ε=8/255"); None: the first
+gallery_group = None  # the gallery setting, by its label as in the legends (e.g. NT); None: the first
 per_category = 2  # examples per category in the gallery
 gallery_seed = 0  # which random examples are picked
 expected_seeds = 5  # the paper trains five seeds per setting

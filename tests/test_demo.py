@@ -88,7 +88,8 @@ def test_quick_demo_runs_everything_and_a_rerun_redoes_nothing(small_cifar: Path
     # CIFAR-10-C generated from the test subset; the notebook rendered; the summary says it all
     cifar_c = Path(summary["cifar_c"]["root"])
     assert summary["cifar_c"]["kind"] == "generated" and len(list(cifar_c.glob("*.npy"))) == 20  # 19 + labels
-    assert summary["notebooks"]["04_synthesized_data"] == str((tmp_path / "demo" / "notebooks" / "04_synthesized_data.ipynb").resolve())
+    executed = tmp_path / "demo" / "notebooks" / "04_synthesized_data.ipynb"
+    assert summary["notebooks"]["04_synthesized_data"] == str(executed.resolve())
     figures = {Path(f).name for f in summary["figures"]}
     assert {"fig5_cifar_c_seed_paper.png", "fig5_cifar_c_seed_paper.html", "fig7_cifar10_c_per_corruption.png"} <= figures
     text = (tmp_path / "demo" / "summary.md").read_text()
@@ -103,6 +104,10 @@ def test_quick_demo_runs_everything_and_a_rerun_redoes_nothing(small_cifar: Path
     again = run_demo(dataclasses.replace(settings, notebooks=(), jobs=1), echo=lambda _: None)
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
     assert [r["clean_acc"] for r in again["runs"]] == [r["clean_acc"] for r in summary["runs"]]
+    # a changed setting is not silently answered with runs trained otherwise
+    changed = dataclasses.replace(settings, notebooks=(), jobs=1, overrides={**settings.overrides, "epochs": 3})
+    with pytest.raises(ValueError, match="different config(.|\n)*epochs"):
+        run_demo(changed, echo=lambda _: None)
 
 
 def test_default_demo_grid_and_settings() -> None:
@@ -136,7 +141,8 @@ def test_data_root_resolution_order(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 def test_cli_dispatches_subcommands() -> None:
     result = subprocess.run([sys.executable, "-m", "atlib"], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "demo" in result.stdout and "sweep" in result.stdout
-    result = subprocess.run([sys.executable, "-m", "atlib", "demo", "--help"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    result = subprocess.run([sys.executable, "-m", "atlib", "demo", "--help"], cwd=REPO, capture_output=True, text=True,
+                            timeout=60)
     assert result.returncode == 0 and "--quick" in result.stdout and "python -m atlib.sweep --grid paper" in result.stdout
     result = subprocess.run([sys.executable, "-m", "atlib", "nope"], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "unknown command 'nope'" in result.stderr

@@ -174,7 +174,9 @@ def test_unknown_parameter_is_refused_before_running(tmp_path: Path) -> None:
     assert not list(tmp_path.iterdir())
 
 
-def test_every_notebook_has_one_parameters_cell_that_survives_conversion() -> None:
+def test_every_notebook_has_one_parameters_cell_that_survives_conversion(tmp_path: Path) -> None:
+    import papermill
+
     names = available_notebooks()
     assert set(ANALYSIS_FIGURES) | {"00_train"} <= set(names)
     for name in names:
@@ -182,6 +184,8 @@ def test_every_notebook_has_one_parameters_cell_that_survives_conversion() -> No
         tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
         assert len(tagged) == 1, name
         assert nb.metadata["kernelspec"]["name"] == "python3"
+        nbformat.write(nb, tmp_path / f"{name}.ipynb")  # papermill reads every parameter line (a comment can trip it)
+        assert set(papermill.inspect_notebook(str(tmp_path / f"{name}.ipynb"))) == set(notebook_parameters(nb)), name
         source = resolve_notebook(name).read_text()
         assert "kernelspec:" in source and "name: python3" in source  # the header carries it for JupyterLab
     assert set(notebook_parameters(load_notebook("00_train"))) == {"preset", "overrides", "force", "output_dir"}
@@ -210,8 +214,8 @@ def test_kernel_is_this_python_and_imports_atlib(tmp_path: Path) -> None:
 def test_cli_parses_literals_and_reports_errors(tmp_path: Path) -> None:
     assert parse_value("8") == 8 and parse_value("[2, 8]") == [2, 8] and parse_value("{'a': 1}") == {"a": 1}
     assert parse_value("None") is None and parse_value("outputs/runs/*") == "outputs/runs/*"
-    result = subprocess.run([sys.executable, "-m", "atlib.notebooks", "01_entropy", "-p", "nope", "1", "-o", str(tmp_path / "o.ipynb")],
-                            cwd=REPO, capture_output=True, text=True, timeout=120)
+    command = [sys.executable, "-m", "atlib.notebooks", "01_entropy", "-p", "nope", "1", "-o", str(tmp_path / "o.ipynb")]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1 and "unknown parameters ['nope']" in result.stderr
     listed = subprocess.run([sys.executable, "-m", "atlib.notebooks", "00_train", "--list-parameters"],
                             cwd=REPO, capture_output=True, text=True, timeout=120)
