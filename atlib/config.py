@@ -164,9 +164,9 @@ def learning_rate(config: TrainConfig, epoch: int) -> float:
 PRESETS: dict[str, dict[str, Any]] = {
     # The paper's full setting (Section 3): ResNet-18, 120 epochs, PGD-10. Several record points per epoch.
     "paper": dict(model="resnet18", epochs=120, batch_size=128, record_per_epoch=4),
-    # A CPU-sized run on a CIFAR-10 subset with the small CNN: the README's demo uses it.
+    # A CPU-sized run on a CIFAR-10 subset with the small CNN: the README's demo (`python -m atlib demo`).
     "demo": dict(
-        model="small_cnn", epochs=6, lr_milestones=(4, 5), train_subset=5000, test_subset=1000,
-        pgd_steps=3, record_per_epoch=2, robust_eval_n=500, robust_eval_steps=10, eval_batch_size=500,
+        model="small_cnn", epochs=4, lr_milestones=(3,), train_subset=2500, test_subset=500, pgd_steps=2,
+        record_per_epoch=2, robust_eval_n=200, robust_eval_steps=5, eval_batch_size=500,
     ),
 }

@@ -34,10 +34,6 @@ NEG_FILE = "CIFAR10_neg.npz"
 
 # On top of PRESETS["demo"]: sized so the whole demo (10 runs, CIFAR-C, notebooks) takes about 7 minutes on 2 idle
 # CPU cores (13 minutes measured with another job holding one of the two cores).
-DEMO_OVERRIDES: dict[str, Any] = dict(
-    train_subset=2500, test_subset=500, epochs=4, lr_milestones=(3,), pgd_steps=2, record_per_epoch=2,
-    robust_eval_n=200, robust_eval_steps=5,
-)
 # A smoke-sized demo (`--quick`) for checking the pipeline end to end in about a minute.
 QUICK_OVERRIDES: dict[str, Any] = dict(
     train_subset=200, test_subset=100, epochs=2, lr_milestones=(1,), pgd_steps=1, record_per_epoch=1,
@@ -62,7 +58,7 @@ class DemoSettings:
     data_root: str | None = None  # None: $ATLIB_DATA, else ../shared/data beside the repo, else ./data
     device: str = "auto"
     jobs: int | None = None  # runs trained at once (None: see default_jobs)
-    overrides: dict[str, Any] = field(default_factory=lambda: dict(DEMO_OVERRIDES))  # TrainConfig fields over PRESETS["demo"]
+    overrides: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields over PRESETS["demo"]
 
     @classmethod
     def quick(cls, **changes: Any) -> "DemoSettings":

@@ -73,8 +73,11 @@ def _load_data(config: TrainConfig) -> _Data:
     num_classes = atdata.NUM_CLASSES[config.dataset]
     neg = None
     if config.dataset == "cifar10":
+        neg_path = config.neg_path
+        if neg_path is None and config.data_root is not None and (Path(config.data_root) / "CIFAR10_neg.npz").exists():
+            neg_path = str(Path(config.data_root) / "CIFAR10_neg.npz")  # beside the CIFAR data given explicitly
         try:
-            neg = atdata.load_cifar10_neg(config.neg_path)
+            neg = atdata.load_cifar10_neg(neg_path)
         except FileNotFoundError as err:
             if config.neg_path is not None:
                 raise
