@@ -155,6 +155,22 @@ def show_notes(notes: Sequence[str], title: str = "What these runs lack") -> Non
     display(Markdown(f"**{title}:**\n\n{body}"))
 
 
+def load_groups(runs: str, include_synthetic: bool = True, expected_seeds: int = 5,
+                datasets: Sequence[str] | None = None) -> list[Any]:
+    """The analysis notebooks' prologue: load and group the runs, say what was found, what was left
+    out and (via ``analysis.describe_missing``) what is missing. Returns the groups to analyse."""
+    from atlib import analysis
+    from atlib.runs import group_seeds, load_runs
+
+    found = group_seeds(load_runs(runs))
+    groups = [g for g in found if include_synthetic or not g.config.uses_synthetic]
+    print(f"{len(groups)} run groups from {runs!r}: " + ", ".join(f"{g.label} ({len(g.runs)} seeds)" for g in groups))
+    if len(groups) < len(found):
+        print(f"left out {len(found) - len(groups)} groups trained with synthesized data (include_synthetic=False)")
+    show_notes(analysis.describe_missing(found, datasets=datasets, seeds=expected_seeds))
+    return groups
+
+
 # ----------------------------------------------------------------------------- CLI
 
 

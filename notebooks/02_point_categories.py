@@ -44,17 +44,11 @@ import altair as alt
 import pandas as pd
 
 from atlib import analysis, metrics, plots
-from atlib.notebooks import show_figure, show_notes
-from atlib.runs import group_seeds, load_runs
+from atlib.notebooks import load_groups, show_figure
 
 threshold = metrics.DEFAULT_THRESHOLD if threshold is None else threshold
-found = group_seeds(load_runs(runs))
-groups = [g for g in found if include_synthetic or not g.config.uses_synthetic]
-print(f"{len(groups)} run groups from {runs!r}: " + ", ".join(f"{g.label} ({len(g.runs)} seeds)" for g in groups))
 print(f"non-monotonicity threshold: {threshold:g}")
-if len(groups) < len(found):
-    print(f"left out {len(found) - len(groups)} groups trained with synthesized data (include_synthetic=False)")
-show_notes(analysis.describe_missing(found, seeds=expected_seeds))
+groups = load_groups(runs, include_synthetic, expected_seeds)
 
 # %% [markdown]
 # ## Figure 2: categories under natural training

@@ -31,15 +31,9 @@ expected_seeds = 5  # the paper trains five seeds per setting
 
 # %%
 from atlib import analysis, plots
-from atlib.notebooks import show_figure, show_notes
-from atlib.runs import group_seeds, load_runs
+from atlib.notebooks import load_groups, show_figure
 
-found = group_seeds(load_runs(runs))
-groups = [g for g in found if include_synthetic or not g.config.uses_synthetic]
-print(f"{len(groups)} run groups from {runs!r}: " + ", ".join(f"{g.label} ({len(g.runs)} seeds)" for g in groups))
-if len(groups) < len(found):
-    print(f"left out {len(found) - len(groups)} groups trained with synthesized data (include_synthetic=False)")
-show_notes(analysis.describe_missing(found, datasets=["cifar10"], seeds=expected_seeds))
+groups = load_groups(runs, include_synthetic, expected_seeds, datasets=["cifar10"])
 
 # %% [markdown]
 # ## Figure 4: CIFAR-10-NEG accuracy over training

@@ -35,12 +35,9 @@ expected_seeds = 5  # the paper trains five seeds per setting
 from IPython.display import Markdown
 
 from atlib import analysis, plots
-from atlib.notebooks import show_figure, show_notes
-from atlib.runs import group_seeds, load_runs
+from atlib.notebooks import load_groups, show_figure
 
-groups = group_seeds(load_runs(runs))
-print(f"{len(groups)} run groups from {runs!r}: " + ", ".join(f"{g.label} ({len(g.runs)} seeds)" for g in groups))
-show_notes(analysis.describe_missing(groups, seeds=expected_seeds))
+groups = load_groups(runs, include_synthetic=True, expected_seeds=expected_seeds)
 
 HOW_TO_GET_CIFAR_C = (
     "To get CIFAR-C: download the released CIFAR-10-C / CIFAR-100-C, or generate it with "

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from paper_reference import point_category
 from PIL import Image
 
 from atlib import explorer
@@ -87,26 +88,13 @@ def make_explorer_runs(base: Path) -> dict:
             "images": full_images[TEST_INDEX]}
 
 
-def paper_point_category(avg_accuracies, avg_y_hats, y, threshold):
-    """Appendix B's ``point_category``, as printed in the paper."""
-    confidences = avg_y_hats[:, y]
-    confidence_drop = np.diff(confidences)
-    total_confidence_drop = np.sum(np.abs(confidence_drop[confidence_drop < 0]))
-    if total_confidence_drop > threshold:
-        return "non-monotone"
-    distances = {
-        "easy": (np.ones_like(confidences) - confidences).sum(),
-        "hard": (confidences - np.zeros_like(confidences)).sum(),
-        "monotone": np.abs(confidences - avg_accuracies).sum(),
-    }
-    return min(distances, key=distances.get)
 
 
 def reference(probs: np.ndarray) -> dict:
     """Independent per-image facts of one group from its (S, T, N, C) records."""
     mean = probs.mean(axis=0)
     acc = (probs.argmax(-1) == LABELS).mean(-1).mean(0)
-    cats = [paper_point_category(acc, mean[:, n], LABELS[n], DEFAULT_THRESHOLD) for n in range(len(LABELS))]
+    cats = [point_category(acc, mean[:, n], LABELS[n], DEFAULT_THRESHOLD) for n in range(len(LABELS))]
     conf = mean[:, np.arange(len(LABELS)), LABELS]
     steps = np.diff(conf, axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
