@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test browser-test benchmarks
+.PHONY: setup demo test browser-test benchmarks gpu-check
 
 $(STAMP): requirements.txt Makefile pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,3 +30,8 @@ browser-test: setup
 
 benchmarks: setup
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
+
+# On a GPU machine, with that machine's own torch (no install): copy cifar10-jpeg.tar.xz into .devdata/ first.
+GPU_DATA ?= .devdata
+gpu-check:
+	PYTHONPATH=. $(PYTHON) benchmarks/gpu_check.py --data $(GPU_DATA)

@@ -11,6 +11,7 @@ import sys
 
 COMMANDS = {
     "demo": ("atlib.demo", "reduced reproduction on CPU: train, evaluate, execute every notebook, summarise"),
+    "claims": ("atlib.claims", "does a set of runs reproduce the paper? each claim's statistics and verdict"),
     "train": ("atlib.train", "train (or resume) one configuration"),
     "evaluate": ("atlib.evaluate", "add CIFAR-C accuracy to finished runs"),
     "corruptions": ("atlib.corruptions", "generate CIFAR-10-C / CIFAR-100-C from the published parameters"),

@@ -1,9 +1,9 @@
 """The paper's analyses as tidy pandas DataFrames, one function per figure.
 
 Every function takes the seed groups of :func:`atlib.runs.group_seeds` and returns a long-format
-frame whose first columns identify the group (:data:`ID_COLUMNS`: ``label``, ``dataset``,
-``model``, ``method``, ``epsilon_255``, ``synthetic``, ``data``, ``n_seeds``), so one frame feeds
-a chart, a table or a filter alike. Seeds are averaged: ``mean`` and ``std`` are the mean and
+frame whose first columns identify the group (:data:`ID_COLUMNS`: its setting's columns ``label``,
+``series``, ``dataset``, ``model``, ``method``, ``epsilon_255``, ``synthetic``, ``data`` from
+:meth:`atlib.setting.Setting.columns`, and ``n_seeds``), so one frame feeds a chart, a table or a filter alike. Seeds are averaged: ``mean`` and ``std`` are the mean and
 the sample standard deviation (ddof=1) over seeds, with std 0 for a single seed; ``n_seeds``
 counts the seeds that had the value (a seed still training has no final metrics yet).
 
@@ -24,8 +24,9 @@ import pandas as pd
 from atlib import metrics
 from atlib.data.constants import CIFAR_C_COMMON, CIFAR_C_CORRUPTIONS, CLASS_NAMES
 from atlib.runs import Run, RunGroup, load_run
+from atlib.setting import METHOD_INFO, SETTING_COLUMNS
 
-ID_COLUMNS = ("label", "dataset", "model", "method", "epsilon_255", "synthetic", "data", "n_seeds")
+ID_COLUMNS = (*SETTING_COLUMNS, "n_seeds")
 CIFAR_C_CONVENTIONS = ("seed_paper", "robustbench")
 CURVE_METRICS = ("train_loss", "train_acc", "test_acc", "neg_acc")
 
@@ -34,13 +35,8 @@ CURVE_METRICS = ("train_loss", "train_acc", "test_acc", "neg_acc")
 
 
 def group_ids(group: RunGroup) -> dict[str, Any]:
-    """The identifying columns of one group (``data`` is ``original`` or the synthetic set's tag)."""
-    c = group.config
-    return {
-        "label": group.label, "dataset": c.dataset, "model": c.model, "method": c.method,
-        "epsilon_255": float(c.epsilon_255), "synthetic": c.uses_synthetic,
-        "data": c.synthetic_tag if c.uses_synthetic else "original", "n_seeds": len(group.runs),
-    }
+    """The identifying columns of one group: its setting's (``data`` is ``original`` or the synthetic set's tag) and ``n_seeds``."""
+    return {**group.setting.columns(), "n_seeds": len(group.runs)}
 
 
 def seed_stats(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -352,20 +348,21 @@ def training_curves(items: Sequence[Run | RunGroup] | Run | RunGroup) -> pd.Data
 def eval_images(run: Run | RunGroup, split: str = "test") -> np.ndarray:
     """uint8 (N, 32, 32, 3): the images behind a run's records, row for row.
 
-    Loads the dataset (``atlib.data``, imported here because its loaders may pull torch) and
-    checks its labels against the recorded ones, so a moved or different dataset fails loudly
-    instead of showing the wrong pictures.
+    Reads the inputs the run recorded when it started (``Run.inputs``), so any process finds them,
+    whatever its environment; loads them with ``atlib.data`` (imported here because its loaders may
+    pull torch) and checks their labels against the recorded ones, so a moved or different dataset
+    fails loudly instead of showing the wrong pictures.
     """
     from atlib.data import load_cifar, load_cifar10_neg
 
     run = run.runs[0] if isinstance(run, RunGroup) else run
-    config = run.config
+    inputs = run.inputs
     if split == "test":
-        full = load_cifar(config.dataset, "test", config.data_root)
+        full = load_cifar(run.config.dataset, "test", inputs["cifar_root"])
         index = run.test_index()
         images, labels = full.images[index], full.labels[index]
     elif split == "neg":
-        images, labels = load_cifar10_neg(config.neg_path)[:2]
+        images, labels = load_cifar10_neg(inputs["neg_path"])[:2]
     else:
         raise ValueError(f"split must be 'test' or 'neg', got {split!r}")
     recorded = run.labels(split)
@@ -399,9 +396,9 @@ def describe_missing(groups: Sequence[RunGroup], datasets: Sequence[str] | None 
         if not mine:
             notes.append(f"no runs for {dataset}")
             continue
-        for method, name in (("nt", "NT"), ("at", "AT")):
+        for method in ("nt", "at"):
             if not any(g.config.method == method for g in mine):
-                notes.append(f"no {name} runs for {dataset}")
+                notes.append(f"no {METHOD_INFO[method].label} runs for {dataset}")
         have = {g.config.epsilon_255 for g in mine if g.config.method == "at"}
         lacking = [e for e in (epsilons or ()) if float(e) not in have]
         if lacking:

@@ -1,4 +1,4 @@
-"""L-infinity attacks (PGD, FGSM) and the accuracy helpers built on them.
+"""L-infinity attacks (PGD, FGSM). The accuracy helpers built on them live in :mod:`atlib.evaluate.accuracy`.
 
 Attacks are pure functions of ``(model, x, y, budget)``: they return new images and leave the
 model exactly as they found it (train/eval flags of every submodule, ``requires_grad`` of every
@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 from typing import Callable, Iterator
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -81,6 +80,11 @@ def _check_batch(x: torch.Tensor, y: torch.Tensor) -> None:
         )
     if y.device != x.device:
         raise ValueError(f"x is on {x.device} but y is on {y.device}: move both to the same device")
+
+
+def _check_range(x: torch.Tensor) -> None:
+    """Values in [0, 1]. Reading the range back is a host sync, which stalls a GPU once per call:
+    public entry points check user data with it, the training loop (whose data is known in range) skips it."""
     lo, hi = torch.aminmax(x)
     if lo < 0 or hi > 1:
         raise ValueError(
@@ -98,6 +102,8 @@ def pgd(
     random_start: bool = True,
     bn_mode: str = "eval",
     loss_fn: LossFn | None = None,
+    check_range: bool = True,
+    start: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """L-infinity PGD (Madry et al. 2018): maximise ``loss_fn(model(x_adv), y)`` over the eps-ball.
 
@@ -116,10 +122,16 @@ def pgd(
     projection is exact; only the forward runs in the autocast dtype. The default loss is
     cross-entropy summed over the batch: its sign-gradient equals the mean's, but per-image
     gradients are not shrunk by 1/B, which could underflow under float16 autocast.
+    ``check_range=False`` skips reading back the range of ``x`` (a host sync per call); only for
+    callers that know their data is in [0, 1], like the training loop.
+    ``start`` (an initial perturbation, e.g. TRADES's ``0.001 * N(0, 1)``) replaces the random start:
+    the iterate starts at ``x + start``, clipped to the eps-ball and to [0, 1].
     Returns ``x_adv``, detached, with ``x``'s dtype.
     """
     eps = check_epsilon(eps)
     _check_batch(x, y)
+    if check_range:
+        _check_range(x)
     if bn_mode not in BN_MODES:
         raise ValueError(f"bn_mode must be one of {BN_MODES}, got {bn_mode!r}")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
@@ -137,7 +149,9 @@ def pgd(
     # Intersection of the eps-ball and the pixel box, so each step projects with one clamp.
     lower = (x0 - eps).clamp_(min=0)
     upper = (x0 + eps).clamp_(max=1)
-    if random_start:
+    if start is not None:
+        x_adv = torch.clamp(x0 + start.detach().to(work_dtype), lower, upper)
+    elif random_start:
         noise = torch.rand(x0.shape, device=x0.device, dtype=work_dtype)
         x_adv = torch.clamp(x0 + (2 * noise - 1) * eps, lower, upper)
     else:
@@ -155,123 +169,3 @@ def pgd(
 def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, bn_mode: str = "eval") -> torch.Tensor:
     """FGSM (Goodfellow et al. 2015): one step of size ``eps`` from the clean point, clipped to [0, 1]."""
     return pgd(model, x, y, eps, alpha=eps, steps=1, random_start=False, bn_mode=bn_mode)
-
-
-def _to_images(batch: np.ndarray | torch.Tensor, device: torch.device | str) -> torch.Tensor:
-    """uint8 NHWC arrays become float32 NCHW in [0, 1] on ``device``; float tensors/arrays are taken as NCHW."""
-    if isinstance(batch, np.ndarray) and not batch.flags.writeable:  # a read-only memmap slice: torch wants a copy
-        batch = np.array(batch)
-    t = torch.as_tensor(batch).to(device, non_blocking=True)
-    if t.dtype == torch.uint8:
-        if t.dim() != 4 or t.shape[-1] != 3:
-            raise ValueError(f"uint8 images must be (N, H, W, 3), got shape {tuple(t.shape)}")
-        return t.permute(0, 3, 1, 2).float().div_(255)
-    if not t.is_floating_point() or t.dim() != 4:
-        raise ValueError(
-            f"images must be uint8 (N, H, W, 3) or float (N, C, H, W) in [0, 1], got {t.dtype} {tuple(t.shape)}"
-        )
-    return t.float()
-
-
-def _batches(
-    images: np.ndarray | torch.Tensor,
-    labels: np.ndarray | torch.Tensor | None,
-    batch_size: int,
-    device: torch.device | str,
-) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
-    """Yield ``(x, y)`` batches on ``device``, converting images per batch so the whole set is never copied."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    n = len(images)
-    if labels is not None and len(labels) != n:
-        raise ValueError(f"got {n} images but {len(labels)} labels")
-    for start in range(0, n, batch_size):
-        x = _to_images(images[start : start + batch_size], device)
-        y = None if labels is None else torch.as_tensor(labels[start : start + batch_size]).to(device, torch.int64)
-        yield x, y
-
-
-@contextlib.contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[None]:
-    """Evaluate with running BN statistics; restore every submodule's flag afterwards."""
-    modes = [(m, m.training) for m in model.modules()]
-    try:
-        model.eval()
-        yield
-    finally:
-        for m, mode in modes:
-            m.training = mode
-
-
-def predict_proba(
-    model: nn.Module,
-    images: np.ndarray | torch.Tensor,
-    batch_size: int = 256,
-    device: torch.device | str = "cpu",
-    autocast_dtype: torch.dtype | None = None,
-) -> torch.Tensor:
-    """Softmax probabilities (N, C), float32 on the CPU, with the model in eval mode.
-
-    Batches stay on ``device`` until the end (one transfer, no per-batch sync). The softmax is
-    taken in float32 even when the forward runs under autocast.
-    """
-    device = torch.device(device)
-    autocast = (
-        torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype is not None else contextlib.nullcontext()
-    )
-    out = []
-    with _eval_mode(model), torch.no_grad(), autocast:
-        for x, _ in _batches(images, None, batch_size, device):
-            out.append(model(x).float().softmax(dim=-1))
-    return torch.cat(out).cpu()
-
-
-def accuracy(
-    model: nn.Module,
-    images: np.ndarray | torch.Tensor,
-    labels: np.ndarray | torch.Tensor,
-    batch_size: int = 256,
-    device: torch.device | str = "cpu",
-) -> float:
-    """Clean top-1 accuracy in [0, 1], model in eval mode."""
-    return _accuracy(model, images, labels, batch_size, device, attack=None)
-
-
-def robust_accuracy(
-    model: nn.Module,
-    images: np.ndarray | torch.Tensor,
-    labels: np.ndarray | torch.Tensor,
-    eps: float,
-    steps: int = 20,
-    alpha: float | None = None,
-    batch_size: int = 256,
-    device: torch.device | str = "cpu",
-    random_start: bool = True,
-) -> float:
-    """Top-1 accuracy in [0, 1] under L-infinity PGD-``steps`` with budget ``eps``, model in eval mode."""
-    eps = check_epsilon(eps)
-
-    def attack(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return pgd(model, x, y, eps, alpha=alpha, steps=steps, random_start=random_start, bn_mode="eval")
-
-    return _accuracy(model, images, labels, batch_size, device, attack=attack)
-
-
-def _accuracy(
-    model: nn.Module,
-    images: np.ndarray | torch.Tensor,
-    labels: np.ndarray | torch.Tensor,
-    batch_size: int,
-    device: torch.device | str,
-    attack: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None,
-) -> float:
-    if len(images) == 0:
-        raise ValueError("cannot compute accuracy on an empty set of images")
-    correct = torch.zeros((), dtype=torch.int64, device=device)
-    with _eval_mode(model):
-        for x, y in _batches(images, labels, batch_size, device):
-            if attack is not None:
-                x = attack(x, y)
-            with torch.no_grad():
-                correct += (model(x).argmax(dim=-1) == y).sum()
-    return correct.item() / len(images)

@@ -3,12 +3,29 @@ and loaded with ``weights_only=True`` (no arbitrary code runs when a checkpoint 
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from atlib.io import atomic_path
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where training stands: ``epoch`` and ``batch`` (the next batch to run), ``points`` (record points stored)."""
+
+    epoch: int = 0
+    batch: int = 0
+    points: int = 0
+
+    @classmethod
+    def after_point(cls, epoch: int, batch: int, batches_per_epoch: int, points: int) -> "Position":
+        """The position once batch ``batch`` of ``epoch`` and record point number ``points`` are done."""
+        if batch == batches_per_epoch - 1:
+            return cls(epoch + 1, 0, points)
+        return cls(epoch, batch + 1, points)
 
 
 def rng_states() -> dict[str, Any]:
@@ -32,14 +49,13 @@ def unwrap(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def save_checkpoint(path: str | Path, *, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                    position: dict[str, int]) -> None:
-    """Write ``checkpoint.pt`` atomically. ``position`` says where training resumes
-    (``epoch``, ``batch``: the next batch to run, ``points``: record points done)."""
+                    position: Position) -> None:
+    """Write ``checkpoint.pt`` atomically; ``position`` says where training resumes."""
     state = {
         "model": unwrap(model).state_dict(),
         "optimizer": optimizer.state_dict(),
         "rng": rng_states(),
-        "position": dict(position),
+        "position": asdict(position),
     }
     with atomic_path(path) as tmp:
         torch.save(state, tmp)

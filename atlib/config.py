@@ -1,21 +1,32 @@
-"""The training configuration: one dataclass whose defaults are the paper's setting.
+"""The training configuration: one dataclass whose defaults are the paper's setting, and the one
+way in for every source of settings (CLI, sweep grids, notebooks, the demo): :meth:`TrainConfig.from_overrides`.
 
 Kept free of torch so that analysis code can read a run's config without it.
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import functools
+import types
+import typing
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 DATASETS = ("cifar10", "cifar100")
-METHODS = ("nt", "at")
+METHODS = ("nt", "at", "external")
 BN_MODES = ("eval", "train")
+SWITCHES = ("auto", "on", "off")  # "auto": on for CUDA, off for the CPU
 
 # Fields that say how/where a run executes, not what it computes: they may differ
 # between a run's first start and its resumption.
-EXECUTION_FIELDS = frozenset({"device", "compile", "out_dir", "name", "progress", "data_root", "neg_path", "cifar_c_root"})
+# ``synthetic`` is a path, which moves with a repository: a run's synthesized set is identified by its
+# content hash, recorded in meta.json at the start and checked on every resumption (atlib.train).
+EXECUTION_FIELDS = frozenset({
+    "device", "compile", "channels_last", "out_dir", "name", "progress", "data_root", "neg_path", "cifar_c_root",
+    "dist_timeout_min", "synthetic",
+})
 
 
 @dataclass
@@ -49,13 +60,15 @@ class TrainConfig:
     train_subset: int | None = None  # first-class-balanced subset sizes for CPU-sized runs
     test_subset: int | None = None
     robust_eval_eps_255: tuple[float, ...] = (8.0,)  # PGD-20 robust accuracy at these budgets (plus the training one)
-    robust_eval_n: int = 1000  # robust accuracy on this many test examples (the first of the test set)
+    robust_eval_n: int = 1000  # robust accuracy on this many test examples, a class-balanced subset
     robust_eval_steps: int = 20
 
     device: str = "auto"  # "auto": cuda if available, else cpu
-    amp: bool = True  # bf16 autocast on CUDA (ignored on CPU)
-    channels_last: bool = True
-    compile: bool = False
+    amp: str = "auto"  # bf16 autocast of the training step: "auto" (on CUDA only), "on", "off"; see precision()
+    channels_last: str = "auto"  # channels_last memory format: "auto" (on CUDA only), "on", "off"
+    compile: bool = False  # torch.compile the model (inductor; on the CPU it needs a C compiler)
+    sync_bn: bool = False  # DDP only: SyncBatchNorm (batch statistics over all ranks) instead of per-rank BN
+    dist_timeout_min: float = 120.0  # DDP process-group timeout: covers rank 0's final evaluation (CIFAR-C)
     deterministic: bool = False  # torch.use_deterministic_algorithms for bitwise-reproducible GPU runs
     eval_batch_size: int = 1000
 
@@ -79,6 +92,12 @@ class TrainConfig:
             raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
         if self.method not in METHODS:
             raise ValueError(f"method must be 'nt' (natural) or 'at' (PGD adversarial training), got {self.method!r}")
+        for name in ("amp", "channels_last"):
+            if getattr(self, name) not in SWITCHES:
+                raise ValueError(f"{name} must be one of {SWITCHES} ('auto': on for CUDA, off for the CPU), "
+                                 f"got {getattr(self, name)!r}")
+        if self.dist_timeout_min <= 0:
+            raise ValueError(f"dist_timeout_min must be > 0 minutes, got {self.dist_timeout_min}")
         if self.attack_bn_mode not in BN_MODES:
             raise ValueError(f"attack_bn_mode must be one of {BN_MODES}, got {self.attack_bn_mode!r}")
         if self.epsilon_255 < 0 or self.epsilon_255 > 255:
@@ -117,12 +136,13 @@ class TrainConfig:
 
     @property
     def run_name(self) -> str:
-        """Stable folder name, e.g. ``cifar10_resnet18_at8_synth0.5_s0`` or ``cifar10_resnet18_nt_s0``."""
+        """Stable folder name, e.g. ``cifar10_resnet18_at8_synth0.5_s0`` or ``cifar10_resnet18_nt_s0``:
+        the setting's :attr:`atlib.setting.Setting.slug` and the seed."""
         if self.name:
             return self.name
-        method = "nt" if self.method == "nt" else f"at{self.epsilon_255:g}"
-        synth = f"_{self.synthetic_tag}{self.synthetic_fraction:g}" if self.uses_synthetic else ""
-        return f"{self.dataset}_{self.model}_{method}{synth}_s{self.seed}"
+        from atlib.setting import Setting  # imported here: atlib.setting builds on this module
+
+        return f"{Setting.of(self).slug}_s{self.seed}"
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -131,28 +151,152 @@ class TrainConfig:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
+        """A config as stored in a run's ``config.json``. Fields added since it was written take their
+        defaults, so stored runs keep resuming; values written by older atlib versions are translated
+        (see :func:`_upgrade`)."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown TrainConfig fields {unknown}; valid fields: {sorted(known)}")
-        return cls(**data)
+        return cls(**_upgrade(dict(data)))
 
+    @classmethod
+    def from_overrides(cls, overrides: Mapping[str, Any] | None = None, preset: str | None = None) -> "TrainConfig":
+        """The one way in for settings from outside: ``preset``'s values (a key of :data:`PRESETS`),
+        then ``overrides`` on top. Values may be text (CLI, ``--set``, notebook parameters, YAML) and
+        are converted by the fields' type hints; every value is checked and every error names the field."""
+        if preset is not None and preset not in PRESETS:
+            raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(sorted(PRESETS))}")
+        return cls(**{**(PRESETS[preset] if preset else {}), **convert_fields(cls, overrides or {})})
     def replace(self, **changes: Any) -> "TrainConfig":
         return dataclasses.replace(self, **changes)
 
-    def conflicts_with(self, stored: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
-        """Fields (other than execution-only ones) whose value differs from a stored config."""
-        mine = self.to_dict()
-        return {
-            key: (stored.get(key), mine[key])
-            for key in mine
-            if key not in EXECUTION_FIELDS and _normalise(stored.get(key)) != _normalise(mine[key])
-        }
+    def conflicts_with(self, stored: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+        """Fields (other than execution-only ones) whose value differs from a stored config; a field the
+        stored config lacks (added to atlib later) counts as its default."""
+        theirs, mine = TrainConfig.from_dict(stored).to_dict(), self.to_dict()
+        return {key: (theirs[key], mine[key]) for key in mine if key not in EXECUTION_FIELDS and theirs[key] != mine[key]}
+
+    def precision(self, device_type: str) -> dict[str, str]:
+        """What runs in which precision on ``device_type``, as stated in a run's meta.json.
+
+        Training (forward/backward and the PGD forwards inside it) may run under bf16 autocast; the
+        PGD iterate and the weights stay fp32. Recording and every evaluation run in fp32: bf16 logits
+        carry about +-0.02 error at a logit of 10, and such jitter would add to the non-monotonicity
+        score summed over hundreds of record points.
+        """
+        train = "bf16 autocast" if switch_on(self.amp, device_type) else "fp32"
+        return {"training": train, "attack": f"{train} forward, fp32 perturbation", "recording": "fp32", "evaluation": "fp32"}
 
 
-def _normalise(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value
+def switch_on(value: str, device_type: str) -> bool:
+    """An "auto"/"on"/"off" field's meaning on ``device_type`` ("auto" is on for CUDA only)."""
+    return value == "on" or (value == "auto" and device_type == "cuda")
+
+
+def _upgrade(data: dict[str, Any]) -> dict[str, Any]:
+    """Translate values stored by older atlib versions. atlib 0.1 stored ``amp``/``channels_last``
+    as booleans meaning "on CUDA, ignored on the CPU", which is today's "auto"."""
+    for name in ("amp", "channels_last"):
+        if isinstance(data.get(name), bool):
+            data[name] = "auto" if data[name] else "off"
+    for name in ("lr_milestones", "robust_eval_eps_255"):
+        if isinstance(data.get(name), list):
+            data[name] = tuple(data[name])
+    return data
+
+
+@functools.cache
+def field_types(cls: type) -> dict[str, Any]:
+    """Every field's type hint of dataclass ``cls``, resolved."""
+    return typing.get_type_hints(cls)
+
+
+def convert_fields(cls: type, values: Mapping[str, Any], where: str = "") -> dict[str, Any]:
+    """``values`` for the fields of dataclass ``cls``, converted from text where needed (CLI, ``--set``,
+    YAML) by the fields' type hints and type-checked. Errors name the field, prefixed by ``where.``."""
+    hints = field_types(cls)
+    unknown = [name for name in values if name not in hints]
+    if unknown:
+        place = f" in {where}" if where else ""
+        raise ValueError(f"unknown field(s) {sorted(unknown)}{place}; valid fields: {', '.join(hints)}")
+    out = {}
+    for name, value in values.items():
+        try:
+            out[name] = convert(value, hints[name])
+        except (ValueError, SyntaxError):
+            label = f"{where}.{name}" if where else name
+            raise ValueError(f"{label}: expected {describe_type(hints[name])}, got {type(value).__name__} {value!r}") from None
+    return out
+
+
+_TRUE, _FALSE = {"true", "yes", "on", "1"}, {"false", "no", "off", "0"}
+
+
+def convert(value: Any, hint: Any) -> Any:
+    """``value`` as type ``hint`` (bool, int, float, str, ``X | None``, ``tuple[X, ...]``); text is parsed,
+    other values must already have the type (ints are accepted as floats, never bools as numbers)."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        if type(None) in args and (value is None or (isinstance(value, str) and value.strip().lower() in ("none", "null"))):
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return convert(value, arg)
+            except ValueError:
+                pass
+        raise ValueError(value)
+    if origin is tuple:
+        item = typing.get_args(hint)[0]
+        if isinstance(value, str):
+            text = value.strip()
+            value = ast.literal_eval(text) if text[:1] in "([" else text.replace(",", " ").split()
+            if not isinstance(value, (list, tuple)):
+                raise ValueError(value)
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(value)
+        return tuple(convert(v, item) for v in value)
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+            return value.strip().lower() in _TRUE
+        raise ValueError(value)
+    if isinstance(value, bool):
+        raise ValueError(value)  # True is no number and no text
+    if hint is int:
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            return int(value.strip())
+        raise ValueError(value)
+    if hint is float:
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            return float(value.strip())  # YAML 1.1 reads 1e-4 (no dot) as text
+        raise ValueError(value)
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise ValueError(value)
+    raise ValueError(value)
+
+
+def describe_type(hint: Any) -> str:
+    """A type hint in words, for error messages."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(describe_type(arg) for arg in typing.get_args(hint))
+    if origin is tuple:
+        return f"a list of {describe_type(typing.get_args(hint)[0])}"
+    return "null" if hint is type(None) else hint.__name__
 
 
 def learning_rate(config: TrainConfig, epoch: int) -> float:
@@ -164,9 +308,20 @@ def learning_rate(config: TrainConfig, epoch: int) -> float:
 PRESETS: dict[str, dict[str, Any]] = {
     # The paper's full setting (Section 3): ResNet-18, 120 epochs, PGD-10. Several record points per epoch.
     "paper": dict(model="resnet18", epochs=120, batch_size=128, record_per_epoch=4),
-    # A CPU-sized run on a CIFAR-10 subset with the small CNN: the README's demo (`python -m atlib demo`).
+    # The README's demo (`python -m atlib demo`): the small CNN on a CIFAR-10 subset, sized for 2 CPU cores;
+    # its demo half (seeds, budgets, stand-in, CIFAR-C) is atlib.demo.PLANS["demo"].
     "demo": dict(
         model="small_cnn", epochs=4, lr_milestones=(3,), train_subset=2500, test_subset=500, pgd_steps=2,
         record_per_epoch=2, robust_eval_n=200, robust_eval_steps=5, eval_batch_size=500,
+    ),
+    # A smoke test of the whole pipeline in about a minute (`python -m atlib demo --quick`): shows nothing.
+    "quick": dict(
+        model="small_cnn", epochs=2, lr_milestones=(1,), train_subset=200, test_subset=100, pgd_steps=1,
+        record_per_epoch=1, robust_eval_n=50, robust_eval_steps=2, batch_size=64, eval_batch_size=500,
+    ),
+    # A longer CPU study (`python -m atlib demo --study`, three seeds): up to 45 minutes on 2 cores.
+    "study": dict(
+        model="small_cnn", epochs=10, lr_milestones=(8,), train_subset=8000, test_subset=2000, pgd_steps=3,
+        record_per_epoch=4, robust_eval_n=1000, robust_eval_steps=5, eval_batch_size=1000,
     ),
 }

@@ -1,11 +1,14 @@
-"""``python -m atlib demo``: a reduced reproduction of the paper, offline, on a CPU in minutes.
+"""``python -m atlib demo``: a reduced reproduction of the paper, offline, on a CPU, ending with its claims report.
 
-It trains NT and AT (two ε, two seeds) with the small CNN on a CIFAR-10 subset, plus NT and AT on
+It trains NT and AT (two ε, several seeds) with the small CNN on a CIFAR-10 subset, plus NT and AT on
 a synthesized-data set (by default a *stand-in*: held-out real training images packaged in the
 generated-data format, labelled "standin" everywhere), generates a small CIFAR-10-C from the
 test subset, evaluates every run on it, executes every notebook into ``<out>/notebooks/`` with
-figures in ``<out>/figures/<notebook>/``, and ends with a summary. Each step skips work already
-done, so re-running finishes what an interrupted run left and otherwise only re-renders.
+figures in ``<out>/figures/<notebook>/``, and ends with a summary whose last part is the claims
+table (:mod:`atlib.claims`): which of the paper's findings these runs reproduce. Each step skips
+work already done, so re-running finishes what an interrupted run left and otherwise only re-renders.
+Presets (``--preset``, or ``--quick`` / ``--study``): ``demo`` (the README's main job), ``quick`` (a
+one-minute smoke test) and ``study`` (a longer CPU study with three seeds).
 
 The paper's full grid (ResNet-18, 120 epochs, five seeds) is for GPUs:
 ``python -m atlib.sweep --grid paper --launcher slurm`` (or ``--launcher local``).
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import dataclasses
+import math
 import multiprocessing
 import os
 import sys
@@ -27,45 +31,63 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from atlib.config import PRESETS, TrainConfig
+from atlib.data.extra import NEG_FILE
 from atlib.io import atomic_path, read_json, write_json
 from atlib.notebooks import REPO_ROOT, NotebookError, available_notebooks, load_notebook, notebook_parameters, run_notebook
 
-NEG_FILE = "CIFAR10_neg.npz"
 
-# On top of PRESETS["demo"]: sized so the whole demo (10 runs, CIFAR-C, notebooks) takes about 7 minutes on 2 idle
-# CPU cores (13 minutes measured with another job holding one of the two cores).
-# A smoke-sized demo (`--quick`) for checking the pipeline end to end in about a minute.
-QUICK_OVERRIDES: dict[str, Any] = dict(
-    train_subset=200, test_subset=100, epochs=2, lr_milestones=(1,), pgd_steps=1, record_per_epoch=1,
-    robust_eval_n=50, robust_eval_steps=2, batch_size=64,
-)
+@dataclass(frozen=True)
+class DemoPlan:
+    """The demo half of a preset (its training half is ``PRESETS[name]``): what is trained and generated."""
+
+    seeds: tuple[int, ...]
+    epsilons: tuple[float, ...]  # AT budgets (1/255 units) on the original data; NT always runs
+    synthetic_epsilons: tuple[float, ...]  # AT budgets with synthesized data (NT runs with it too, unless no seeds)
+    synthetic_seeds: tuple[int, ...]  # seeds of the runs with synthesized data (the stand-in answers no claim: fewer)
+    standin_size: int  # held-out real training images in the stand-in
+    cifar_c_size: int  # test images corrupted for the generated CIFAR-10-C (a subset of the test subset)
+    cifar_c_workers: int | None = None  # processes generating CIFAR-C (None: all cores)
+
+
+PLANS: dict[str, DemoPlan] = {
+    "demo": DemoPlan(seeds=(0, 1), epsilons=(2.0, 8.0), synthetic_epsilons=(8.0,), synthetic_seeds=(0,),
+                     standin_size=5000, cifar_c_size=500),
+    "quick": DemoPlan(seeds=(0,), epsilons=(8.0,), synthetic_epsilons=(8.0,), synthetic_seeds=(0,), standin_size=200,
+                      cifar_c_size=10, cifar_c_workers=1),
+    "study": DemoPlan(seeds=(0, 1, 2), epsilons=(2.0, 8.0), synthetic_epsilons=(8.0,), synthetic_seeds=(0,),
+                      standin_size=5000, cifar_c_size=1000),
+}
 
 
 @dataclass
 class DemoSettings:
-    """What the demo trains and renders; the defaults are the README's demo."""
+    """What the demo trains and renders: a preset's plan and training values, then these changes."""
 
-    out: Path = Path("outputs/demo")
-    seeds: tuple[int, ...] = (0, 1)
-    epsilons: tuple[float, ...] = (2.0, 8.0)  # AT budgets (1/255 units) on the original data
-    synthetic_epsilons: tuple[float, ...] = (8.0,)  # AT budgets of the runs with synthesized data (NT always runs too)
+    preset: str = "demo"  # a key of PLANS and of atlib.config.PRESETS
+    out: Path | None = None  # None: outputs/<preset>
+    seeds: tuple[int, ...] | None = None  # None (here and below): the preset's
+    epsilons: tuple[float, ...] | None = None
+    synthetic_epsilons: tuple[float, ...] | None = None
+    synthetic_seeds: tuple[int, ...] | None = None
+    standin_size: int | None = None
+    cifar_c_size: int | None = None
+    cifar_c_workers: int | None = None
     synthetic: str | None = None  # a generated .npz (Wang et al. 2023 format); None: build the stand-in
-    standin_size: int = 5000  # held-out real training images in the stand-in
     cifar_c: str | None = None  # an existing CIFAR-10-C folder (released or generated); None: generate one
-    cifar_c_size: int = 250  # test images corrupted for the generated CIFAR-10-C (a subset of the test subset)
-    cifar_c_workers: int | None = None  # processes generating CIFAR-C (None: all cores)
     notebooks: tuple[str, ...] | None = None  # None: every shipped notebook
     data_root: str | None = None  # None: $ATLIB_DATA, else ../shared/data beside the repo, else ./data
     device: str = "auto"
     jobs: int | None = None  # runs trained at once (None: see default_jobs)
-    overrides: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields over PRESETS["demo"]
+    overrides: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields over PRESETS[preset] (text is converted)
 
-    @classmethod
-    def quick(cls, **changes: Any) -> "DemoSettings":
-        """One seed, one ε, tiny subsets: the pipeline end to end in about a minute."""
-        base = dict(seeds=(0,), epsilons=(8.0,), standin_size=200, cifar_c_size=10, cifar_c_workers=1,
-                    overrides=dict(QUICK_OVERRIDES))
-        return cls(**{**base, **changes})
+    def __post_init__(self) -> None:
+        if self.preset not in PLANS or self.preset not in PRESETS:
+            raise ValueError(f"unknown demo preset {self.preset!r}; choose one of {', '.join(PLANS)}")
+        plan = PLANS[self.preset]
+        for name in (f.name for f in dataclasses.fields(DemoPlan)):
+            if getattr(self, name) is None:
+                setattr(self, name, getattr(plan, name))
+        self.out = Path(self.out) if self.out is not None else Path("outputs") / self.preset
 
 
 def resolve_data_root(explicit: str | None = None) -> Path | None:
@@ -76,23 +98,25 @@ def resolve_data_root(explicit: str | None = None) -> Path | None:
 
 
 def base_config(settings: DemoSettings) -> TrainConfig:
-    """PRESETS["demo"] + the settings' overrides, reading data from the resolved root, writing runs under ``<out>/runs``."""
+    """PRESETS[preset] + the settings' overrides (through ``TrainConfig.from_overrides``), reading data from
+    the resolved root, writing runs under ``<out>/runs``."""
     root = resolve_data_root(settings.data_root)
     neg = root / NEG_FILE if root is not None and (root / NEG_FILE).is_file() else None
-    values = {**PRESETS["demo"], **settings.overrides}
-    values.update(data_root=None if root is None else str(root), neg_path=None if neg is None else str(neg),
-                  out_dir=str(settings.out.resolve() / "runs"), device=settings.device, progress=sys.stderr.isatty())
-    return TrainConfig(**values)
+    values = {**settings.overrides, "data_root": None if root is None else str(root),
+              "neg_path": None if neg is None else str(neg), "out_dir": str(settings.out.resolve() / "runs"),
+              "device": settings.device, "progress": sys.stderr.isatty()}
+    return TrainConfig.from_overrides(values, preset=settings.preset)
 
 
 def demo_configs(settings: DemoSettings, base: TrainConfig, synthetic: Path) -> list[TrainConfig]:
-    """NT and AT at every ε on the original data, then NT and AT with the synthesized set, for every seed."""
+    """NT and AT at every ε on the original data for every seed, then NT and AT with the synthesized set
+    for every synthetic seed."""
     original = [("nt", 0.0)] + [("at", float(e)) for e in settings.epsilons]
     mixed = [("nt", 0.0)] + [("at", float(e)) for e in settings.synthetic_epsilons]
     tag = "synth" if settings.synthetic else "standin"
     configs = [base.replace(method=m, epsilon_255=e, seed=s) for m, e in original for s in settings.seeds]
     configs += [base.replace(method=m, epsilon_255=e, seed=s, synthetic=str(synthetic.resolve()), synthetic_tag=tag)
-                for m, e in mixed for s in settings.seeds]
+                for m, e in mixed for s in settings.synthetic_seeds]
     return configs
 
 
@@ -220,16 +244,16 @@ def run_demo(settings: DemoSettings, echo: Callable[[str], None] = print) -> dic
     start = time.time()
     out = settings.out
     base = base_config(settings)
-    echo(f"[demo] data: {base.data_root or '(not found: load_cifar will say where it looked)'}; "
-         f"CIFAR-10-NEG: {base.neg_path or 'not found, not recorded'}; outputs: {out.resolve()}")
+    echo(f"[demo] preset {settings.preset}; data: {relative(base.data_root) if base.data_root else '(not found: load_cifar will say where it looked)'}; "
+         f"CIFAR-10-NEG: {relative(base.neg_path) if base.neg_path else 'not found, not recorded'}; outputs: {relative(out)}")
 
     if settings.synthetic:
         synthetic = Path(settings.synthetic)
-        echo(f"[demo] synthesized data: {synthetic}")
+        echo(f"[demo] synthesized data: {relative(synthetic)}")
     else:
         name = f"standin_{base.dataset}_{settings.standin_size}_outside_first_{base.train_subset}.npz"
         synthetic = write_standin(base, settings.standin_size, out / "data" / name)
-        echo(f"[demo] synthesized data: STAND-IN of {settings.standin_size} held-out real training images ({synthetic}); "
+        echo(f"[demo] synthesized data: STAND-IN of {settings.standin_size} held-out real training images ({relative(synthetic)}); "
              "runs with it are labelled 'standin'")
 
     if settings.cifar_c:
@@ -238,7 +262,8 @@ def run_demo(settings: DemoSettings, echo: Callable[[str], None] = print) -> dic
         step = time.time()
         cifar_c = ensure_cifar_c(base, settings.cifar_c_size, out / f"CIFAR-10-C-generated-{settings.cifar_c_size}",
                                  settings.cifar_c_workers)
-        echo(f"[demo] CIFAR-10-C: generated from {settings.cifar_c_size} test images in {cifar_c} ({time.time() - step:.0f}s)")
+        echo(f"[demo] CIFAR-10-C: generated from {settings.cifar_c_size} test images in {relative(cifar_c)} "
+             f"({time.time() - step:.0f}s)")
 
     configs = demo_configs(settings, base, synthetic)
     jobs = settings.jobs or default_jobs(settings.device)
@@ -251,38 +276,65 @@ def run_demo(settings: DemoSettings, echo: Callable[[str], None] = print) -> dic
         step = time.time()
         target = out / "notebooks" / f"{name}.ipynb"
         try:
-            notebooks[name] = str(run_notebook(name, notebook_parameters_for(name, settings, configs[0]), target))
-            echo(f"[demo] notebook {name} -> {target} ({time.time() - step:.0f}s)")
+            notebooks[name] = relative(run_notebook(name, notebook_parameters_for(name, settings, configs[0]), target))
+            echo(f"[demo] notebook {name} -> {relative(target)} ({time.time() - step:.0f}s)")
         except (NotebookError, ValueError, FileNotFoundError) as err:
             notebooks[name] = f"FAILED: {err}"
             echo(f"[demo] notebook {name} FAILED: {err}")
 
-    summary = _summary(runs, synthetic, settings, cifar_c, notebooks, time.time() - start)
+    from atlib.claims import claims_report
+    from atlib.runs import group_seeds
+
+    claims = claims_report(group_seeds(runs))
+    summary = _summary(runs, synthetic, settings, cifar_c, notebooks, claims, time.time() - start)
     write_json(out / "summary.json", summary)
     with atomic_path(out / "summary.md") as tmp:
         tmp.write_text(format_summary(summary))
     return summary
 
 
+def relative(path: str | os.PathLike) -> str:
+    """``path`` relative to the repository when it lies inside it (as the summary prints paths), else absolute."""
+    resolved = Path(path).resolve()
+    return str(resolved.relative_to(REPO_ROOT)) if resolved.is_relative_to(REPO_ROOT) else str(resolved)
+
+
+def wilson_interval(accuracy: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of an accuracy measured on ``n`` images (sound near 0 and 1, unlike +-2 SE)."""
+    centre = (accuracy + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(accuracy * (1 - accuracy) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _robust(run: Any) -> dict[str, Any]:
+    """Robust accuracy per budget with the number of attacked images and its 95% interval."""
+    n = int((run.metrics.get("robust_eval") or {}).get("n", run.config.robust_eval_n))
+    return {eps: {"acc": acc, "n": n, "interval": list(wilson_interval(acc, n)) if n else None}
+            for eps, acc in (run.metrics.get("robust_acc") or {}).items()}
+
+
 def _summary(runs: list[Any], synthetic: Path, settings: DemoSettings, cifar_c: Path, notebooks: dict[str, str],
-             seconds: float) -> dict[str, Any]:
+             claims: Any, seconds: float) -> dict[str, Any]:
     from atlib.evaluate import cifar_c_source
 
     figures_root = settings.out / "figures"
-    figures = sorted(str(p) for p in figures_root.rglob("*") if p.suffix in (".html", ".png")) if figures_root.is_dir() else []
+    figures = sorted(relative(p) for p in figures_root.rglob("*") if p.suffix in (".html", ".png")) if figures_root.is_dir() else []
     return {
+        "preset": settings.preset,
         "runs": [
-            {"name": run.name, "label": run.label, "path": str(run.path), "clean_acc": run.metrics.get("clean_acc"),
-             "robust_acc": run.metrics.get("robust_acc", {}), "neg_acc": run.metrics.get("neg_acc"),
+            {"name": run.name, "label": run.label, "path": relative(run.path), "clean_acc": run.metrics.get("clean_acc"),
+             "robust_acc": _robust(run), "neg_acc": run.metrics.get("neg_acc"),
              "cifar_c": (run.metrics.get("cifar_c") or {}).get("seed_paper_mean"),
              "train_seconds": round(run.meta.get("wall_time_s", 0.0), 1)}
             for run in runs
         ],
-        "synthetic": {"path": str(synthetic),
+        "synthetic": {"path": relative(synthetic),
                       "kind": "given" if settings.synthetic else "standin (held-out real CIFAR-10 images)"},
-        "cifar_c": {"root": str(cifar_c), "kind": cifar_c_source(runs[0].config.dataset, cifar_c)["kind"]},
+        "cifar_c": {"root": relative(cifar_c), "kind": cifar_c_source(runs[0].config.dataset, cifar_c)["kind"]},
         "notebooks": notebooks,
         "figures": figures,
+        "claims": claims.to_dict(),
+        "claims_table": claims.markdown(),
         "seconds": round(seconds, 1),
     }
 
@@ -292,12 +344,13 @@ def _pct(value: Any) -> str:
 
 
 def format_summary(summary: dict[str, Any]) -> str:
-    """The summary as Markdown: a table of runs, the data sources, notebooks and figures, the time taken."""
-    lines = ["# atlib demo summary", "",
-             "| run | label | clean acc | robust acc (PGD) | CIFAR-10-NEG acc | CIFAR-C acc (19) | training time |",
+    """The summary as Markdown: runs, data sources, notebooks and figures, the claims table, the time taken."""
+    lines = [f"# atlib demo summary (preset {summary['preset']})", "",
+             "| run | label | clean acc | robust acc (PGD; 95% interval, images) | CIFAR-10-NEG acc | CIFAR-C acc (19) | training time |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in summary["runs"]:
-        robust = ", ".join(f"ε={k}/255: {_pct(v)}" for k, v in r["robust_acc"].items()) or "-"
+        robust = ", ".join(f"ε={k}/255: {_pct(v['acc'])} ({_pct(v['interval'][0])}-{_pct(v['interval'][1])}, n={v['n']})"
+                           if v["interval"] else f"ε={k}/255: {_pct(v['acc'])}" for k, v in r["robust_acc"].items()) or "-"
         lines.append(f"| {r['name']} | {r['label']} | {_pct(r['clean_acc'])} | {robust} | {_pct(r['neg_acc'])} | "
                      f"{_pct(r['cifar_c'])} | {r['train_seconds']:.0f}s |")
     lines += ["", f"- Synthesized data: {summary['synthetic']['kind']}: `{summary['synthetic']['path']}`",
@@ -305,6 +358,7 @@ def format_summary(summary: dict[str, Any]) -> str:
     lines += [f"- {name}: `{result}`" if not result.startswith("FAILED") else f"- {name}: {result}"
               for name, result in summary["notebooks"].items()]
     lines += ["", f"## Figures ({len(summary['figures'])} files)", ""] + [f"- `{f}`" for f in summary["figures"]]
+    lines += ["", "## Do these runs reproduce the paper? (`python -m atlib claims`)", "", summary["claims_table"]]
     minutes, secs = divmod(summary["seconds"], 60)
     lines += ["", f"Total time: {int(minutes)} min {secs:.0f} s", ""]
     return "\n".join(lines)
@@ -314,42 +368,38 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    defaults = DemoSettings()
     parser = argparse.ArgumentParser(prog="python -m atlib demo", description=__doc__.split("\n\n")[1],
                                      epilog=__doc__.split("\n\n")[-1])
-    parser.add_argument("--out", type=Path, default=defaults.out, help="output folder (default %(default)s)")
-    parser.add_argument("--quick", action="store_true", help="a smoke-sized demo (one seed, tiny subsets) in about a minute")
-    parser.add_argument("--seeds", type=int, nargs="+", help=f"seeds (default {' '.join(map(str, defaults.seeds))})")
-    parser.add_argument("--epsilons", type=float, nargs="+", help="AT budgets in 1/255 units (default 2 8)")
+    parser.add_argument("--preset", choices=sorted(PLANS), default="demo",
+                        help="demo (default), quick (one seed, tiny subsets, about a minute) or study (longer, 3 seeds)")
+    parser.add_argument("--quick", dest="preset", action="store_const", const="quick", help="same as --preset quick")
+    parser.add_argument("--study", dest="preset", action="store_const", const="study", help="same as --preset study")
+    parser.add_argument("--out", type=Path, help="output folder (default outputs/<preset>)")
+    parser.add_argument("--seeds", type=int, nargs="+", help="seeds (default: the preset's)")
+    parser.add_argument("--epsilons", type=float, nargs="+", help="AT budgets in 1/255 units (default: the preset's)")
     parser.add_argument("--synthetic", help="a generated .npz (Wang et al. 2023 format) instead of the stand-in")
     parser.add_argument("--cifar-c", help="an existing CIFAR-10-C folder (released or generated) instead of generating one")
-    parser.add_argument("--cifar-c-size", type=int,
-                        help=f"test images corrupted for the generated CIFAR-10-C (default {defaults.cifar_c_size})")
+    parser.add_argument("--cifar-c-size", type=int, help="test images corrupted for the generated CIFAR-10-C (default: the preset's)")
     parser.add_argument("--notebooks", nargs="*", help=f"notebooks to execute (default all: {' '.join(available_notebooks())})")
     parser.add_argument("--data-root", help="folder holding CIFAR-10 (default $ATLIB_DATA, ../shared/data, ./data)")
     parser.add_argument("--device", default="auto", help="cpu, cuda, or auto (default)")
     parser.add_argument("--jobs", type=int, help="runs trained at once (default: one per CPU core, or 1 on a GPU)")
     parser.add_argument("--set", nargs=2, action="append", default=[], metavar=("FIELD", "VALUE"),
-                        help="override a TrainConfig field of every run, e.g. --set epochs 6 (VALUE is a Python literal)")
+                        help="override a TrainConfig field of every run, e.g. --set epochs 6 (converted by the field's type)")
     return parser
 
 
 def settings_from_args(argv: Sequence[str] | None = None) -> DemoSettings:
-    from atlib.notebooks import parse_value
-
     args = build_parser().parse_args(argv)
-    changes: dict[str, Any] = {"out": args.out, "synthetic": args.synthetic, "cifar_c": args.cifar_c,
-                               "data_root": args.data_root, "device": args.device, "jobs": args.jobs}
+    changes: dict[str, Any] = {"preset": args.preset, "out": args.out, "synthetic": args.synthetic, "cifar_c": args.cifar_c,
+                               "data_root": args.data_root, "device": args.device, "jobs": args.jobs,
+                               "overrides": dict(args.set)}
     for name in ("seeds", "epsilons", "cifar_c_size", "notebooks"):
         value = getattr(args, name)
         if value is not None:
             changes[name] = tuple(value) if isinstance(value, list) else value
-    settings = DemoSettings.quick(**changes) if args.quick else DemoSettings(**changes)
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    for name, value in args.set:
-        if name not in known:
-            raise ValueError(f"--set {name}: not a TrainConfig field; valid fields: {sorted(known)}")
-        settings.overrides[name] = parse_value(value)
+    settings = DemoSettings(**changes)
+    TrainConfig.from_overrides(settings.overrides, preset=settings.preset)  # unknown fields and bad values fail here
     return settings
 
 

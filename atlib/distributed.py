@@ -8,6 +8,7 @@ Without torchrun's environment variables everything here is a no-op (a single pr
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass
 
@@ -44,8 +45,18 @@ class Distributed:
         return tensor[self.rank :: self.world_size] if self.enabled else tensor
 
 
-def init_distributed(device_type: str) -> Distributed:
-    """Join the process group torchrun describes (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``), once."""
+def with_sync_batchnorm(model: torch.nn.Module) -> torch.nn.Module:
+    """Every BatchNorm of ``model`` as SyncBatchNorm: batch statistics over all ranks' shards, so a
+    DDP run normalizes with the global batch's statistics like a single-device run (per-rank BN
+    sees only ``batch_size / world_size`` images). Running it needs CUDA and a process group."""
+    return torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+
+
+def init_distributed(device_type: str, timeout_min: float = 120.0) -> Distributed:
+    """Join the process group torchrun describes (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``), once.
+
+    ``timeout_min`` bounds every collective, the final barrier included: it must outlast rank 0's
+    final evaluation (CIFAR-C on a WRN-28-10 takes many minutes; NCCL's default is 10)."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size == 1:
         return Distributed()
@@ -53,5 +64,6 @@ def init_distributed(device_type: str) -> Distributed:
     if not dist.is_initialized():
         if device_type == "cuda":
             torch.cuda.set_device(info.local_rank)
-        dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo")
+        dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo",
+                                timeout=dt.timedelta(minutes=timeout_min))
     return info

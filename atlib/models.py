@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import functools
 import numbers
-from typing import Callable, Sequence
+import pickle
+import re
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-MODEL_NAMES = ("resnet18", "preact_resnet18", "wrn28_10", "small_cnn")
+MODEL_NAMES = ("resnet18", "preact_resnet18", "wrn28_10", "small_cnn", "wrn34_10")
 
 # Per-channel statistics of the training sets, in [0, 1] pixel units.
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
@@ -125,7 +128,8 @@ class ResNet18(nn.Module):
         super().__init__()
         self.conv1 = _conv3x3(3, 64)
         self.bn1 = nn.BatchNorm2d(64)
-        self.layers = _stages(BasicBlock, 64, (64, 128, 256, 512), (2, 2, 2, 2), (1, 2, 2, 2))
+        self.depths = (2, 2, 2, 2)  # blocks per stage: how external checkpoints' layer<s>.<b> keys map to layers.<k>
+        self.layers = _stages(BasicBlock, 64, (64, 128, 256, 512), self.depths, (1, 2, 2, 2))
         self.linear = nn.Linear(512, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -136,7 +140,7 @@ class ResNet18(nn.Module):
 class PreActNet(nn.Module):
     """Pre-activation residual network: 3x3 stem, PreActBlock stages, final BN-ReLU, pool, linear.
 
-    Covers both PreAct ResNet-18 and WideResNet-28-10, which differ only in widths and depths.
+    Covers PreAct ResNet-18 and WideResNet-28-10 / 34-10, which differ only in widths and depths.
     """
 
     def __init__(
@@ -150,6 +154,7 @@ class PreActNet(nn.Module):
     ) -> None:
         super().__init__()
         self.conv1 = _conv3x3(3, stem)
+        self.depths = tuple(depths)  # blocks per stage (see ResNet18.depths)
         self.layers = _stages(functools.partial(PreActBlock, dropout=dropout), stem, widths, depths, strides)
         self.bn = nn.BatchNorm2d(widths[-1])
         self.linear = nn.Linear(widths[-1], num_classes)
@@ -184,6 +189,8 @@ _BUILDERS: dict[str, Callable[[int], nn.Module]] = {
     "resnet18": ResNet18,
     "preact_resnet18": lambda k: PreActNet(k, 64, (64, 128, 256, 512), (2, 2, 2, 2), (1, 2, 2, 2)),
     "wrn28_10": lambda k: PreActNet(k, 16, (160, 320, 640), (4, 4, 4), (1, 2, 2)),
+    # WRN-34-10, the model of the TRADES, MART and AWP papers: 5 blocks per stage ((34 - 4) / 6).
+    "wrn34_10": lambda k: PreActNet(k, 16, (160, 320, 640), (5, 5, 5), (1, 2, 2)),
     "small_cnn": SmallCNN,
 }
 
@@ -201,3 +208,141 @@ def build_model(name: str, num_classes: int, dataset: str = "cifar10") -> nn.Mod
         raise ValueError(f"unknown dataset {dataset!r} for normalization: choose one of {', '.join(NORMALIZATION)}")
     mean, std = NORMALIZATION[dataset]
     return Normalized(Normalize(mean, std), _BUILDERS[name](int(num_classes)))
+
+
+# ----------------------------------------------------------------------------- checkpoints trained elsewhere
+
+EXTERNAL_ARCHS = ("resnet18", "preact_resnet18", "wrn28_10", "wrn34_10")
+STATE_DICT_KEYS = ("state_dict", "model", "net")  # where training scripts commonly store the weights
+_WRAPPER_PREFIXES = ("module.", "_orig_mod.")  # left by DataParallel/DistributedDataParallel and torch.compile
+_STAGE_KEY = re.compile(r"^(?:layer(\d+)\.(\d+)|block(\d+)\.layer\.(\d+))\.(.+)$")
+_LAYOUTS = (
+    "atlib's own (normalize./net.), the kuangliu-style ResNet-18 (conv1, bn1, layer1-4, linear; also MART's), "
+    "PreAct ResNet-18 (conv1, layer1-4, bn, linear; robust_overfitting, AWP) and WideResNet "
+    "(conv1, block1-3.layer, bn1, fc; TRADES, MART, AWP), each with or without module. prefixes"
+)
+
+
+def load_external(
+    path: str | Path,
+    arch: str,
+    normalize: tuple[Sequence[float], Sequence[float]] | None = None,
+    num_classes: int = 10,
+) -> Normalized:
+    """A model trained by other code, from a plain ``state_dict`` file, in eval mode on the CPU.
+
+    ``arch`` is one of :data:`EXTERNAL_ARCHS` (atlib's own checkpoints of any architecture load too).
+    ``normalize`` is the ``(mean, std)`` the checkpoint's network expects its input normalised with,
+    or None for networks that take [0, 1] pixels directly (TRADES, MART and AWP models do); the
+    returned model takes [0, 1] pixels either way, like every atlib model. The file is read with
+    ``weights_only=True``; the weights may be the whole file or stored under ``state_dict``, ``model``
+    or ``net``. Key layouts of the public CIFAR robust-training code are translated to atlib's (see
+    :data:`_LAYOUTS`); keys that still do not fit are named in the error.
+    """
+    if arch not in _BUILDERS:
+        raise ValueError(f"unknown architecture {arch!r}: choose one of {', '.join(EXTERNAL_ARCHS)}")
+    mean, std = ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)) if normalize is None else normalize
+    if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
+        raise ValueError(f"normalize must be (mean, std) with 3 values each and std > 0, got {normalize!r}")
+    model = Normalized(Normalize(mean, std), build_model(arch, num_classes).net)
+    state = _read_state_dict(Path(path))
+    _load_net(model, _atlib_layout(state, model, Path(path)), Path(path), arch, num_classes)
+    return model.eval()
+
+
+def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint file at {path}")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise ValueError(
+            f"{path} cannot be read with weights_only=True: it stores Python objects besides tensors "
+            f"({str(err).splitlines()[-1].strip()[:200]}). If you trust it, re-save its weights alone: "
+            "torch.save(torch.load(PATH, weights_only=False)['state_dict'], NEW_PATH)"
+        ) from None
+    if _is_state_dict(obj):
+        return obj
+    if isinstance(obj, Mapping):
+        for key in STATE_DICT_KEYS:
+            if _is_state_dict(obj.get(key)):
+                return obj[key]
+    found = f"a mapping with keys {sorted(map(str, obj))[:12]}" if isinstance(obj, Mapping) else type(obj).__name__
+    raise ValueError(f"{path} holds no state_dict: expected a mapping of names to tensors, alone or under "
+                     f"{', '.join(repr(k) for k in STATE_DICT_KEYS)}; found {found}")
+
+
+def _is_state_dict(obj: Any) -> bool:
+    return isinstance(obj, Mapping) and bool(obj) and all(isinstance(v, torch.Tensor) for v in obj.values())
+
+
+def _strip_wrappers(key: str) -> str:
+    while key.startswith(_WRAPPER_PREFIXES):
+        key = key.split(".", 1)[1]
+    return key
+
+
+def _atlib_layout(state: Mapping[str, torch.Tensor], model: Normalized, path: Path) -> dict[str, tuple[str, torch.Tensor]]:
+    """``{atlib net key: (checkpoint key, tensor)}``; checks a stored normalization against the requested one."""
+    stripped = {_strip_wrappers(k): (k, v) for k, v in state.items()}
+    if any(k.startswith(("net.", "normalize.")) for k in stripped):  # atlib's own layout
+        for name in ("mean", "std"):
+            stored = stripped.pop(f"normalize.{name}", (None, None))[1]
+            wanted = getattr(model.normalize, name)
+            if stored is not None and not torch.allclose(stored.float().flatten(), wanted.flatten(), atol=1e-6):
+                raise ValueError(
+                    f"{path} was trained with input normalization {name}={stored.flatten().tolist()}, "
+                    f"not {wanted.flatten().tolist()}: pass that normalization (or None where it is 0 and 1)"
+                )
+        return {(k[4:] if k.startswith("net.") else k): kv for k, kv in stripped.items()}
+    out = {}
+    for key, kv in stripped.items():
+        if key.startswith("sub_block1."):  # TRADES's WRN defines a copy of block1 that its forward never uses
+            continue
+        out[_translate(key, model.net)] = kv
+    return out
+
+
+def _translate(key: str, net: nn.Module) -> str:
+    """One external key in atlib's layout: ``layer<s>.<b>.`` / ``block<s>.layer.<b>.`` -> ``layers.<k>.``."""
+    preact = isinstance(net, PreActNet)
+    match = _STAGE_KEY.match(key)
+    if match is None:
+        if key.startswith("fc."):
+            return "linear." + key[3:]
+        if preact and key.startswith("bn1."):  # WRN's final BN; ResNet-18's bn1 is its stem BN and stays
+            return "bn." + key[4:]
+        return key
+    depths = getattr(net, "depths", ())
+    stage, block, rest = int(match[1] or match[3]), int(match[2] or match[4]), match[5]
+    if not 1 <= stage <= len(depths) or block >= depths[stage - 1]:
+        return key  # a block this architecture does not have: reported as unexpected
+    if rest.startswith("convShortcut."):
+        rest = "shortcut." + rest[len("convShortcut."):]
+    if preact and rest.startswith("shortcut.0."):  # a Sequential(conv) shortcut; atlib's PreActBlock holds the conv
+        rest = "shortcut." + rest[len("shortcut.0."):]
+    return f"layers.{sum(depths[:stage - 1]) + block}.{rest}"
+
+
+def _load_net(model: Normalized, state: Mapping[str, tuple[str, torch.Tensor]], path: Path, arch: str,
+              num_classes: int) -> None:
+    expected = model.net.state_dict()
+    # BN's num_batches_tracked is absent from checkpoints older than PyTorch 0.4.1 and unused in eval mode.
+    missing = [k for k in expected if k not in state and not k.endswith("num_batches_tracked")]
+    unexpected = [f"{orig} (as {k})" if orig != k else orig for k, (orig, _) in state.items() if k not in expected]
+    shapes = [f"{orig}{f' (as {k})' if orig != k else ''}: {tuple(v.shape)} in the file, {tuple(expected[k].shape)} in {arch}"
+              for k, (orig, v) in state.items() if k in expected and v.shape != expected[k].shape]
+    if missing or unexpected or shapes:
+        parts = [f"{len(missing)} missing key(s): {_few(missing)}" if missing else "",
+                 f"{len(unexpected)} unexpected key(s): {_few(unexpected)}" if unexpected else "",
+                 f"{len(shapes)} shape mismatch(es): {_few(shapes)}" if shapes else ""]
+        raise ValueError(
+            f"{path} does not fit {arch} with num_classes={num_classes}: " + "; ".join(p for p in parts if p)
+            + f". Check the architecture and num_classes; accepted key layouts: {_LAYOUTS}."
+        )
+    model.net.load_state_dict({**expected, **{k: v for k, (_, v) in state.items()}})
+
+
+def _few(items: Sequence[str], limit: int = 8) -> str:
+    more = f", ... ({len(items) - limit} more)" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more

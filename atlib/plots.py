@@ -1,14 +1,19 @@
 """Altair chart builders for the paper's figures, one per figure, fed by :mod:`atlib.analysis` frames.
 
 No analysis happens here, only reshaping for the chart. Conventions shared by every figure:
-- the same colour for the same run kind everywhere (:func:`label_color`): NT greens, AT reds
-  darkening with ε, AT on synthesized data blues darkening with ε; Fig 5-style charts colour the
-  four series NT / NT + synth / AT / AT + synth with the mid tones of the same families;
+- settings sort and colour as :mod:`atlib.setting` says: each method its colour family
+  (:func:`atlib.setting.ramp`: NT greens, AT reds darkening with ε, AT on synthesized data blues
+  darkening with ε, TRADES purples, ...), the same colour for the same kind of run everywhere
+  (:func:`label_color`); charts against ε colour each ``series`` (the label without ε: NT / NT +
+  synth / AT / AT + synth ...) with the mid tone of its family;
 - ε is written ``ε=8/255``; accuracies are fractions shown as percentages;
 - data travels inline as plain records (``{"values": [...]}``), so no chart depends on Altair's
   5,000-row limit being lifted by the caller, and charts compose (``alt.hconcat``) because
   styling lives on the axes, legends and titles rather than in top-level ``config``;
 - one panel per dataset (CIFAR-10 and CIFAR-100 side by side) when a frame holds both.
+
+One module on purpose, though past 400 lines: each figure's builder is short and sits beside the
+styling every figure shares (colours, axes, legends, titles), which a split would scatter.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import io
 import json
 import math
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import altair as alt
 import numpy as np
@@ -26,6 +31,7 @@ import pandas as pd
 
 from atlib.io import atomic_path
 from atlib.metrics import CATEGORIES, DEFAULT_THRESHOLD
+from atlib.setting import METHOD_INFO, kind_key, mix, ramp
 
 WIDTH, HEIGHT = 360, 240
 LABEL_SIZE, TITLE_SIZE, HEADING_SIZE = 12, 13, 15
@@ -33,58 +39,65 @@ DATASET_TITLES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}
 METRIC_TITLES = {"train_loss": "Train loss", "train_acc": "Train accuracy", "test_acc": "Test accuracy",
                  "neg_acc": "CIFAR-10-NEG accuracy"}
 CATEGORY_COLORS = {"easy": "#1b9e77", "hard": "#525252", "monotone": "#377eb8", "non-monotone": "#ff7f00"}
-NT_COLORS = {False: "#1b7837", True: "#7fbc41"}  # original data, synthesized data
-# Light to dark stops for ε = 1/255 ... 16/255 (log-spaced); other budgets interpolate or clamp.
-AT_RAMPS = {False: ("#f4845f", "#d7301f", "#a50f15", "#4d0008"), True: ("#74a9cf", "#2b8cbe", "#045a8d", "#012a4a")}
-SERIES_COLORS = {("nt", False): NT_COLORS[False], ("nt", True): NT_COLORS[True],
-                 ("at", False): AT_RAMPS[False][1], ("at", True): AT_RAMPS[True][1]}
+TWIN_LIGHTEN = 0.35  # each further label of one colour (AT and AT + AWP at one ε) is this much lighter
 EPS_LABEL_EXPR = "datum.value == 0 ? 'NT' : datum.value + '/255'"
 IDS = ("label", "dataset", "method", "epsilon_255", "synthetic")
+PROFILE_DATA, PROFILE_GROUPS = "profile", "profile_groups"  # the datasets learning_profile_view reads
+PROFILE_LEGEND = "solid black: true class;  dashed: global test accuracy"
 
 
 # ----------------------------------------------------------------------------- colours and styling
 
 
 def label_color(method: str, epsilon_255: float, synthetic: bool) -> str:
-    """The colour of one kind of run, the same in every figure."""
-    if method == "nt":
-        return NT_COLORS[bool(synthetic)]
-    stops = AT_RAMPS[bool(synthetic)]
+    """The colour of one kind of run, the same in every figure: its family's (:func:`atlib.setting.ramp`)
+    at ε, log-spaced over the stops from 1/255 to 16/255."""
+    stops = ramp(method, synthetic)
+    if len(stops) == 1:
+        return stops[0]
     pos = float(np.clip(math.log2(max(epsilon_255, 1e-9)) / 4.0, 0.0, 1.0)) * (len(stops) - 1)  # log2(16) = 4
     lo = int(min(pos, len(stops) - 2))
-    a, b = (np.array([int(c[i:i + 2], 16) for i in (1, 3, 5)]) for c in stops[lo:lo + 2])
-    rgb = np.rint(a + (b - a) * (pos - lo)).astype(int)
-    return "#" + "".join(f"{v:02x}" for v in rgb)
+    return mix(stops[lo], stops[lo + 1], pos - lo)
 
 
-def _kinds(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per label, in the order of :func:`atlib.runs.group_seeds` (NT first, then ε, original first)."""
-    kinds = df.drop_duplicates("label")[["label", "method", "epsilon_255", "synthetic"]]
-    return kinds.assign(_nt=kinds["method"] != "nt").sort_values(["_nt", "epsilon_255", "synthetic"], kind="stable")
+def series_color(method: str, synthetic: bool) -> str:
+    """The colour of a ``series`` (a setting but its ε) in charts against ε: the mid tone of its family."""
+    stops = ramp(method, synthetic)
+    return stops[min(1, len(stops) - 1)]
+
+
+def _kinds(df: pd.DataFrame, by: str = "label") -> pd.DataFrame:
+    """One row per value of ``by`` in the settings' order (:func:`atlib.setting.kind_key`: NT first, then
+    AT by ε, original data first, then the other methods); ties keep the frame's order, which
+    :func:`atlib.runs.group_seeds` gave. A ``series`` has no ε: it is ordered by method and data."""
+    kinds = df.drop_duplicates(by)
+    eps = kinds["epsilon_255"] if by == "label" else [0.0] * len(kinds)
+    keys = [kind_key(m, e, s) for m, e, s in zip(kinds["method"], eps, kinds["synthetic"])]
+    return kinds.iloc[sorted(range(len(keys)), key=keys.__getitem__)]
+
+
+def _scale(domain: Sequence[str], colors: Sequence[str]) -> alt.Scale:
+    """A colour scale; a colour already taken (variants of one family at one ε, e.g. AT and AT + AWP)
+    is lightened by :data:`TWIN_LIGHTEN` per earlier taker, so no two entries look alike."""
+    taken: dict[str, int] = {}
+    shown = []
+    for color in colors:
+        twins = taken.get(color, 0)
+        taken[color] = twins + 1
+        shown.append(mix(color, "#ffffff", min(TWIN_LIGHTEN * twins, 0.8)))
+    return alt.Scale(domain=list(domain), range=shown)
 
 
 def color_scale(df: pd.DataFrame) -> alt.Scale:
     """Colour scale over the frame's ``label`` values, each coloured by :func:`label_color`."""
     kinds = _kinds(df)
-    return alt.Scale(domain=list(kinds["label"]),
-                     range=[label_color(m, e, s) for m, e, s in zip(kinds["method"], kinds["epsilon_255"], kinds["synthetic"])])
-
-
-def _series_name(method: str, synthetic: bool, data: str) -> str:
-    return ("NT" if method == "nt" else "AT") + (f" + {data}" if synthetic else "")
-
-
-def _with_series(df: pd.DataFrame) -> pd.DataFrame:
-    """Add ``series``: NT / AT, with `` + <synthetic tag>`` for runs on synthesized data."""
-    data = df["data"] if "data" in df else pd.Series("synth", index=df.index)
-    return df.assign(series=[_series_name(m, s, d) for m, s, d in zip(df["method"], df["synthetic"], data)])
+    return _scale(kinds["label"], [label_color(m, e, s) for m, e, s in zip(kinds["method"], kinds["epsilon_255"], kinds["synthetic"])])
 
 
 def series_color_scale(df: pd.DataFrame) -> alt.Scale:
-    """Colour scale over the ``series`` column of :func:`_with_series` frames (NT, NT + synth, AT, AT + synth)."""
-    kinds = df.drop_duplicates("series").assign(_at=lambda d: d["method"] != "nt").sort_values(["_at", "synthetic"])
-    return alt.Scale(domain=list(kinds["series"]),
-                     range=[SERIES_COLORS[(m, bool(s))] for m, s in zip(kinds["method"], kinds["synthetic"])])
+    """Colour scale over the frame's ``series`` values (NT, NT + synth, AT, AT + synth, ...), each by :func:`series_color`."""
+    kinds = _kinds(df, "series")
+    return _scale(kinds["series"], [series_color(m, s) for m, s in zip(kinds["method"], kinds["synthetic"])])
 
 
 def _axis(title: str | None, percent: bool = False, **kwargs) -> alt.Axis:
@@ -270,14 +283,20 @@ def neg_accuracy_chart(df: pd.DataFrame) -> alt.TopLevelMixin:
 # ----------------------------------------------------------------------------- Fig 5, 7, 8: CIFAR-C; robustness
 
 
+def without_epsilon() -> str:
+    """The Vega expression true for the methods without an ε (``attacked=False`` in :data:`atlib.setting.METHOD_INFO`)."""
+    return f"indexof({json.dumps([m for m, info in METHOD_INFO.items() if not info.attacked])}, datum.method) >= 0"
+
+
 def _versus_epsilon_layers(df: pd.DataFrame, y_title: str, data: dict | None = None) -> alt.LayerChart:
-    """AT as lines over ε with ±1 std bars; NT (no ε) as dashed horizontal references with a std band."""
+    """Methods with an ε (AT, TRADES ...) as lines over ε with ±1 std bars; those without (NT) as dashed
+    horizontal references with a std band. One colour per ``series``."""
     color = alt.Color("series:N", scale=series_color_scale(df), legend=_legend("Model"))
     tooltip = ["label:N", alt.Tooltip("mean:Q", format=".4f"), alt.Tooltip("std:Q", format=".4f"), "n_seeds:Q"]
     spread = {"lo": "datum.mean - datum.std", "hi": "datum.mean + datum.std"}
-    at = alt.Chart().transform_filter("datum.method == 'at'").encode(
+    at = alt.Chart().transform_filter(f"!({without_epsilon()})").encode(
         x=alt.X("epsilon_255:O", axis=_axis("Training ε", labelExpr="datum.value + '/255'", labelAngle=0)), color=color)
-    nt = alt.Chart().transform_filter("datum.method == 'nt'").encode(color=color)
+    nt = alt.Chart().transform_filter(without_epsilon()).encode(color=color)
     y = alt.Y("mean:Q", axis=_axis(y_title, percent=True), scale=alt.Scale(zero=False))
     return alt.layer(
         nt.mark_rect(opacity=0.12).transform_calculate(**spread).encode(y="lo:Q", y2="hi:Q"),
@@ -290,8 +309,7 @@ def _versus_epsilon_layers(df: pd.DataFrame, y_title: str, data: dict | None = N
 
 def cifar_c_chart(df: pd.DataFrame) -> alt.TopLevelMixin:
     """Fig 5: mean CIFAR-C accuracy against the training ε for AT and AT + synth; NT and NT + synth as dashed references."""
-    _check(df, [*IDS, "mean", "std"], "cifar_c_summary")
-    df = _with_series(df)
+    _check(df, [*IDS, "series", "mean", "std"], "cifar_c_summary")
     convention = {"seed_paper": "mean of 19 corruptions", "robustbench": "mean of 15 common corruptions"}
     sub = convention.get(df["convention"].iloc[0], "") if "convention" in df else ""
     subtitle = f"{sub}; NT dashed (band ±1 std)" if sub else "NT dashed (band ±1 std)"
@@ -305,8 +323,8 @@ def cifar_c_chart(df: pd.DataFrame) -> alt.TopLevelMixin:
 
 def cifar_c_corruptions_chart(df: pd.DataFrame, columns: int = 5) -> alt.TopLevelMixin:
     """Fig 7/8: the Fig 5 chart per corruption, one small panel each."""
-    _check(df, [*IDS, "corruption", "mean", "std"], "cifar_c_per_corruption")
-    df = _with_series(df).assign(corruption_title=lambda d: d["corruption"].str.replace("_", " ").str.capitalize())
+    _check(df, [*IDS, "series", "corruption", "mean", "std"], "cifar_c_per_corruption")
+    df = df.assign(corruption_title=lambda d: d["corruption"].str.replace("_", " ").str.capitalize())
 
     def build(rows: pd.DataFrame, name: str) -> alt.FacetChart:
         order = list(dict.fromkeys(rows["corruption_title"]))
@@ -319,8 +337,7 @@ def cifar_c_corruptions_chart(df: pd.DataFrame, columns: int = 5) -> alt.TopLeve
 
 def robust_accuracy_chart(df: pd.DataFrame) -> alt.TopLevelMixin:
     """Robust (PGD) and clean accuracy against the training ε: the robustness side of the trade-off."""
-    _check(df, [*IDS, "eval_epsilon_255", "robust_mean", "robust_std", "clean_mean", "clean_std"], "robust_summary")
-    df = _with_series(df)
+    _check(df, [*IDS, "series", "eval_epsilon_255", "robust_mean", "robust_std", "clean_mean", "clean_std"], "robust_summary")
     robust = df.assign(measure=[f"PGD ε={e:g}/255" for e in df["eval_epsilon_255"]], mean=df["robust_mean"], std=df["robust_std"])
     clean = df.drop_duplicates("label").assign(measure="clean", mean=lambda d: d["clean_mean"], std=lambda d: d["clean_std"])
     long = pd.concat([clean, robust], ignore_index=True)
@@ -368,43 +385,102 @@ def training_curves_chart(df: pd.DataFrame) -> alt.FacetChart:
     return chart.facet(data=_data(rows), **facet).resolve_scale(y="independent").properties(title=_title("Training curves"))
 
 
-def learning_profile_chart(df: pd.DataFrame, title: str | None = None) -> alt.LayerChart:
-    """Fig 6: stacked class probabilities of one example over training, true class at the bottom
-    outlined in black, the global test accuracy dashed over it."""
-    _check(df, ["epoch", "class_name", "probability", "is_true", "global_acc"], "learning_profile")
-    true_names = df.loc[df["is_true"], "class_name"].unique()
-    true_name = str(true_names[0]) if len(true_names) else "?"
-    rows = df.assign(stack_order=np.where(df["is_true"], -1, df.get("class_index", 0)))
-    n_classes = rows["class_name"].nunique()
-    palette = "tableau10" if n_classes <= 10 else "tableau20"
-    color = alt.Color("class_name:N", scale=alt.Scale(scheme=palette),
-                      legend=_legend("Class", symbolType="square") if n_classes <= 20 else None)
+def learning_profile_rows(df: pd.DataFrame) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One image's :func:`atlib.analysis.learning_profile` frame as the compact rows :func:`learning_profile_view` reads.
+
+    Returns (image row, group row). The image row: ``true_class``, ``classes`` (class indices shown,
+    -1 for the summed rest) and ``permille`` (per record point, the per-mille probability of each
+    class in ``classes``). The group row, what every image of a group shares: ``epoch`` and
+    ``accuracy`` (global test accuracy) per record point. Arrays rather than one row per (point,
+    class) keep a 240-image export ten times smaller; the chart unfolds them in the browser.
+    """
+    _check(df, ["epoch", "class_index", "probability", "is_true", "global_acc"], "learning_profile")
+    epoch = df["epoch"].to_numpy()
+    shown = int((epoch == epoch[0]).sum())
+    points = len(df) // shown
+    classes = df["class_index"].to_numpy()[:shown]
+    true = classes[df["is_true"].to_numpy()[:shown]]
+    if points * shown != len(df) or len(true) != 1:
+        raise ValueError("the frame must hold the same classes at every record point, the true class among them; "
+                         "build it with atlib.analysis.learning_profile")
+    permille = np.rint(df["probability"].to_numpy().reshape(points, shown) * 1000).astype(np.int64)
+    image = {"true_class": int(true[0]), "classes": classes.tolist(), "permille": permille.tolist()}
+    group = {"epoch": np.round(epoch[::shown], 4).tolist(), "accuracy": np.round(df["global_acc"].to_numpy()[::shown], 4).tolist()}
+    return image, group
+
+
+def learning_profile_view(class_names: Sequence[str], title: str, subtitle: str | Sequence[str] = PROFILE_LEGEND,
+                          where: str | None = None, data: dict | alt.Data | None = None,
+                          groups: dict | alt.Data | None = None, other: bool = False) -> alt.LayerChart:
+    """Fig 6, the one spec every learning profile is drawn with (charts here, notebook gallery, explorer, export).
+
+    Reads the image rows of :func:`learning_profile_rows` (plus ``pick`` and ``group`` keys) that
+    pass the Vega expression ``where`` from ``data`` (default: the named dataset ``"profile"``),
+    joins each with its group row from ``groups`` (default ``"profile_groups"``, keyed by ``group``)
+    and draws the stacked class probabilities over training, the true class at the bottom outlined
+    in black, the global test accuracy dashed over it. Class colours follow ``class_names`` (plus
+    ``"other"`` with ``other``), so a class keeps its colour from image to image.
+    """
+    names = [*class_names, *(["other"] if other else [])]
+    base = alt.Chart(alt.Data(name=PROFILE_DATA) if data is None else data)
+    if where is not None:
+        base = base.transform_filter(where)
+    base = base.transform_lookup(
+        lookup="group", from_=alt.LookupData(alt.Data(name=PROFILE_GROUPS) if groups is None else groups, key="group",
+                                             fields=["epoch", "accuracy"]),
+    ).transform_flatten(["epoch", "accuracy", "permille"]).transform_flatten(["permille", "classes"], as_=["permille", "class_index"]
+    ).transform_calculate(
+        probability="datum.permille / 1000", is_true="datum.class_index == datum.true_class",
+        class_name=f"datum.class_index < 0 ? 'other' : {json.dumps(list(class_names))}[datum.class_index]",
+        stack_order="datum.class_index == datum.true_class ? -1 : datum.class_index")
+    color = alt.Color("class_name:N", scale=alt.Scale(domain=names, scheme="tableau10" if len(names) <= 10 else "tableau20"),
+                      legend=_legend("Class", symbolType="square") if len(names) <= 20 else None)
     x = alt.X("epoch:Q", axis=_axis("Epoch"), scale=alt.Scale(nice=False))
-    area = alt.Chart().mark_area(opacity=0.85).encode(
+    area = base.mark_area(opacity=0.85).encode(
         x=x, y=alt.Y("probability:Q", stack="zero", axis=_axis("Probability", percent=True), scale=alt.Scale(domain=[0, 1])),
         color=color, order=alt.Order("stack_order:Q"),
-        tooltip=["epoch:Q", "class_name:N", alt.Tooltip("probability:Q", format=".3f"), alt.Tooltip("global_acc:Q", format=".3f")])
-    true_line = alt.Chart().transform_filter("datum.is_true").mark_line(color="black", strokeWidth=2.5).encode(x=x, y="probability:Q")
-    acc_line = alt.Chart().transform_filter("datum.is_true").mark_line(color="#222", strokeDash=[6, 3], strokeWidth=2).encode(
-        x=x, y="global_acc:Q")
-    subtitle = f"solid black: probability of the true class ({true_name});  dashed: global test accuracy"
-    return alt.layer(area, true_line, acc_line, data=_data(rows)).properties(
-        width=WIDTH, height=HEIGHT, title=_title(title or f"Learning profile (true class: {true_name})", subtitle))
+        tooltip=["epoch:Q", "class_name:N", alt.Tooltip("probability:Q", format=".3f"),
+                 alt.Tooltip("accuracy:Q", format=".3f", title="global accuracy")])
+    true_class = base.transform_filter("datum.is_true")
+    true_line = true_class.mark_line(color="black", strokeWidth=2.5).encode(x=x, y="probability:Q")
+    acc_line = true_class.mark_line(color="#222", strokeDash=[6, 3], strokeWidth=2).encode(x=x, y="accuracy:Q")
+    return alt.layer(area, true_line, acc_line).properties(width=WIDTH, height=HEIGHT, title=_title(title, subtitle))
 
 
-def image_chart(image: np.ndarray, scale: int = 4, title: str | None = None) -> alt.Chart:
-    """A crisp enlarged image: upscaled with nearest-neighbour into a PNG data URL, shown at its own size."""
-    from PIL import Image  # local: only image charts need Pillow
+def learning_profile_chart(df: pd.DataFrame, title: str | None = None) -> alt.LayerChart:
+    """Fig 6 of one image from its :func:`atlib.analysis.learning_profile` frame (:func:`learning_profile_view`, data inline)."""
+    image, group = learning_profile_rows(df)
+    names = dict(zip(df["class_index"].tolist(), df["class_name"].astype(str)))
+    class_names = [names.get(c, str(c)) for c in range(max(names) + 1)]
+    return learning_profile_view(class_names, title or f"Learning profile (true class: {class_names[image['true_class']]})",
+                                 data={"values": [{"pick": 0, "group": 0, **image}]},
+                                 groups={"values": [{"group": 0, **group}]}, other=-1 in names)
+
+
+def png_bytes(image: np.ndarray, scale: int = 4) -> bytes:
+    """A PNG of a uint8 (H, W, 3) image upscaled by nearest neighbour, so its pixels stay sharp at any zoom."""
+    from PIL import Image  # local: only image display needs Pillow
 
     image = np.asarray(image)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"image must be uint8 (H, W, 3), got {image.dtype} {image.shape}")
     if scale < 1:
         raise ValueError(f"scale must be >= 1, got {scale}")
-    h, w = image.shape[0] * scale, image.shape[1] * scale
+    h, w = image.shape[:2]
     buffer = io.BytesIO()
-    Image.fromarray(image).resize((w, h), Image.NEAREST).save(buffer, format="PNG")
-    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    Image.fromarray(np.ascontiguousarray(image)).resize((w * scale, h * scale), Image.NEAREST).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def png_data_url(image: np.ndarray, scale: int = 4) -> str:
+    """:func:`png_bytes` as a ``data:`` URL, for image marks that must work offline."""
+    return "data:image/png;base64," + base64.b64encode(png_bytes(image, scale)).decode("ascii")
+
+
+def image_chart(image: np.ndarray, scale: int = 4, title: str | None = None) -> alt.Chart:
+    """A crisp enlarged image (:func:`png_data_url`), shown at its own size."""
+    url = png_data_url(image, scale)
+    h, w = (side * scale for side in np.shape(image)[:2])
     chart = alt.Chart({"values": [{"url": url}]}).mark_image(
         width=w, height=h, align="left", baseline="top").encode(x=alt.value(0), y=alt.value(0), url="url:N")
     props = {"title": alt.TitleParams(title, fontSize=LABEL_SIZE)} if title else {}
@@ -424,3 +500,55 @@ def save_chart(chart: alt.TopLevelMixin, stem: str | Path, scale_factor: float =
     with atomic_path(png) as tmp:
         chart.save(str(tmp), format="png", scale_factor=scale_factor)
     return [html, png]
+
+
+# ----------------------------------------------------------------------------- the claims report (notebook 06)
+
+VERDICT_COLORS = {"holds": "#1b7837", "does not hold": "#b2182b", "cannot tell": "#878787"}
+
+
+def claims_chart(df: pd.DataFrame) -> alt.TopLevelMixin:
+    """Every claim's statistic per setting: the mean over seeds (dot) and the min-max over seeds (bar),
+    one panel per claim and dataset titled with its verdict; hollow dots are methods shown beside
+    NT and PGD-AT (no verdict). From ``atlib.claims.ClaimsReport.frame()``."""
+    _check(df, ["id", "figure", "dataset", "verdict", "label", "method", "epsilon_255", "synthetic", "enters", "mean",
+                "min", "max", "unit"], "claims (ClaimsReport.frame)")
+    rows = df.dropna(subset=["mean"]).assign(
+        panel=lambda d: d["id"] + " · " + d["figure"] + " · " + d["dataset"].map(lambda x: DATASET_TITLES.get(x, x))
+        + ": " + d["verdict"] + " (" + d["unit"] + ")")
+    order = list(dict.fromkeys(rows["panel"]))
+    scale = color_scale(rows)
+    base = alt.Chart().encode(y=alt.Y("label:N", sort=list(dict.fromkeys(rows["label"])), axis=_axis(None)),
+                              color=alt.Color("label:N", scale=scale, legend=None))
+    tooltip = ["label:N", alt.Tooltip("mean:Q", format=".4g"), alt.Tooltip("min:Q", format=".4g"),
+               alt.Tooltip("max:Q", format=".4g"), "verdict:N"]
+    bar = base.mark_rule(strokeWidth=3, opacity=0.5).encode(x=alt.X("min:Q", axis=_axis(None), scale=alt.Scale(zero=False)),
+                                                            x2="max:Q")
+    fill = alt.condition("datum.enters", alt.Fill("label:N", scale=scale, legend=None), alt.value("white"))
+    dot = base.mark_point(size=70, opacity=1).encode(x="mean:Q", fill=fill, tooltip=tooltip)
+    chart = alt.layer(bar, dot, data=_data(rows)).properties(width=WIDTH, height=alt.Step(18))
+    return chart.facet(row=alt.Row("panel:N", sort=order, header=alt.Header(labelAngle=0, labelAlign="left", labelOrient="top",
+                                                                             labelFontSize=LABEL_SIZE, title=None))).resolve_scale(
+        x="independent", y="independent").properties(title=_title("The paper's claims on these runs",
+                                                                   "dot: mean over seeds; bar: min-max over seeds"))
+
+
+def claims_threshold_chart(df: pd.DataFrame) -> alt.TopLevelMixin:
+    """Claims 3a-3c behind the verdict: non-monotone and hard shares against the non-monotonicity
+    threshold, seed-averaged profiles (line) and each seed's own profile (band: min-max over seeds).
+    From ``atlib.claims.ClaimsReport.categories``."""
+    _check(df, [*IDS, "threshold", "category", "mean", "min", "max"], "claims (ClaimsReport.categories)")
+
+    def build(rows: pd.DataFrame, name: str) -> alt.TopLevelMixin:
+        base = alt.Chart().encode(x=alt.X("threshold:Q", axis=_axis("Threshold (total confidence drop)"),
+                                          scale=alt.Scale(nice=False)), color=_color(rows))
+        band = base.mark_area(opacity=0.15).encode(y=alt.Y("min:Q"), y2="max:Q")
+        line = base.mark_line(strokeWidth=2).encode(
+            y=alt.Y("mean:Q", axis=_axis("Test points (%)"), scale=alt.Scale(domain=[0, 100])),
+            tooltip=["label:N", "threshold:Q", alt.Tooltip("mean:Q", format=".1f")])
+        return alt.layer(band, line, data=_data(rows)).properties(width=WIDTH * 0.8, height=HEIGHT * 0.8).facet(
+            column=alt.Column("category:N", sort=["non-monotone", "hard"], header=_header())).properties(
+            title=_title(f"{name}: point categories over the threshold range",
+                         "line: seed-averaged profiles; band: min-max of each seed's own profile"))
+
+    return _per_dataset(df, build, vertical=True)

@@ -15,9 +15,10 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from atlib.config import EXECUTION_FIELDS, TrainConfig
+from atlib.config import TrainConfig
 from atlib.io import read_json
 from atlib.records import RecordStore
+from atlib.setting import Setting
 
 CONFIG, META, METRICS, PROGRESS, CHECKPOINT, RECORDS = (
     "config.json", "meta.json", "metrics.json", "progress.json", "checkpoint.pt", "records",
@@ -44,9 +45,13 @@ class Run:
         return bool(self.metrics)
 
     @property
+    def setting(self) -> Setting:
+        return Setting.of(self.config)
+
+    @property
     def label(self) -> str:
         """Human-readable label for legends, e.g. ``AT ε=8/255 + synth``."""
-        return config_label(self.config)
+        return self.setting.label
 
     @property
     def num_points(self) -> int:
@@ -62,6 +67,15 @@ class Run:
     def has(self, split: str) -> bool:
         return split in self.records.sets
 
+    @property
+    def inputs(self) -> dict[str, Any]:
+        """The inputs the run was trained on, resolved once at its start (meta.json ``inputs``: ``cifar_root``,
+        ``neg_path``, ``synthetic``, ``cifar_c_root``). Runs from before they were recorded fall back to
+        their config's paths, which ``atlib.data`` then searches as usual."""
+        config = self.config
+        return self.meta.get("inputs") or {"cifar_root": config.data_root, "neg_path": config.neg_path,
+                                           "synthetic": None, "cifar_c_root": config.cifar_c_root}
+
     def test_index(self) -> np.ndarray:
         """Rows of the dataset's full test set that this run evaluated (all of them without a subset)."""
         return np.load(self.records.folder / "test_index.npy")
@@ -74,11 +88,6 @@ class Run:
     def epochs(self) -> np.ndarray:
         """Fractional epoch of each record point (e.g. 0.5, 1.0 with two points per epoch)."""
         return self.point_values("epoch")
-
-
-def config_label(config: TrainConfig) -> str:
-    method = "NT" if config.method == "nt" else f"AT ε={config.epsilon_255:g}/255"
-    return method + (f" + {config.synthetic_tag}" if config.uses_synthetic else "")
 
 
 def load_run(path: str | Path) -> Run:
@@ -123,20 +132,27 @@ def run_status(path: str | Path, now: float | None = None) -> str:
 
 @dataclass
 class RunGroup:
-    """Runs that differ only in their seed: the collection of models the analyses average over."""
+    """Runs of one :class:`~atlib.setting.Setting` (they differ only in their seed): the collection of
+    models the analyses average over."""
 
     runs: list[Run]
     config: TrainConfig = field(init=False)
+    setting: Setting = field(init=False)
 
     def __post_init__(self) -> None:
         if not self.runs:
             raise ValueError("a RunGroup needs at least one run")
         self.runs = sorted(self.runs, key=lambda r: r.config.seed)
         self.config = self.runs[0].config
+        self.setting = Setting.of(self.config)
+        others = [r.name for r in self.runs if r.setting != self.setting]
+        if others:
+            raise ValueError(f"a RunGroup holds the seeds of one setting; {others} differ from {self.runs[0].name} "
+                             "in more than the seed (group runs with atlib.runs.group_seeds)")
 
     @property
     def label(self) -> str:
-        return config_label(self.config)
+        return self.setting.label
 
     @property
     def seeds(self) -> list[int]:
@@ -178,18 +194,10 @@ class RunGroup:
         return np.array(values)
 
 
-def seed_group_key(config: TrainConfig) -> tuple[tuple[str, Any], ...]:
-    """Everything that defines a run but its seed (and the synthetic file's path, which may move)."""
-    ignored = EXECUTION_FIELDS | {"seed", "synthetic"}
-    fields = {k: str(v) for k, v in config.to_dict().items() if k not in ignored}
-    fields["uses_synthetic"] = str(config.uses_synthetic)
-    return tuple(sorted(fields.items()))
-
-
 def group_seeds(runs: Iterable[Run]) -> list[RunGroup]:
-    """Group runs that differ only in seed (ordered NT first, then AT by epsilon, original data first)."""
-    groups: dict[tuple, list[Run]] = {}
+    """Group runs by :class:`~atlib.setting.Setting`, in its order (:attr:`~atlib.setting.Setting.sort_key`:
+    NT first, then AT by epsilon, original data first, then the other methods)."""
+    groups: dict[Setting, list[Run]] = {}
     for run in runs:
-        groups.setdefault(seed_group_key(run.config), []).append(run)
-    out = [RunGroup(rs) for rs in groups.values()]
-    return sorted(out, key=lambda g: (g.config.dataset, g.config.method != "nt", g.config.epsilon_255, g.config.uses_synthetic, g.config.model))
+        groups.setdefault(run.setting, []).append(run)
+    return sorted((RunGroup(rs) for rs in groups.values()), key=lambda g: g.setting.sort_key)

@@ -31,15 +31,17 @@ from tqdm.auto import tqdm
 
 import atlib
 from atlib import data as atdata
-from atlib.attacks import pgd, predict_proba, robust_accuracy
-from atlib.checkpoint import load_checkpoint, save_checkpoint, set_rng_states
-from atlib.config import PRESETS, TrainConfig, learning_rate
-from atlib.distributed import Distributed, init_distributed
+from atlib.attacks import pgd
+from atlib.checkpoint import Position, load_checkpoint, save_checkpoint, set_rng_states
+from atlib.config import PRESETS, TrainConfig, learning_rate, switch_on
+from atlib.distributed import Distributed, init_distributed, with_sync_batchnorm
+from atlib.evaluate.accuracy import predict_proba
+from atlib.evaluate.robust import pgd_evaluation
 from atlib.io import read_json, save_npy, write_json
 from atlib.models import build_model
+from atlib.inputs import RunData, load_run_data
 from atlib.records import RecordStore
 from atlib.runs import CHECKPOINT, CONFIG, META, METRICS, PROGRESS, RECORDS, Run, load_run
-from atlib.subsets import balanced_subset
 
 
 def resolve_device(name: str) -> torch.device:
@@ -49,45 +51,6 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {name!r} requested but CUDA is not available; use --device cpu or auto")
     return device
-
-
-@dataclasses.dataclass
-class _Data:
-    train: atdata.ImageSet
-    test: atdata.ImageSet
-    test_index: np.ndarray  # rows of the full test set that ``test`` holds
-    neg: atdata.ImageSet | None
-    synthetic: atdata.ImageSet | None
-    num_classes: int
-
-
-def _load_data(config: TrainConfig) -> _Data:
-    train = atdata.load_cifar(config.dataset, "train", root=config.data_root)
-    test = atdata.load_cifar(config.dataset, "test", root=config.data_root)
-    if config.train_subset is not None:
-        train = _subset(train, balanced_subset(train.labels, config.train_subset))
-    test_index = np.arange(len(test.labels))
-    if config.test_subset is not None:
-        test_index = balanced_subset(test.labels, config.test_subset)
-        test = _subset(test, test_index)
-    num_classes = atdata.NUM_CLASSES[config.dataset]
-    neg = None
-    if config.dataset == "cifar10":
-        neg_path = config.neg_path
-        if neg_path is None and config.data_root is not None and (Path(config.data_root) / "CIFAR10_neg.npz").exists():
-            neg_path = str(Path(config.data_root) / "CIFAR10_neg.npz")  # beside the CIFAR data given explicitly
-        try:
-            neg = atdata.load_cifar10_neg(neg_path)
-        except FileNotFoundError as err:
-            if config.neg_path is not None:
-                raise
-            tqdm.write(f"[atlib] CIFAR-10-NEG not found, not recording it ({err})")
-    synthetic = atdata.load_synthetic(config.synthetic, num_classes=num_classes) if config.uses_synthetic else None
-    return _Data(train, test, test_index, neg, synthetic, num_classes)
-
-
-def _subset(images: atdata.ImageSet, index: np.ndarray) -> atdata.ImageSet:
-    return atdata.ImageSet(np.ascontiguousarray(images.images[index]), images.labels[index], images.classes)
 
 
 def _record_batches(n_batches: int, per_epoch: int) -> list[int]:
@@ -126,18 +89,18 @@ def _prepare_run_dir(config: TrainConfig, force: bool) -> Path:
 
 
 class _Evaluator:
-    """Test (and CIFAR-10-NEG) images resident on the device as uint8, evaluated in batches."""
+    """Test (and CIFAR-10-NEG) images resident on the device as uint8, evaluated in batches in fp32
+    (recorded probabilities must not carry bf16 jitter: see TrainConfig.precision)."""
 
-    def __init__(self, sets: dict[str, atdata.ImageSet], device: torch.device, batch_size: int, autocast: bool) -> None:
+    def __init__(self, sets: dict[str, atdata.ImageSet], device: torch.device, batch_size: int) -> None:
         self.images = {k: torch.from_numpy(np.array(s.images)).to(device) for k, s in sets.items()}  # copy: may be a read-only memmap
         self.labels = {k: torch.from_numpy(np.asarray(s.labels)) for k, s in sets.items()}  # compared on the CPU
         self.device, self.batch_size = device, batch_size
-        self.autocast_dtype = torch.bfloat16 if autocast else None
 
     def __call__(self, model: torch.nn.Module) -> tuple[dict[str, np.ndarray], dict[str, float]]:
         probs, accs = {}, {}
         for name, images in self.images.items():
-            p = predict_proba(model, images, batch_size=self.batch_size, device=self.device, autocast_dtype=self.autocast_dtype)
+            p = predict_proba(model, images, batch_size=self.batch_size, device=self.device)
             accs[name] = float((p.argmax(1) == self.labels[name]).float().mean())
             probs[name] = p.to(torch.float16).cpu().numpy()
         return probs, accs
@@ -150,7 +113,7 @@ def train(config: TrainConfig, *, force: bool = False) -> Run:
     """
     config.validate()
     device = resolve_device(config.device)
-    ddp = init_distributed(device.type)
+    ddp = init_distributed(device.type, timeout_min=config.dist_timeout_min)
     if ddp.enabled and device.type == "cuda":
         device = torch.device("cuda", ddp.local_rank)
     run_dir = Path(config.out_dir) / config.run_name
@@ -173,20 +136,26 @@ class _Trainer:
         if config.deterministic:
             torch.use_deterministic_algorithms(True)
         torch.backends.cudnn.benchmark = cuda and not config.deterministic
-        self.autocast = config.amp and cuda
-        self.memory_format = torch.channels_last if (config.channels_last and cuda) else torch.contiguous_format
+        self.autocast = switch_on(config.amp, device.type)
+        self.memory_format = torch.channels_last if switch_on(config.channels_last, device.type) else torch.contiguous_format
 
-        self.data = _load_data(config)
+        self.data = load_run_data(config)
         self.loader = atdata.DeviceLoader(
             self.data.train, config.batch_size, device, train=True, seed=config.seed,
             synthetic=self.data.synthetic, synthetic_fraction=config.synthetic_fraction,
         )
+        if self.loader.synthetic_placement and ddp.is_main:
+            tqdm.write(f"[atlib] synthetic data: {self.loader.synthetic_placement}")
         self.record_after = _record_batches(len(self.loader), config.record_per_epoch)
         self.eval_sets = {"test": self.data.test} | ({"neg": self.data.neg} if self.data.neg is not None else {})
-        self.evaluate = _Evaluator(self.eval_sets, device, config.eval_batch_size, self.autocast) if ddp.is_main else None
+        self.evaluate = _Evaluator(self.eval_sets, device, config.eval_batch_size) if ddp.is_main else None
 
         torch.manual_seed(config.seed)
-        self.model = build_model(config.model, self.data.num_classes, config.dataset).to(device, memory_format=self.memory_format)
+        model = build_model(config.model, self.data.num_classes, config.dataset)
+        self.sync_bn = config.sync_bn and ddp.enabled
+        if self.sync_bn:
+            model = with_sync_batchnorm(model)
+        self.model = model.to(device, memory_format=self.memory_format)
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=config.lr, momentum=config.momentum,
                                          weight_decay=config.weight_decay)
         self.records = self._open_records() if ddp.is_main else None
@@ -203,32 +172,34 @@ class _Trainer:
         labels = {k: s.labels for k, s in self.eval_sets.items()}
         return RecordStore.create(records_dir, self.config.epochs * self.config.record_per_epoch, labels, self.data.num_classes)
 
-    def _restore(self) -> dict[str, int]:
+    def _restore(self) -> Position:
         """Load the last checkpoint (if any) and drop records newer than it."""
-        position = {"epoch": 0, "batch": 0, "points": 0}
+        position = Position()
         if (self.run_dir / CHECKPOINT).exists():
-            state = load_checkpoint(self.run_dir / CHECKPOINT, map_location=self.device)
+            # To the CPU: RNG states must stay CPU byte tensors (torch.set_rng_state and
+            # torch.cuda.set_rng_state_all take no others); load_state_dict moves model and optimizer
+            # state to the parameters' device.
+            state = load_checkpoint(self.run_dir / CHECKPOINT, map_location="cpu")
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
             set_rng_states(state["rng"])
-            position = dict(state["position"])
+            position = Position(**state["position"])
             if self.ddp.is_main:
-                tqdm.write(f"[atlib] resuming {self.run_dir.name} at epoch {position['epoch']}, batch {position['batch']}")
+                tqdm.write(f"[atlib] resuming {self.run_dir.name} at epoch {position.epoch}, batch {position.batch}")
         if self.ddp.enabled:  # decorrelate the ranks' PGD random starts
-            torch.manual_seed(self.config.seed + 1_000_003 * self.ddp.rank + position["points"])
+            torch.manual_seed(self.config.seed + 1_000_003 * self.ddp.rank + position.points)
         if self.records is not None:
-            self.records.truncate(position["points"])
+            self.records.truncate(position.points)
         return position
 
     def fit(self) -> None:
+        """Train from ``self.position`` to the last epoch, recording and checkpointing at every record point."""
         config, main = self.config, self.ddp.is_main
         meta = self._start_meta() if main else {}
         session_start = time.time()
-        for epoch in range(self.position["epoch"], config.epochs):
-            lr = learning_rate(config, epoch)
-            for group in self.optimizer.param_groups:
-                group["lr"] = lr
-            start_batch = self.position["batch"] if epoch == self.position["epoch"] else 0
+        for epoch in range(self.position.epoch, config.epochs):
+            lr = self._set_learning_rate(epoch)
+            start_batch = self.position.batch if epoch == self.position.epoch else 0
             window = torch.zeros(3, device=self.device)  # loss sum, correct, count since the last record point
             epoch_start, epoch_images = time.time(), 0
             bar = tqdm(self.loader.epoch(epoch, start_batch), total=len(self.loader), initial=start_batch, leave=False,
@@ -237,24 +208,31 @@ class _Trainer:
                 window += self._step(self.ddp.shard(batch.x), self.ddp.shard(batch.y))
                 epoch_images += len(batch.y)
                 if b in self.record_after:
-                    self._record(epoch, b, lr, self.ddp.sum(window).tolist(), bar)
+                    points = epoch * config.record_per_epoch + self.record_after.index(b) + 1
+                    self.position = Position.after_point(epoch, b, len(self.loader), points)
+                    window = self.ddp.sum(window)
+                    if main:
+                        point = self._record_point(epoch, b, lr, window.tolist())
+                        self._checkpoint(point["test_acc"])
+                        bar.set_postfix(loss=f"{point['train_loss']:.3f}", test=f"{point['test_acc']:.3f}")
+                    self.ddp.barrier()
                     window.zero_()
-            seconds = time.time() - epoch_start
             if config.progress and main:
-                p = self.records.points[-1]
-                neg = f"  neg {p['neg_acc']:.3f}" if p.get("neg_acc") is not None else ""
-                tqdm.write(
-                    f"epoch {epoch + 1:>3}/{config.epochs}  loss {p['train_loss']:.4f}  train {p['train_acc']:.3f}  "
-                    f"test {p['test_acc']:.3f}{neg}  lr {lr:.4g}  {seconds:.1f}s  {epoch_images / max(seconds, 1e-9):.0f} img/s"
-                )
+                _print_epoch(self.records.points[-1], epoch, config.epochs, lr, time.time() - epoch_start, epoch_images)
         if main:
-            metrics = _final_metrics(config, self.model, self.data, self.records, self.device, self.autocast)
+            metrics = _final_metrics(config, self.model, self.data, self.records, self.device)
             meta.update(ended=dt.datetime.now().isoformat(timespec="seconds"),
                         wall_time_s=meta["wall_time_s"] + time.time() - session_start)
             write_json(self.run_dir / META, meta)
             write_json(self.run_dir / METRICS, metrics)  # written last: its presence marks the run complete
             (self.run_dir / PROGRESS).unlink(missing_ok=True)
         self.ddp.barrier()
+
+    def _set_learning_rate(self, epoch: int) -> float:
+        lr = learning_rate(self.config, epoch)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        return lr
 
     def _step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """One SGD step (on PGD adversarial examples for AT); returns (loss sum, correct, count)."""
@@ -264,7 +242,7 @@ class _Trainer:
             if config.method == "at":
                 alpha = None if config.pgd_alpha_255 is None else config.pgd_alpha_255 / 255
                 x = pgd(self.attack_model, x, y, config.epsilon, alpha=alpha, steps=config.pgd_steps,
-                        random_start=True, bn_mode=config.attack_bn_mode)
+                        random_start=True, bn_mode=config.attack_bn_mode, check_range=False)  # no host sync per step
             self.step_model.train()
             logits = self.step_model(x)
             loss = F.cross_entropy(logits.float(), y)
@@ -275,35 +253,34 @@ class _Trainer:
             correct = (logits.argmax(1) == y).sum()
             return torch.stack([loss.detach() * len(y), correct.float(), torch.full((), float(len(y)), device=self.device)])
 
-    def _record(self, epoch: int, b: int, lr: float, window: list[float], bar: Any) -> None:
-        """Record every test (and NEG) example's probabilities, then checkpoint: rank 0 only."""
-        if self.ddp.is_main:
-            config = self.config
-            loss_sum, correct, count = window
-            probs, accs = self.evaluate(self.model)
-            k = self.record_after.index(b)
-            point = {
-                "epoch": epoch + (k + 1) / config.record_per_epoch, "step": epoch * len(self.loader) + b + 1, "lr": lr,
-                "train_loss": loss_sum / count, "train_acc": correct / count,
-                "test_acc": accs["test"], "neg_acc": accs.get("neg"), "time": time.time(),
-            }
-            self.records.append(point, probs)
-            last = b == len(self.loader) - 1
-            position = {"epoch": epoch + 1 if last else epoch, "batch": 0 if last else b + 1,
-                        "points": epoch * config.record_per_epoch + k + 1}
-            save_checkpoint(self.run_dir / CHECKPOINT, model=self.model, optimizer=self.optimizer, position=position)
-            write_json(self.run_dir / PROGRESS, {**position, "total_points": config.epochs * config.record_per_epoch,
-                                                 "updated": time.time(), "test_acc": accs["test"]})
-            bar.set_postfix(loss=f"{point['train_loss']:.3f}", test=f"{accs['test']:.3f}")
-        self.ddp.barrier()
+    def _record_point(self, epoch: int, b: int, lr: float, window: list[float]) -> dict[str, Any]:
+        """Every test (and NEG) example's probabilities at this point, appended to the records (rank 0)."""
+        loss_sum, correct, count = window
+        probs, accs = self.evaluate(self.model)
+        point = {
+            "epoch": epoch + (self.record_after.index(b) + 1) / self.config.record_per_epoch,
+            "step": epoch * len(self.loader) + b + 1, "lr": lr, "train_loss": loss_sum / count, "train_acc": correct / count,
+            "test_acc": accs["test"], "neg_acc": accs.get("neg"), "time": time.time(),
+        }
+        self.records.append(point, probs)
+        return point
+
+    def _checkpoint(self, test_acc: float) -> None:
+        """Save the state at ``self.position``, and the progress file the sweep status reads (rank 0)."""
+        save_checkpoint(self.run_dir / CHECKPOINT, model=self.model, optimizer=self.optimizer, position=self.position)
+        write_json(self.run_dir / PROGRESS, {**dataclasses.asdict(self.position), "updated": time.time(), "test_acc": test_acc,
+                                             "total_points": self.config.epochs * self.config.record_per_epoch})
 
     def _start_meta(self) -> dict[str, Any]:
         meta = read_json(self.run_dir / META) if (self.run_dir / META).exists() else {}
+        _check_same_synthetic(meta.get("inputs"), self.data.inputs)
         cuda = self.device.type == "cuda"
         meta.update(
             atlib_version=atlib.__version__, torch_version=torch.__version__, python=platform.python_version(),
             device=torch.cuda.get_device_name(self.device) if cuda else platform.processor() or "cpu",
-            world_size=self.ddp.world_size, git_commit=_git_commit(),
+            world_size=self.ddp.world_size, git_commit=_git_commit(), precision=self.config.precision(self.device.type),
+            memory_format="channels_last" if self.memory_format == torch.channels_last else "contiguous",
+            compile=self.config.compile, sync_batchnorm=self.sync_bn, inputs=self.data.inputs,
             started=meta.get("started", dt.datetime.now().isoformat(timespec="seconds")),
             wall_time_s=meta.get("wall_time_s", 0.0), resumed=meta.get("resumed", -1) + 1,
         )
@@ -311,24 +288,46 @@ class _Trainer:
         return meta
 
 
-def _final_metrics(config: TrainConfig, model: torch.nn.Module, data: _Data, records: RecordStore,
-                   device: torch.device, autocast: bool) -> dict[str, Any]:
-    """Clean, NEG and robust accuracy of the final model (and CIFAR-C when a root is given)."""
+def _print_epoch(point: dict[str, Any], epoch: int, epochs: int, lr: float, seconds: float, images: int) -> None:
+    neg = f"  neg {point['neg_acc']:.3f}" if point.get("neg_acc") is not None else ""
+    tqdm.write(f"epoch {epoch + 1:>3}/{epochs}  loss {point['train_loss']:.4f}  train {point['train_acc']:.3f}  "
+               f"test {point['test_acc']:.3f}{neg}  lr {lr:.4g}  {seconds:.1f}s  {images / max(seconds, 1e-9):.0f} img/s")
+
+
+def _check_same_synthetic(stored: dict[str, Any] | None, current: dict[str, Any]) -> None:
+    """A resumed run must mix in the same synthesized images it started with, wherever the file now lives."""
+    before, now = (stored or {}).get("synthetic"), current.get("synthetic")
+    if before and now and before["sha256"] != now["sha256"]:
+        raise ValueError(
+            f"the synthetic data file differs from the one this run started with: {now['path']} has sha256 "
+            f"{now['sha256'][:12]}..., the run was trained on {before['path']} ({before['sha256'][:12]}...). "
+            "Point --synthetic at the original file, or train a new run (--name/--out-dir, or --force)."
+        )
+
+
+def _final_metrics(config: TrainConfig, model: torch.nn.Module, data: RunData, records: RecordStore,
+                   device: torch.device) -> dict[str, Any]:
+    """Clean, NEG and robust accuracy of the final model (and CIFAR-C when a root is given), all in fp32.
+
+    Robust accuracy is PGD on a class-balanced subset of ``robust_eval_n`` test rows (see
+    :mod:`atlib.evaluate.robust`); ``robust_eval`` holds those rows (as indices of the full test
+    set), their per-class counts, the clean accuracy on them and the attack's settings.
+    """
     last = records.points[-1]
     metrics: dict[str, Any] = {"clean_acc": last["test_acc"], "neg_acc": last.get("neg_acc"), "robust_acc": {}}
-    n = min(config.robust_eval_n, len(data.test.labels))
     budgets = sorted(set(config.robust_eval_eps_255) | ({config.epsilon_255} if config.method == "at" else set()))
-    if n > 0:
-        metrics["robust_eval"] = {"n": n, "steps": config.robust_eval_steps, "attack": "PGD (L-inf, random start)"}
-        for eps_255 in budgets:
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-                acc = robust_accuracy(model, data.test.images[:n], data.test.labels[:n], eps_255 / 255,
-                                      steps=config.robust_eval_steps, batch_size=config.eval_batch_size, device=device)
-            metrics["robust_acc"][f"{eps_255:g}"] = acc
+    if config.robust_eval_n > 0:
+        result = pgd_evaluation(model, data.test.images, data.test.labels, budgets, config.robust_eval_n,
+                                steps=config.robust_eval_steps, batch_size=config.eval_batch_size, device=device,
+                                seed=config.seed)
+        result.pop("per_image")
+        result["test_index"] = data.test_index[result["rows"]].tolist()
+        metrics["robust_acc"] = result.pop("robust_acc")
+        metrics["robust_eval"] = result
     if config.cifar_c_root is not None:
         from atlib.evaluate import evaluate_corruptions
 
-        metrics["cifar_c"] = evaluate_corruptions(model, config.dataset, root=config.cifar_c_root, device=device,
+        metrics["cifar_c"] = evaluate_corruptions(model, config.dataset, root=data.inputs["cifar_c_root"], device=device,
                                                   batch_size=config.eval_batch_size)
     return metrics
 
@@ -337,7 +336,8 @@ def _final_metrics(config: TrainConfig, model: torch.nn.Module, data: _Data, rec
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """An option per TrainConfig field (``--epsilon-255``, ``--no-amp``, ...), plus --preset and --force."""
+    """An option per TrainConfig field (``--epsilon-255``, ``--compile/--no-compile``, ...), plus --preset
+    and --force. Values stay text here; :meth:`TrainConfig.from_overrides` converts and checks them."""
     parser = argparse.ArgumentParser(prog="python -m atlib.train", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--preset", choices=sorted(PRESETS), help="start from a preset's defaults")
@@ -349,22 +349,16 @@ def build_parser() -> argparse.ArgumentParser:
         if isinstance(default, bool):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=f"(default {default})")
         elif isinstance(default, tuple):
-            kind = int if f.name == "lr_milestones" else float
-            parser.add_argument(flag, type=kind, nargs="+", default=None, help=f"(default {' '.join(map(str, default))})")
+            parser.add_argument(flag, nargs="+", default=None, help=f"(default {' '.join(map(str, default))})")
         else:
-            kind = {int: int, float: float}.get(type(default), str)
-            if f.name in ("train_subset", "test_subset", "pgd_alpha_255"):
-                kind = int if "subset" in f.name else float
-            parser.add_argument(flag, type=kind, default=None, help=f"(default {default})")
+            parser.add_argument(flag, default=None, help=f"(default {default})")
     return parser
 
 
 def config_from_args(argv: Sequence[str] | None = None) -> tuple[TrainConfig, bool]:
     args = vars(build_parser().parse_args(argv))
     preset, force = args.pop("preset"), args.pop("force")
-    values = dict(PRESETS[preset]) if preset else {}
-    values.update({k: v for k, v in args.items() if v is not None})
-    return TrainConfig(**values), force
+    return TrainConfig.from_overrides({k: v for k, v in args.items() if v is not None}, preset=preset), force
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,10 +3,10 @@
 
 Prints and writes ``outputs/benchmarks/explorer.json``:
 - construction: summarizing every group (categories, final predictions, entropies), then the
-  widget (compiling every group's chart for every class, and the first render);
+  widget (compiling its one chart spec, and the first render);
 - update: one slider move (``ProfileExplorer.select``), Python side, plus the JSON encoding of the
-  chart spec the kernel sends to the browser. The target is under 200 ms;
-- export: the static HTML of the default selection (240 images) and its size.
+  chart spec the kernel sends to the browser, and that JSON's size. The target is under 200 ms;
+- export: the static HTML of the default selection (240 images) and its size in bytes.
 
     python benchmarks/bench_explorer.py                 # 2 groups (NT, AT ε=8/255)
     python benchmarks/bench_explorer.py --groups 4 --moves 200
@@ -74,11 +74,11 @@ def main() -> None:
         explorer = ProfileExplorer(data)
         widget = time.perf_counter() - t0
 
-        updates, encode = [], []
-        for position in np.random.default_rng(2).choice(len(explorer.order), args.moves, replace=False):
-            seconds = explorer.select(int(position))
+        updates, encode, sizes = [], [], []
+        for pick in np.random.default_rng(2).choice(len(explorer.order), args.moves, replace=False):
+            seconds = explorer.select(int(pick))
             t0 = time.perf_counter()
-            json.dumps(explorer.spec)
+            sizes.append(len(json.dumps(explorer.spec)))
             encode.append(time.perf_counter() - t0)
             updates.append(seconds + encode[-1])
 
@@ -88,13 +88,14 @@ def main() -> None:
         result = {
             "groups": args.groups, "seeds": args.seeds, "points": args.points, "images": args.images,
             "summarize_s": summarize, "widget_s": widget, "update": stats(updates), "spec_json_encode": stats(encode),
-            "export_s": export, "export_mb": html.stat().st_size / 1e6,
+            "spec_json_bytes": int(np.median(sizes)), "export_s": export, "export_bytes": html.stat().st_size,
         }
     print(f"construction: summaries {summarize:.2f} s, widget (chart compilation, first render) {widget:.2f} s")
     for name, text in (("update", "slider move incl. spec encoding"), ("spec_json_encode", "of which spec JSON encoding")):
         r = result[name]
         print(f"{text:>32}: median {r['median_ms']:.1f} ms, p90 {r['p90_ms']:.1f} ms, max {r['max_ms']:.1f} ms (n={r['n']})")
-    print(f"static export (default 240 images): {export:.1f} s, {result['export_mb']:.1f} MB")
+    print(f"{'spec JSON per update':>32}: {result['spec_json_bytes']:,} bytes (median)")
+    print(f"static export (default 240 images): {export:.1f} s, {result['export_bytes']:,} bytes")
     write_json(args.out, result)
     print(f"wrote {args.out}")
 

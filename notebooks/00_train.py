@@ -36,7 +36,7 @@ import pandas as pd
 
 from atlib import analysis, plots
 from atlib.config import PRESETS, TrainConfig
-from atlib.notebooks import show_figure
+from atlib.notebook_helpers import show_figure
 from atlib.train import train
 
 config = TrainConfig.from_dict({**(PRESETS[preset] if preset else {}), **overrides})

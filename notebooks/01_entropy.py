@@ -35,7 +35,7 @@ expected_seeds = 5  # the paper trains five seeds per setting
 
 # %%
 from atlib import analysis, plots
-from atlib.notebooks import load_groups, show_figure
+from atlib.notebook_helpers import load_groups, show_figure
 
 groups = load_groups(runs, include_synthetic, expected_seeds)
 

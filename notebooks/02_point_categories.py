@@ -40,11 +40,11 @@ gallery_seed = 0  # which random examples are picked
 expected_seeds = 5  # the paper trains five seeds per setting
 
 # %%
-import altair as alt
 import pandas as pd
 
 from atlib import analysis, metrics, plots
-from atlib.notebooks import load_groups, show_figure
+from atlib.explorer import ProfileSet, category_examples, category_gallery_chart
+from atlib.notebook_helpers import load_groups, show_figure
 
 threshold = metrics.DEFAULT_THRESHOLD if threshold is None else threshold
 print(f"non-monotonicity threshold: {threshold:g}")
@@ -88,40 +88,27 @@ show_figure(plots.threshold_sweep_chart, pd.concat(sweeps, ignore_index=True) if
 # %% [markdown]
 # ## Figure 6: example learning profiles of each category
 #
-# For a few random test points of each category (of one setting): the image, and the seed-averaged
+# For a few random test images of each category (of one setting): the image, and the seed-averaged
 # probability of every class over training (stacked; the true class at the bottom, outlined in black),
 # with the models' global test accuracy dashed. Easy points are learned at once, hard points never,
-# monotone points follow the global accuracy, and non-monotone points are learned and unlearned.
+# monotone points follow the global accuracy, and non-monotone points are learned and unlearned. Each
+# image is named by its CIFAR-10 test index and by its record row (its row in the runs' records, which
+# differs when the runs evaluated a subset of the test set); the explorer (notebook 05) uses the same names.
 
 # %%
 eligible = [g for g in groups if g.num_points >= 2]
 group = next((g for g in eligible if gallery_group in (None, g.label)), None)
+examples = None
 if group is None:
     print(f"No setting to show: gallery_group={gallery_group!r} matches none of "
           f"{[g.label for g in eligible]} (settings with at least two record points).")
-    examples = None
 else:
-    examples = analysis.category_examples(group, per_category=per_category, threshold=threshold, seed=gallery_seed)
-    try:
-        images = analysis.eval_images(group)
-    except (FileNotFoundError, ValueError) as err:
-        images = None
-        print(f"Images unavailable, showing learning profiles only: {err}")
+    gallery = ProfileSet.load([group], threshold=threshold, require_images=False)
+    if gallery.images is None:
+        print(f"Images unavailable, showing learning profiles only: {gallery.images_error}")
+    examples = category_examples(gallery, per_category=per_category, seed=gallery_seed)
     print(f"setting: {group.label} ({len(group.runs)} seeds)")
     display(examples)
 
-
-def gallery(examples):
-    """One row per category: each picked example's image (if available) beside its learning profile."""
-    rows = []
-    for category, picks in examples.groupby("category", sort=False):
-        cells = []
-        for index, name in zip(picks["index"], picks["class_name"]):
-            profile = plots.learning_profile_chart(analysis.learning_profile(group, int(index)),
-                                                   title=f"{category}: test point {index} ({name})")
-            cells.append(profile if images is None else alt.hconcat(plots.image_chart(images[index], scale=3), profile))
-        rows.append(alt.hconcat(*cells))
-    return alt.vconcat(*rows)
-
-
-show_figure(gallery, examples, output_dir, "fig6_learning_profiles", empty="No setting to draw profiles for.")
+show_figure(lambda picked: category_gallery_chart(gallery, picked), examples, output_dir, "fig6_learning_profiles",
+            empty="No setting to draw profiles for.")

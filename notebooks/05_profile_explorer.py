@@ -28,19 +28,21 @@
 # filters and sort keys; *category*, *class* and *final prediction* (right/wrong at the last record
 # point) filter; *sort by* orders by non-monotonicity (total confidence drop, the most swinging
 # images first), by final entropy (most uncertain first) or by dataset index. The slider walks
-# through the images that pass, and the line beside it gives the image's dataset index.
+# through the images that pass. The line beside it names the image by its CIFAR-10 test index (its
+# place in the dataset, what to quote) and its record row (its row in the runs' records; the two
+# differ when the runs evaluated a subset of the test set), as notebook 02's gallery does.
 
 # %% tags=["parameters"]
 runs = "outputs/runs/cifar10_*"  # runs to compare: a glob, a runs folder or a run folder; seeds are grouped
 split = "test"  # "test", or "neg" (CIFAR-10-NEG) for CIFAR-10 runs that recorded it
-threshold = 1.0  # non-monotonicity threshold: total confidence drop (atlib.metrics.DEFAULT_THRESHOLD)
+threshold = None  # non-monotonicity threshold (total confidence drop); None: atlib.metrics.DEFAULT_THRESHOLD
 reference = 0  # group whose categories filter and sort: its position (NT comes first) or its label
 export = None  # an .html path to also write the kernel-free version, for example outputs/explorer/report.html
 
 # %%
 from atlib.analysis import describe_missing
 from atlib.explorer import ProfileExplorer, export_html
-from atlib.notebooks import show_notes
+from atlib.notebook_helpers import show_notes
 
 explorer = ProfileExplorer.from_runs(runs, split=split, threshold=threshold, reference=reference)
 show_notes(describe_missing(explorer.data.groups))

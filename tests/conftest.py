@@ -8,6 +8,8 @@ from typing import Iterator
 
 import pytest
 
+from tinydata import write_tiny_cifar
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -37,3 +39,9 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         os.environ.pop("ATLIB_CACHE", None)
     else:
         os.environ["ATLIB_CACHE"] = previous
+
+
+@pytest.fixture(scope="session")
+def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A CIFAR-10 ImageFolder of learnable toy images plus a NEG file (see tests/tinydata.py)."""
+    return write_tiny_cifar(tmp_path_factory.mktemp("tiny_cifar"))

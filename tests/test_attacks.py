@@ -8,15 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from atlib.attacks import (
-    accuracy,
-    check_epsilon,
-    default_alpha,
-    fgsm,
-    pgd,
-    predict_proba,
-    robust_accuracy,
-)
+from atlib.attacks import check_epsilon, default_alpha, fgsm, pgd
+from atlib.evaluate.accuracy import accuracy, predict_proba, robust_accuracy
 from atlib.models import build_model
 
 EPS = 8 / 255
@@ -251,8 +244,10 @@ def test_accuracy_helpers_on_uint8_nhwc_and_float_inputs() -> None:
     assert probs.shape == (20, 10) and probs.dtype == torch.float32
     torch.testing.assert_close(probs, logits.softmax(1))
     torch.testing.assert_close(probs.sum(1), torch.ones(20))
-    bf16 = predict_proba(model, images, batch_size=8, autocast_dtype=torch.bfloat16)
-    assert bf16.dtype == torch.float32 and (bf16 - probs).abs().max() < 0.05
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # evaluation stays fp32 inside a caller's autocast region
+        inside = predict_proba(model, images, batch_size=8)
+        assert accuracy(model, images, labels, batch_size=8) == pytest.approx(expected)
+    torch.testing.assert_close(inside, probs, rtol=0, atol=0)
 
     assert robust_accuracy(model, images, labels, eps=0.0, batch_size=8) == pytest.approx(expected)
     assert all(m.training for m in model.modules())  # every helper restored the training mode

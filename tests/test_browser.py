@@ -20,7 +20,7 @@ from typing import Iterator
 
 import pytest
 
-from test_explorer import NON_MONOTONE_NT, SECOND_NT, TEST_INDEX, make_explorer_runs
+from test_explorer import NON_MONOTONE_NT, SECOND_NT, make_explorer_runs, name_of
 
 pytestmark = pytest.mark.browser
 
@@ -105,8 +105,17 @@ def jupyter(tmp_path: Path) -> Iterator[dict]:
         log.close()
 
 
+CAPTION = "CIFAR-10 test index "  # how every chart caption starts (then the record row, then the true class)
+
+
 def _chart_captions(page) -> list[str]:
-    return [t for t in page.locator("svg text").all_text_contents() if t.startswith("test image #")]
+    return [t for t in page.locator("svg text").all_text_contents() if t.startswith(CAPTION)]
+
+
+def _true_classes_drawn(page) -> set[str]:
+    """The classes the Fig 6 panels draw at the bottom of the stack (their ARIA labels carry each area's fields)."""
+    labels = page.locator("svg [aria-label*='stack_order: −1']").evaluate_all("els => els.map(e => e.ariaLabel)")
+    return {label.split("class_name: ")[1].split(";")[0] for label in labels}
 
 
 def _wait_for_caption(page, prefix: str, timeout_s: float) -> None:
@@ -124,17 +133,18 @@ def test_notebook_slider_moves_the_chart_in_jupyterlab(browser, jupyter):
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
 
-        first = f"test image #{TEST_INDEX[NON_MONOTONE_NT]} "  # the designed non-monotone image sorts first
+        first = f"{name_of(NON_MONOTONE_NT)} · "  # the designed non-monotone image sorts first
         _wait_for_caption(page, first, KERNEL_S)
         assert _chart_captions(page)[0].startswith(first)
         assert any(t.startswith("1 of 20 images") for t in page.locator(".widget-html-content").all_text_contents())
 
         page.locator(".widget-slider .noUi-handle").first.click()
         page.keyboard.press("ArrowRight")
-        second = f"test image #{TEST_INDEX[SECOND_NT]} "
+        second = f"{name_of(SECOND_NT)} · "
         _wait_for_caption(page, second, 60)
         assert _chart_captions(page)[0].startswith(second)
         assert any(t.startswith("2 of 20 images") for t in page.locator(".widget-html-content").all_text_contents())
+        assert _true_classes_drawn(page) == {"frog"}  # SECOND_NT is a frog; the panels show it under NT and AT
         output = page.locator(".jp-OutputArea-output:has(.widget-slider)")
         output.scroll_into_view_if_needed()
         output.screenshot(path=str(SCREENSHOTS / "explorer_notebook.png"))
@@ -157,14 +167,15 @@ def test_static_export_opens_offline_and_its_slider_works(browser, tmp_path):
     page.on("request", lambda r: requests.append(r.url))
     try:
         page.goto(html.as_uri())
-        _wait_for_caption(page, "test image #", 60)
-        assert _chart_captions(page)[0].startswith(f"test image #{TEST_INDEX[NON_MONOTONE_NT]} · ")
+        _wait_for_caption(page, CAPTION, 60)
+        assert _chart_captions(page)[0].startswith(f"{name_of(NON_MONOTONE_NT)} · ")
         slider = page.locator("input[type=range]")
         slider.focus()
         page.keyboard.press("ArrowRight")
-        _wait_for_caption(page, f"test image #{TEST_INDEX[SECOND_NT]} ", 30)
+        _wait_for_caption(page, f"{name_of(SECOND_NT)} · ", 30)
         assert slider.input_value() == "1"
         assert any(t.startswith("NT: non-monotone · total drop 1.2") for t in page.locator("svg text").all_text_contents())
+        assert _true_classes_drawn(page) == {"frog"}  # both Fig 6 panels stack the new image's true class at the bottom
         page.screenshot(path=str(SCREENSHOTS / "explorer_export.png"), full_page=True)
     finally:
         page.close()

@@ -209,3 +209,20 @@ def test_cuda_batches_equal_cpu_batches() -> None:
     gpu = collect(DeviceLoader(data, 64, "cuda", **kwargs).epoch(2))
     assert all(b.x.is_cuda and b.y.is_cuda and b.index.is_cuda and b.is_synthetic.is_cuda for b in gpu)
     assert_batches_equal(gpu, collect(DeviceLoader(data, 64, "cpu", **kwargs).epoch(2)))
+
+
+def test_synthetic_placement_keeps_the_set_on_a_cuda_device_when_it_fits_with_the_reserve() -> None:
+    from atlib.data.loader import GIB, synthetic_placement
+
+    cuda = torch.device("cuda")
+    # An H200 with 139 GiB free of 141: Wang et al.'s 1M set (3 GB) goes to the device.
+    assert synthetic_placement(3 * 10**9, cuda, free=139 * GIB, total=141 * GIB)[0]
+    # The reserve is max(4 GiB, 10 %): 14.1 GiB on a 141 GiB card, 4 GiB on a 24 GiB one.
+    assert not synthetic_placement(126 * GIB, cuda, free=139 * GIB, total=141 * GIB)[0]
+    assert synthetic_placement(124 * GIB, cuda, free=139 * GIB, total=141 * GIB)[0]
+    assert synthetic_placement(19 * GIB, cuda, free=23 * GIB, total=24 * GIB)[0]
+    fits, why = synthetic_placement(20 * GIB, cuda, free=23 * GIB, total=24 * GIB)
+    assert not fits and "kept on the host" in why and "23.0 GiB free" in why
+    # On the CPU the fixed 2 GiB rule of atlib 0.1 stays.
+    assert synthetic_placement(2 * GIB, torch.device("cpu"))[0]
+    assert not synthetic_placement(2 * GIB + 1, torch.device("cpu"))[0]

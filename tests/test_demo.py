@@ -19,7 +19,12 @@ import pytest
 from PIL import Image
 
 from atlib.data.constants import CLASS_NAMES
-from atlib.demo import DemoSettings, demo_configs, format_summary, resolve_data_root, run_demo, settings_from_args
+from atlib.config import PRESETS
+from atlib.demo import (
+    DemoSettings, base_config, demo_configs, format_summary, relative, resolve_data_root, run_demo, settings_from_args,
+    wilson_interval,
+)
+from atlib.notebooks import REPO_ROOT
 
 REPO = Path(__file__).resolve().parents[1]
 TRAIN_ROWS = 700  # of the 1,017 official test images: the first 700 play the training set, the rest the test set
@@ -55,7 +60,8 @@ def one_thread() -> Iterator[None]:
 
 
 def test_quick_demo_runs_everything_and_a_rerun_redoes_nothing(small_cifar: Path, tmp_path: Path, one_thread: None) -> None:
-    settings = DemoSettings.quick(out=tmp_path / "demo", data_root=str(small_cifar), notebooks=("04_synthesized_data",), jobs=2)
+    settings = DemoSettings(preset="quick", out=tmp_path / "demo", data_root=str(small_cifar), notebooks=("04_synthesized_data",),
+                            jobs=2)
     messages: list[str] = []
     summary = run_demo(settings, echo=messages.append)
 
@@ -70,6 +76,9 @@ def test_quick_demo_runs_everything_and_a_rerun_redoes_nothing(small_cifar: Path
         assert metrics["cifar_c"]["missing"] == [] and metrics["cifar_c"]["seed_paper_mean"] == r["cifar_c"]
         assert metrics["neg_acc"] is not None and set(metrics["robust_acc"]) == {"8"}
         assert 0 <= r["clean_acc"] <= 1
+        robust = r["robust_acc"]["8"]  # with the number of attacked images and its 95% interval
+        assert robust["acc"] == metrics["robust_acc"]["8"] and robust["n"] == 50
+        assert robust["interval"] == pytest.approx(list(wilson_interval(robust["acc"], 50)))
 
     # the stand-in: real training images outside the training subset, in the generated-data format
     standin = Path(summary["synthetic"]["path"])
@@ -95,6 +104,10 @@ def test_quick_demo_runs_everything_and_a_rerun_redoes_nothing(small_cifar: Path
     text = (tmp_path / "demo" / "summary.md").read_text()
     assert text == format_summary(summary) and "| cifar10_small_cnn_at8_standin0.5_s0 | AT ε=8/255 + standin |" in text
     assert "CIFAR-10-C: generated" in text and "Total time:" in text
+    # the claims table closes the summary: one seed answers no claim, and says so
+    assert [c["id"] for c in summary["claims"]["claims"]] == ["1a", "1b", "2", "3a", "3b", "3c", "4a", "4b", "5a", "5b", "6a", "6b"]
+    assert {c["verdict"] for c in summary["claims"]["claims"]} == {"cannot tell"}
+    assert "## Do these runs reproduce the paper?" in text and summary["claims_table"] in text
 
     # a re-run trains nothing, generates no corruption, evaluates nothing (small bookkeeping files aside)
     bookkeeping = {"config.json", "generation.json", "labels.npy", "summary.json", "summary.md"}
@@ -112,21 +125,34 @@ def test_quick_demo_runs_everything_and_a_rerun_redoes_nothing(small_cifar: Path
 
 def test_default_demo_grid_and_settings() -> None:
     settings = DemoSettings()
-    from atlib.demo import base_config
-
     base = base_config(settings)
     configs = demo_configs(settings, base, Path("/x/standin.npz"))
     kinds = [(c.method, c.epsilon_255, c.uses_synthetic, c.seed) for c in configs]
     assert kinds == [("nt", 0, False, 0), ("nt", 0, False, 1), ("at", 2, False, 0), ("at", 2, False, 1),
-                     ("at", 8, False, 0), ("at", 8, False, 1), ("nt", 0, True, 0), ("nt", 0, True, 1),
-                     ("at", 8, True, 0), ("at", 8, True, 1)]
+                     ("at", 8, False, 0), ("at", 8, False, 1), ("nt", 0, True, 0), ("at", 8, True, 0)]
     assert all(c.synthetic_tag == "standin" for c in configs if c.uses_synthetic)
-    assert base.model == "small_cnn" and base.train_subset == 2500 and Path(base.out_dir).is_absolute()
+    assert base.model == "small_cnn" and base.train_subset == PRESETS["demo"]["train_subset"]
+    assert Path(base.out_dir) == Path("outputs/demo/runs").resolve()  # outputs/<preset>, absolute for worker processes
     parsed = settings_from_args(["--quick", "--seeds", "3", "4", "--set", "epochs", "3", "--notebooks"])
-    assert parsed.seeds == (3, 4) and parsed.overrides["epochs"] == 3 and parsed.notebooks == ()
-    assert parsed.overrides["train_subset"] == 200  # --quick sizes, with --set on top
-    with pytest.raises(ValueError, match="not a TrainConfig field"):
+    assert parsed.preset == "quick" and parsed.seeds == (3, 4) and parsed.notebooks == () and parsed.out == Path("outputs/quick")
+    quick = base_config(parsed)
+    assert quick.epochs == 3 and quick.train_subset == PRESETS["quick"]["train_subset"]  # --quick sizes, --set on top
+    study = settings_from_args(["--study"])
+    assert study.preset == "study" and study.seeds == (0, 1, 2) and base_config(study).train_subset == PRESETS["study"]["train_subset"]
+    with pytest.raises(ValueError, match=r"unknown.*'epoch'"):
         settings_from_args(["--set", "epoch", "3"])
+    with pytest.raises(ValueError, match="epochs: expected int"):
+        settings_from_args(["--set", "epochs", "three"])
+    with pytest.raises(ValueError, match="unknown demo preset"):
+        DemoSettings(preset="paper")  # a training preset without a demo plan
+
+
+def test_summary_paths_are_relative_to_the_repository(tmp_path: Path) -> None:
+    assert relative(REPO_ROOT / "outputs" / "demo" / "runs") == "outputs/demo/runs"
+    assert relative(tmp_path / "x") == str((tmp_path / "x").resolve())  # outside the repository: absolute
+    low, high = wilson_interval(0.2, 500)
+    assert 0.1672 < low < 0.1673 and 0.2372 < high < 0.2373  # known values of the 95% Wilson interval
+    assert wilson_interval(0.0, 50)[0] == 0.0 and wilson_interval(1.0, 50)[1] == 1.0
 
 
 def test_data_root_resolution_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,9 +1,12 @@
-"""The learning-profile explorer, headless: filters, sorting, the slider and what it shows, and the static export.
+"""The learning-profile explorer, headless: filters, sorting, the slider and what it shows, the static export and
+notebook 02's category gallery.
 
 Runs are written with known probabilities (tests/fakeruns.py): every image's true-class confidence
 follows a designed curve, so categories, sort orders and profiles have values computed here
 independently (Appendix B's reference code, NumPy means over seeds of the float16 records).
 The runs point at a tiny ImageFolder, so the explorer finds the real images as it would for a user.
+The runs evaluated a subset of the test split, so record rows and CIFAR-10 test indices differ, as
+they do for a user's runs: the tests check that each is shown under its own name.
 """
 
 from __future__ import annotations
@@ -17,18 +20,22 @@ import pytest
 from paper_reference import point_category
 from PIL import Image
 
-from atlib import explorer
+from atlib import explorer, plots
 from atlib.config import TrainConfig
 from atlib.data.constants import CLASS_NAMES
+from atlib.explorer import export, gallery
+from atlib.explorer.__main__ import main
+from atlib.explorer.charts import compile_spec
 from atlib.io import save_npy
 from atlib.metrics import CATEGORIES, DEFAULT_THRESHOLD
 from fakeruns import make_run
+from test_plots import drawn_profile, units
 
 C, T, SEEDS = 10, 6, (0, 1)
 PER_CLASS_FULL, PER_CLASS_EVAL = 3, 2  # the runs evaluated the first 2 of 3 test images of each class
 LABELS = np.repeat(np.arange(C), PER_CLASS_EVAL)  # (20,): ImageFolder order, by class
 TEST_INDEX = np.array([c * PER_CLASS_FULL + k for c in range(C) for k in range(PER_CLASS_EVAL)])
-NON_MONOTONE_NT = 7  # position whose NT profile swings by design (total drop 1.6)
+NON_MONOTONE_NT = 7  # record row whose NT profile swings by design (total drop 1.6)
 SECOND_NT = 12  # NT total drop 1.2: non-monotone, but less
 
 
@@ -88,8 +95,6 @@ def make_explorer_runs(base: Path) -> dict:
             "images": full_images[TEST_INDEX]}
 
 
-
-
 def reference(probs: np.ndarray) -> dict:
     """Independent per-image facts of one group from its (S, T, N, C) records."""
     mean = probs.mean(axis=0)
@@ -113,15 +118,26 @@ def ex(fixture: dict) -> explorer.ProfileExplorer:
     return explorer.ProfileExplorer.from_runs(fixture["runs"])
 
 
+def name_of(row: int) -> str:
+    """How every view names the image at a record row: its CIFAR-10 test index and its record row."""
+    return f"CIFAR-10 test index {TEST_INDEX[row]} · record row {row}"
+
+
+def panel(spec: dict, g: int) -> dict:
+    """The widget's Fig 6 panel of group ``g`` with the spec's datasets, renderable on its own."""
+    return {**spec["vconcat"][0]["hconcat"][g], "datasets": spec["datasets"]}
+
+
 def test_loads_the_real_images_and_sorts_the_designed_non_monotone_image_first(ex, fixture):
-    assert ex.data.labels_text == ["NT", "AT ε=8/255"]
+    assert ex.data.group_labels == ["NT", "AT ε=8/255"]
     np.testing.assert_array_equal(ex.data.images, fixture["images"])  # found through the runs' data_root
     nt = reference(fixture["probs"]["nt"])
     assert nt["categories"][NON_MONOTONE_NT] == "non-monotone"
     assert list(ex.order[:2]) == [NON_MONOTONE_NT, SECOND_NT]
     np.testing.assert_array_equal(ex.order, np.argsort(-nt["drop"], kind="stable"))
-    assert ex.current == NON_MONOTONE_NT and ex.dataset_index == TEST_INDEX[NON_MONOTONE_NT]
-    assert f"#{TEST_INDEX[NON_MONOTONE_NT]}" in ex.status.value and f"#{TEST_INDEX[NON_MONOTONE_NT]}" in ex.spec["title"]["text"]
+    assert ex.row == NON_MONOTONE_NT and ex.dataset_index == TEST_INDEX[NON_MONOTONE_NT] != NON_MONOTONE_NT
+    assert f"<b>{name_of(NON_MONOTONE_NT)} · true class: cat</b>" in ex.status.value
+    assert ex.spec["title"]["text"] == f"{name_of(NON_MONOTONE_NT)} · true class: cat"
 
 
 def test_category_filter_follows_the_reference_group(ex, fixture):
@@ -137,9 +153,9 @@ def test_category_filter_follows_the_reference_group(ex, fixture):
 
 def test_class_and_outcome_filters_and_sorts(ex, fixture):
     nt = reference(fixture["probs"]["nt"])
-    ex.label.value = 3
+    ex.true_class.value = 3
     assert sorted(ex.order) == list(np.flatnonzero(LABELS == 3))
-    ex.label.value = -1
+    ex.true_class.value = -1
     ex.outcome.value = "wrong"
     wrong = np.flatnonzero(nt["prediction"] != LABELS)
     assert len(wrong) > 0 and sorted(ex.order) == list(wrong)
@@ -148,58 +164,91 @@ def test_class_and_outcome_filters_and_sorts(ex, fixture):
     ex.outcome.value = "all"
     ex.sort.value = "entropy"
     np.testing.assert_array_equal(ex.order, np.argsort(-nt["entropy"][-1], kind="stable"))
-    ex.sort.value = "index"
+    ex.sort.value = "dataset index"
     np.testing.assert_array_equal(ex.data.dataset_index[ex.order], np.sort(TEST_INDEX))
 
 
 def test_empty_filter_shows_nothing(ex):
-    ex.label.value = 0  # class 0 holds positions 0 and 1, both easy
+    ex.true_class.value = 0  # class 0 holds record rows 0 and 1, both easy
     ex.category.value = "hard"
-    assert len(ex.order) == 0 and ex.current is None and ex.spec is None and ex.slider.disabled
+    assert len(ex.order) == 0 and ex.row is None and ex.spec is None and ex.slider.disabled
     ex.category.value = "easy"
-    assert len(ex.order) == 2 and not ex.slider.disabled and ex.current in (0, 1)
+    assert len(ex.order) == 2 and not ex.slider.disabled and ex.row in (0, 1)
 
 
 def test_slider_shows_the_seed_averaged_profile_entropy_and_categories(ex, fixture):
     refs = {"NT": reference(fixture["probs"]["nt"]), "AT ε=8/255": reference(fixture["probs"]["at"])}
-    for position in (3, 4, 0):
-        ex.slider.value = position
-        pos = ex.order[position]
-        assert ex.current == pos and ex.dataset_index == TEST_INDEX[pos]
-        assert ex.status.value.startswith(f"{position + 1} of {len(LABELS)}")
+    for pick in (3, 4, 0):
+        ex.slider.value = pick
+        row = ex.order[pick]
+        assert ex.row == row and ex.dataset_index == TEST_INDEX[row]
+        assert ex.status.value.startswith(f"{pick + 1} of {len(LABELS)}")
+        profile = ex.spec["datasets"]["profile"]  # what the chart draws: one compact row per group
+        assert [(r["pick"], r["group"]) for r in profile] == [(0, 0), (0, 1)]
         for g, (label, ref) in enumerate(refs.items()):
-            frame = ex.profiles[label]
+            frame = ex.data.profile(g, row)
             shown = frame.pivot(index="epoch", columns="class_index", values="probability").to_numpy()
-            np.testing.assert_allclose(shown, ref["mean"][:, pos], rtol=0, atol=1e-12)
-            assert list(frame.loc[frame["is_true"], "class_index"].unique()) == [LABELS[pos]]
-            rows = ex.spec["datasets"][f"profile_{g}"]  # what the chart draws
-            np.testing.assert_allclose([r["probability"] for r in rows], frame["probability"], atol=1e-12)
-            assert all((r["stack_order"] == -1) == r["is_true"] for r in rows)
-            curve = ex.entropy.loc[ex.entropy["group"] == label, "entropy"].to_numpy()
-            np.testing.assert_allclose(curve, ref["entropy"][:, pos], atol=1e-9)
-            row = ex.categories.set_index("group").loc[label]
-            assert row["category"] == ref["categories"][pos]
-            assert row["total drop"] == pytest.approx(ref["drop"][pos], abs=1e-9)
-            assert row["correct"] == (ref["prediction"][pos] == LABELS[pos])
-        assert ex.image.value == explorer.png_bytes(fixture["images"][pos])
+            np.testing.assert_allclose(shown, ref["mean"][:, row], rtol=0, atol=1e-12)
+            assert profile[g]["true_class"] == LABELS[row] and profile[g]["classes"] == list(range(C))
+            np.testing.assert_allclose(np.array(profile[g]["permille"]) / 1000, ref["mean"][:, row], atol=5e-4)
+            np.testing.assert_allclose(profile[g]["entropy"], ref["entropy"][:, row], atol=5e-4)
+            line = ex.categories.set_index("group").loc[label]
+            assert line["category"] == ref["categories"][row]
+            assert line["total drop"] == pytest.approx(ref["drop"][row], abs=1e-9)
+            assert line["correct"] == (ref["prediction"][row] == LABELS[row])
+        assert ex.image.value == plots.png_bytes(fixture["images"][row], 5)
+    groups = ex.spec["datasets"]["profile_groups"]
+    assert [g["label"] for g in groups] == ["NT", "AT ε=8/255"] and groups[0]["epoch"] == [1, 2, 3, 4, 5, 6]
 
 
-def test_reused_chart_spec_carries_the_new_image(ex, fixture):
-    """Two images of one class share a compiled spec: the second must still show its own numbers."""
-    ex.label.value = 5
-    first, second = ex.order
+def test_vega_draws_the_picked_image_under_each_group(ex, fixture):
+    """Rendered by Vega (vl-convert): the compact rows unfold into the seed-averaged probability of every class."""
     ex.slider.value = 1
-    assert ex.current == second
-    rows = ex.spec["datasets"]["profile_0"]
+    row = ex.order[1]
+    for g, method in enumerate(("nt", "at")):
+        mean = reference(fixture["probs"][method])["mean"][:, row]  # (T, C)
+        drawn = drawn_profile(panel(ex.spec, g)).sort_values(["epoch", "stack_order"])
+        assert len(drawn) == T * C
+        by_name = {name: i for i, name in enumerate(CLASS_NAMES["cifar10"])}
+        classes = drawn["class_name"].map(by_name).to_numpy()
+        np.testing.assert_allclose(drawn["probability"], mean[(drawn["epoch"].to_numpy() - 1).astype(int), classes], atol=5.1e-4)
+        assert set(drawn.loc[drawn["stack_order"] == -1, "class_name"]) == {CLASS_NAMES["cifar10"][LABELS[row]]}
+
+
+def test_a_slider_move_swaps_only_the_data_of_the_one_compiled_spec(ex, fixture):
+    ex.true_class.value = 5  # two images of one class
+    first = {k: v for k, v in ex.spec.items() if k not in ("title", "datasets")}
+    ex.slider.value = 1
+    assert {k: v for k, v in ex.spec.items() if k not in ("title", "datasets")} == first
     mean = reference(fixture["probs"]["nt"])["mean"]
-    np.testing.assert_allclose([r["probability"] for r in rows], mean[:, second].ravel(), atol=1e-12)
-    assert not np.allclose(mean[:, first], mean[:, second])
+    np.testing.assert_allclose(np.array(ex.spec["datasets"]["profile"][0]["permille"]) / 1000, mean[:, ex.row], atol=5e-4)
+    assert not np.allclose(mean[:, ex.order[0]], mean[:, ex.order[1]], atol=1e-2)
+
+
+def test_widget_export_and_gallery_draw_one_learning_profile_spec(ex, fixture):
+    """The Fig 6 panels differ only in which rows they filter, their title and where their data come from."""
+    data = ex.data
+
+    def core(spec: dict) -> dict:
+        layers = json.loads(json.dumps(spec["layer"]))
+        for layer in layers:
+            layer.pop("data", None)
+            transforms = [t for t in layer["transform"] if "filter" not in t or t["filter"] == "datum.is_true"]
+            layer["transform"] = [{**t, "from": {**t["from"], "data": None}} if "lookup" in t else t for t in transforms]
+        return layers
+
+    widget = ex.spec["vconcat"][0]["hconcat"][0]
+    exported = compile_spec(export.export_chart(data, 3))["vconcat"][2]["hconcat"][0]
+    one = explorer.ProfileSet.load([data.groups[0]])
+    cell = gallery.category_gallery_chart(one, gallery.category_examples(one, 1)).to_dict()["vconcat"][0]["hconcat"][0]["hconcat"][1]
+    assert core(widget) == core(exported) == core(cell)
+    assert widget["title"]["text"] == exported["title"]["text"] == "NT" and cell["title"]["text"] == "easy: airplane"
 
 
 def test_select_returns_timing_and_validates(ex):
     seconds = ex.select(2)
-    assert ex.slider.value == 2 and ex.current == ex.order[2] and 0 < seconds < 60
-    with pytest.raises(ValueError, match="position must be in"):
+    assert ex.slider.value == 2 and ex.row == ex.order[2] and 0 < seconds < 60
+    with pytest.raises(ValueError, match="pick must be in"):
         ex.select(len(ex.order))
 
 
@@ -207,7 +256,7 @@ def test_chart_widget_follows_the_slider(ex):
     chart = ex.chart  # the JupyterChart, offline JavaScript
     assert chart.spec == ex.spec
     ex.slider.value = 5
-    assert chart.spec["title"]["text"].startswith(f"test image #{TEST_INDEX[ex.order[5]]} ")
+    assert chart.spec["title"]["text"].startswith(f"{name_of(ex.order[5])} · ")
     assert chart.embed_options["renderer"] == "svg"
 
 
@@ -219,13 +268,61 @@ def test_bad_inputs_raise_clear_errors(fixture, tmp_path):
     with pytest.raises(KeyError, match="no 'neg' records"):
         explorer.ProfileSet.load(fixture["runs"], split="neg")
     data = explorer.ProfileSet.load(fixture["runs"], images=fixture["images"])
+    assert data.threshold == DEFAULT_THRESHOLD  # the default when none is given
     with pytest.raises(ValueError, match="category must be"):
-        data.positions(category="weird")
+        data.filtered_rows(category="weird")
     with pytest.raises(ValueError, match="no run group labelled"):
-        data.positions(reference="AT ε=2/255")
-    with pytest.raises(ValueError, match=r"dataset indices \[2\] were not evaluated"):
-        data.positions_of([0, 2])
-    np.testing.assert_array_equal(data.positions_of(TEST_INDEX[[5, 0]]), [5, 0])
+        data.filtered_rows(reference="AT ε=2/255")
+    with pytest.raises(ValueError, match=r"CIFAR-10 test index \[2\] not evaluated"):
+        data.rows_of([0, 2])
+    np.testing.assert_array_equal(data.rows_of(TEST_INDEX[[5, 0]]), [5, 0])
+
+
+def test_missing_images_are_optional_for_the_gallery_only(fixture, monkeypatch):
+    def not_found(*_):
+        raise FileNotFoundError("cifar10 test split not found")  # as atlib.data says when the runs' data is gone
+
+    monkeypatch.setattr("atlib.analysis.eval_images", not_found)
+    with pytest.raises(FileNotFoundError, match="not found\nThe explorer shows the images .* make their data findable"):
+        explorer.ProfileExplorer.from_runs(fixture["runs"])
+    data = explorer.ProfileSet.load(fixture["runs"], require_images=False)
+    assert data.images is None and data.images_error == "cifar10 test split not found"
+    chart = gallery.category_gallery_chart(data, gallery.category_examples(data, 1)).to_dict()
+    marks = [u["type"] for u in units(chart)]
+    assert "image" not in marks and len(marks) == 4 * 3  # four examples (one per category), three layers each
+    with pytest.raises(FileNotFoundError, match="shows the images"):
+        explorer.ProfileExplorer(data)
+
+
+
+def test_gallery_shows_category_examples_under_both_numbers(fixture):
+    """Notebook 02's Fig 6 gallery: random examples per category, titled by category and class, subtitled
+    with the CIFAR-10 test index and the record row (which differ here), image beside profile."""
+    data = explorer.ProfileSet.load([explorer.ProfileSet.load(fixture["runs"]).groups[0]])
+    examples = gallery.category_examples(data, per_category=2, seed=0)
+    assert list(examples.columns) == ["category", "class", "record row", "CIFAR-10 test index", "total drop"]
+    nt = reference(fixture["probs"]["nt"])
+    rows = examples["record row"].to_numpy()
+    assert list(examples["category"]) == list(nt["categories"][rows]) and set(examples["category"]) == set(CATEGORIES)
+    np.testing.assert_array_equal(examples["CIFAR-10 test index"], TEST_INDEX[rows])
+    assert list(examples["class"]) == [CLASS_NAMES["cifar10"][c] for c in LABELS[rows]]
+    np.testing.assert_allclose(examples["total drop"], nt["drop"][rows], atol=1e-6)
+    assert list(gallery.category_examples(data, per_category=2, seed=0)["record row"]) == list(rows)  # the seed fixes the picks
+
+    spec = gallery.category_gallery_chart(data, examples).to_dict()
+    lines = spec["vconcat"]
+    assert len(lines) == len(CATEGORIES)
+    cells = [cell["hconcat"] for line in lines for cell in line["hconcat"]]
+    assert len(cells) == len(rows)
+    for k, ((image, profile), row) in enumerate(zip(cells, rows)):
+        assert profile["title"]["text"] == f"{examples['category'][k]}: {examples['class'][k]}"
+        assert profile["title"]["subtitle"][0] == name_of(row)
+        url = spec["datasets"][image["data"]["name"]][0]["url"]
+        assert url == plots.png_data_url(fixture["images"][row], gallery.IMAGE_SCALE)
+    drawn = drawn_profile({**cells[-1][1], "datasets": spec["datasets"]})  # the last cell, rendered by Vega
+    last = rows[-1]
+    top = drawn.query("stack_order == -1").sort_values("epoch")
+    np.testing.assert_allclose(top["probability"], nt["mean"][:, last, LABELS[last]], atol=5.1e-4)
 
 
 def _embedded_spec(html: str) -> dict:
@@ -238,30 +335,31 @@ def test_export_html_is_self_contained_with_the_chosen_images(fixture, tmp_path)
     assert not re.search(r"<script[^>]+src=", html) and "vegaEmbed" in html  # the JavaScript is inline: opens offline
     spec = _embedded_spec(html)
     data = explorer.ProfileSet.load(fixture["runs"])
-    chosen = explorer.default_selection(data, 0, max_images=6, per_category=1)
+    chosen = export.default_selection(data, 0, max_images=6, per_category=1)
     assert len(chosen) == 6 and chosen[0] == NON_MONOTONE_NT  # most non-monotone first
     assert set(data.summaries[0].categories.names()[chosen]) == set(CATEGORIES)  # one of each at least
     images = spec["datasets"]["images"]
-    assert [r["caption"].split(" · ")[0] for r in images] == [f"test image #{TEST_INDEX[p]}" for p in chosen]
-    assert images[0]["url"] == explorer.png_data_url(fixture["images"][NON_MONOTONE_NT], 4)
-    row = next(r for r in spec["datasets"]["profile"] if r["k"] == 0 and r["g"] == 0)
+    assert [r["caption"].split(" · true class")[0] for r in images] == [name_of(r) for r in chosen]
+    assert images[0]["pick"] == 0 and images[0]["url"] == plots.png_data_url(fixture["images"][NON_MONOTONE_NT], 4)
+    row = next(r for r in spec["datasets"]["profile"] if r["pick"] == 0 and r["group"] == 0)
     nt = reference(fixture["probs"]["nt"])
-    np.testing.assert_allclose(np.array(row["p"]) / 1000, nt["mean"][:, NON_MONOTONE_NT], atol=5e-4)
-    np.testing.assert_allclose(row["h"], nt["entropy"][:, NON_MONOTONE_NT], atol=5e-4)
-    assert row["c"] == list(range(C)) and row["y"] == LABELS[NON_MONOTONE_NT]
-    table = [r["text"] for r in spec["datasets"]["table"] if r["k"] == 0]
+    np.testing.assert_allclose(np.array(row["permille"]) / 1000, nt["mean"][:, NON_MONOTONE_NT], atol=5e-4)
+    np.testing.assert_allclose(row["entropy"], nt["entropy"][:, NON_MONOTONE_NT], atol=5e-4)
+    assert row["classes"] == list(range(C)) and row["true_class"] == LABELS[NON_MONOTONE_NT]
+    assert spec["datasets"]["profile_groups"] == data.chart_rows([])["profile_groups"]  # epochs and accuracy once per group
+    table = [r["text"] for r in spec["datasets"]["table"] if r["pick"] == 0]
     assert table[0].startswith("NT: non-monotone · total drop 1.6")
-    assert spec["params"][0]["bind"]["input"] == "range" and spec["params"][0]["bind"]["max"] == 5
-    explorer.export_chart(data, chosen).to_dict()  # the chart is valid Vega-Lite (export_html skips validation for speed)
+    assert spec["params"][0]["name"] == "pick" and spec["params"][0]["bind"]["input"] == "range"
+    assert spec["params"][0]["bind"]["max"] == 5
+    export.export_chart(data, len(chosen)).to_dict()  # the chart is valid Vega-Lite (export_html skips validation for speed)
 
 
-def test_export_cli_with_explicit_indices(fixture, tmp_path, capsys):
+def test_export_cli_with_explicit_dataset_indices(fixture, tmp_path, capsys):
     out = tmp_path / "x.html"
-    code = explorer.main([fixture["runs"], "--out", str(out), "--indices", f"{TEST_INDEX[4]},{TEST_INDEX[9]}",
-                          "--reference", "AT ε=8/255"])
+    code = main([fixture["runs"], "--out", str(out), "--indices", f"{TEST_INDEX[4]},{TEST_INDEX[9]}", "--reference", "AT ε=8/255"])
     assert code == 0 and "wrote" in capsys.readouterr().out
     images = _embedded_spec(out.read_text())["datasets"]["images"]
-    assert [r["caption"].split(" · ")[0] for r in images] == [f"test image #{TEST_INDEX[4]}", f"test image #{TEST_INDEX[9]}"]
+    assert [r["caption"].split(" · true class")[0] for r in images] == [name_of(4), name_of(9)]
     assert not list(tmp_path.glob(".*.tmp"))  # written atomically, no leftovers
-    assert explorer.main([fixture["runs"], "--out", str(tmp_path / "y.html"), "--indices", "2"]) == 1
-    assert "dataset indices [2] were not evaluated" in capsys.readouterr().err and not (tmp_path / "y.html").exists()
+    assert main([fixture["runs"], "--out", str(tmp_path / "y.html"), "--indices", "2"]) == 1
+    assert "CIFAR-10 test index [2] not evaluated" in capsys.readouterr().err and not (tmp_path / "y.html").exists()

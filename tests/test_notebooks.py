@@ -32,6 +32,7 @@ ANALYSIS_FIGURES = {
     "03_cifar10_neg": ["fig4_cifar10_neg_accuracy", "test_vs_neg_accuracy"],
     "04_synthesized_data": ["fig5_cifar_c_seed_paper", "fig5_cifar_c_robustbench", "fig7_cifar10_c_per_corruption",
                             "robust_accuracy_vs_epsilon"],
+    "06_claims": ["claims", "claims_thresholds"],
 }
 
 
@@ -118,9 +119,10 @@ def test_analysis_notebook_executes_and_saves_figures(name: str, fake_runs: Path
             assert path.is_file() and path.stat().st_size > 500, path
         assert (figures / f"{stem}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = _text_outputs(nb)
-    groups = 5 if name == "04_synthesized_data" else 3  # Section 4 notebooks leave the stand-in runs out
+    with_synthetic = name in ("04_synthesized_data", "06_claims")
+    groups = 5 if with_synthetic else 3  # Section 4 notebooks leave the stand-in runs out
     assert f"{groups} run groups" in text
-    if name != "04_synthesized_data":
+    if not with_synthetic:
         assert "left out 2 groups trained with synthesized data" in text
     assert "seeds [2, 3, 4] missing" in text  # describe_missing against the paper's five seeds
     if name == "02_point_categories":

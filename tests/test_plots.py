@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import io
+import json
+import re
 import struct
 from typing import Any, Iterator
 
@@ -21,8 +23,8 @@ KINDS = [("NT", "nt", 0.0, False), ("AT ε=2/255", "at", 2.0, False), ("AT ε=8/
 
 
 def ids(label: str, method: str, eps: float, synthetic: bool, dataset: str = "cifar10") -> dict[str, Any]:
-    return {"label": label, "dataset": dataset, "model": "resnet18", "method": method, "epsilon_255": eps,
-            "synthetic": synthetic, "data": "synth" if synthetic else "original", "n_seeds": 2}
+    return {"label": label, "series": label.replace(f" ε={eps:g}/255", ""), "dataset": dataset, "model": "resnet18",
+            "method": method, "epsilon_255": eps, "synthetic": synthetic, "data": "synth" if synthetic else "original", "n_seeds": 2}
 
 
 def frame(rows_per_kind: dict[str, list], kinds=KINDS, dataset: str = "cifar10") -> pd.DataFrame:
@@ -182,13 +184,13 @@ def test_cifar_c_chart_has_four_series_and_nt_as_reference_lines() -> None:
     spec = plots.cifar_c_chart(cifar_c_frame()).to_dict()
     series = color_map(spec, "series")
     assert list(series) == ["NT", "NT + synth", "AT", "AT + synth"]
-    assert series["AT"] == plots.SERIES_COLORS[("at", False)] and series["AT + synth"] == plots.SERIES_COLORS[("at", True)]
+    assert series == {"NT": "#1b7837", "NT + synth": "#7fbc41", "AT": "#d7301f", "AT + synth": "#2b8cbe"}  # the families' mid tones
     by_filter = {}
     for unit in units(spec):
         by_filter.setdefault(unit["transform"][0]["filter"], []).append(unit)
-    nt_rule = [u for u in by_filter["datum.method == 'nt'"] if u["type"] == "rule"][0]
+    nt_rule = [u for u in by_filter[plots.without_epsilon()] if u["type"] == "rule"][0]
     assert "x" not in nt_rule["encoding"] and nt_rule["mark"]["strokeDash"]  # horizontal dashed reference
-    at_line = [u for u in by_filter["datum.method == 'at'"] if u["type"] == "line"][0]
+    at_line = [u for u in by_filter[f"!({plots.without_epsilon()})"] if u["type"] == "line"][0]
     assert at_line["encoding"]["x"]["field"] == "epsilon_255" and at_line["encoding"]["y"]["field"] == "mean"
     data = pd.DataFrame(rows(spec))
     assert dict(zip(data["label"], data["series"])) == {"NT": "NT", "AT ε=2/255": "AT", "AT ε=8/255": "AT",
@@ -237,25 +239,67 @@ def profile_frame(epochs: int, classes: int, true: int = 3) -> pd.DataFrame:
                          "global_acc": np.repeat(np.linspace(0.1, 0.9, epochs), classes)})
 
 
-def test_learning_profile_chart_keeps_all_12000_rows_without_max_rows_error() -> None:
-    df = profile_frame(120, 100)  # CIFAR-100, 120 record points: past Altair's 5,000-row default limit
-    assert alt.data_transformers.options.get("max_rows", 5000) == 5000  # the caller did not lift the limit
+def drawn_profile(spec: dict) -> pd.DataFrame:
+    """What Vega draws for a :func:`plots.learning_profile_view` spec: one row per (epoch, class) of its area.
+
+    Renders with vl-convert (the Vega runtime) after turning the area into points, whose ARIA labels
+    carry each datum's fields, so the spec's own transforms (lookup, flattens, calculations) are what
+    is checked. Columns: epoch, class_name, probability (3 decimals), stack_order, global accuracy.
+    """
+    import vl_convert
+
+    spec = json.loads(json.dumps(spec))
+    area = next(n for n in nodes(spec) if n.get("mark") in ("area", {"type": "area", "opacity": 0.85}))
+    area["mark"] = {"type": "point"}
+    del area["encoding"]["y"]["axis"]["format"]  # the tooltip's .3f then labels the probability
+    svg = vl_convert.vegalite_to_svg(spec)
+    labels = [dict(kv.split(": ", 1) for kv in label.split("; "))
+              for label in re.findall(r'aria-label="([^"]*)"', svg) if "class_name: " in label]
+    frame = pd.DataFrame(labels)
+    numbers = ["epoch", "probability", "stack_order", "global accuracy"]
+    return frame.assign(**{c: frame[c].str.replace("−", "-").astype(float) for c in numbers})
+
+
+def test_learning_profile_rows_are_compact_and_exact_to_a_permille() -> None:
+    df = profile_frame(7, 10, true=2)
+    image, group = plots.learning_profile_rows(df)
+    assert image["true_class"] == 2 and image["classes"] == list(range(10))
+    np.testing.assert_array_equal(image["permille"], np.rint(df["probability"].to_numpy().reshape(7, 10) * 1000))
+    assert group == {"epoch": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0], "accuracy": list(np.round(np.linspace(0.1, 0.9, 7), 4))}
+    with pytest.raises(ValueError, match="true class"):
+        plots.learning_profile_rows(df.assign(is_true=False))
+
+
+def test_learning_profile_chart_draws_every_class_at_every_point_in_vega() -> None:
+    df = profile_frame(12, 100)  # CIFAR-100: 1,200 (point, class) values, unfolded in the browser from one compact row
     spec = plots.learning_profile_chart(df, title="x").to_dict()
-    data = pd.DataFrame(rows(spec))
-    assert len(data) == 12000
-    np.testing.assert_allclose(data["probability"], df["probability"])
+    assert len(rows(spec)) == 2  # the image row and its group row; neither Altair's row limit nor size grows with T x C
+    drawn = drawn_profile(spec).sort_values(["epoch", "class_name"], key=lambda s: s.map(
+        lambda v: int(v[1:]) if isinstance(v, str) else v)).reset_index(drop=True)
+    assert len(drawn) == 1200
+    np.testing.assert_allclose(drawn["probability"], df["probability"], atol=5.1e-4)  # per-mille data, 3-decimal labels
+    assert list(drawn["class_name"]) == list(df["class_name"])
+    assert (drawn["stack_order"] == np.where(df["is_true"], -1, df["class_index"])).all()  # the true class at the bottom
+    np.testing.assert_allclose(drawn["global accuracy"], df["global_acc"], atol=6e-4)  # 4 decimals, labelled with 3
     area, true_line, acc_line = units(spec)
     assert area["type"] == "area" and area["encoding"]["y"]["stack"] == "zero" and area["encoding"]["order"]["field"] == "stack_order"
-    assert data.loc[data["is_true"], "stack_order"].eq(-1).all() and data.loc[~data["is_true"], "stack_order"].min() >= 0
-    assert true_line["transform"] == [{"filter": "datum.is_true"}] and true_line["encoding"]["y"]["field"] == "probability"
-    assert acc_line["encoding"]["y"]["field"] == "global_acc" and acc_line["mark"]["strokeDash"]
+    assert true_line["transform"][-1] == {"filter": "datum.is_true"} and true_line["encoding"]["y"]["field"] == "probability"
+    assert acc_line["encoding"]["y"]["field"] == "accuracy" and acc_line["mark"]["strokeDash"]
     assert area["encoding"]["color"]["legend"] is None  # 100 classes: no legend
 
 
-def test_learning_profile_chart_names_the_true_class() -> None:
+def test_learning_profile_chart_names_the_true_class_and_fixes_class_colours() -> None:
     spec = plots.learning_profile_chart(profile_frame(10, 10, true=4)).to_dict()
     assert spec["title"]["text"] == "Learning profile (true class: c4)"
-    assert units(spec)[0]["encoding"]["color"]["legend"]["title"] == "Class"
+    color = units(spec)[0]["encoding"]["color"]
+    assert color["legend"]["title"] == "Class" and color["scale"]["domain"] == [f"c{i}" for i in range(10)]
+    top = profile_frame(3, 10, true=4).query("class_index in (1, 4)")  # a top-k frame: two classes and the summed rest
+    rest = top.groupby("epoch", as_index=False).first().assign(class_index=-1, class_name="other", is_true=False,
+                                                                probability=lambda d: 1 - top.groupby("epoch")["probability"].sum().to_numpy())
+    top = pd.concat([top, rest]).sort_values(["epoch", "class_index"], kind="stable")
+    spec = plots.learning_profile_chart(top).to_dict()
+    assert units(spec)[0]["encoding"]["color"]["scale"]["domain"] == ["0", "c1", "2", "3", "c4", "other"]
+    assert set(drawn_profile(spec)["class_name"]) == {"c1", "c4", "other"}
 
 
 def test_image_chart_embeds_a_nearest_neighbour_upscale() -> None:
@@ -264,11 +308,13 @@ def test_image_chart_embeds_a_nearest_neighbour_upscale() -> None:
     (unit,) = units(spec)
     assert unit["type"] == "image" and spec["width"] == spec["height"] == 96
     url = rows(spec)[0]["url"]
-    assert url.startswith("data:image/png;base64,")
+    assert url == plots.png_data_url(image, 3) and url.startswith("data:image/png;base64,")
     decoded = np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))))
     np.testing.assert_array_equal(decoded, image.repeat(3, axis=0).repeat(3, axis=1))
     with pytest.raises(ValueError, match="uint8"):
         plots.image_chart(image.astype(np.float32))
+    with pytest.raises(ValueError, match="scale"):
+        plots.png_bytes(image, 0)
 
 
 def test_charts_compose_side_by_side() -> None:

@@ -23,7 +23,7 @@ from atlib.config import PRESETS, TrainConfig
 from atlib.io import read_json, write_json
 from atlib.records import RecordStore
 from atlib.runs import load_run, run_status
-from atlib.sweep import SweepDir, TrainJob, expand, load_grid, load_throughput, parse_grid, run_hours, run_local, survey
+from atlib.sweep import SweepDir, TrainPack, expand, load_grid, load_throughput, parse_grid, run_hours, run_local, survey
 from atlib.sweep.__main__ import main
 from atlib.sweep.estimate import FORWARD_SPEEDUP
 from atlib.sweep.launch import visible_gpus
@@ -105,13 +105,14 @@ def test_builtin_grids() -> None:
     ({"product": {"seed": [0, 1]}, "fixed": {"seed": 2}}, r"\['seed'\] are both in product and fixed"),
     ({"product": {"seed": ["a"]}}, r"product.seed: expected int, got str 'a'"),
     ({"product": {"seed": [0]}, "fixed": {"epochs": "ten"}}, r"fixed.epochs: expected int, got str 'ten'"),
-    ({"product": {"seed": [0]}, "fixed": {"amp": 1}}, r"fixed.amp: expected bool, got int 1"),
+    ({"product": {"seed": [0]}, "fixed": {"compile": 1}}, r"fixed.compile: expected bool, got int 1"),
+    ({"product": {"seed": [0]}, "fixed": {"amp": True}}, r"fixed.amp: expected str, got bool True"),
     ({"product": {"seed": [0]}, "fixed": {"lr_milestones": 70}}, r"fixed.lr_milestones: expected a list of int"),
     ({"product": {"seed": [0]}, "fixed": {"out_dir": "x"}}, r"out_dir is set by the sweep"),
     ({"product": {"seed": [0]}, "preset": "huge"}, r"unknown preset 'huge'; choose one of demo, paper"),
     ({"product": {"seed": [0]}, "sweep": {}}, r"unknown grid key\(s\) \['sweep'\]; valid keys"),
     ({"product": {"seed": [0]}, "slurm": {"partiton": "gpu"}}, r"unknown field\(s\) \['partiton'\] in slurm; valid fields: partition"),
-    ({"product": {"seed": [0]}, "slurm": {"gpus": "1"}}, r"slurm.gpus: expected int"),
+    ({"product": {"seed": [0]}, "slurm": {"gpus": "one"}}, r"slurm.gpus: expected int"),
     ({"product": {"seed": [0]}, "include": {"seed": 1}}, "include must be a list"),
     ([1, 2], "a grid is a mapping"),
 ])
@@ -285,9 +286,9 @@ def test_slurm_array_submission(tmp_path: Path, fake_slurm: Path, capsys: pytest
     names = [f"cifar10_small_cnn_at8_s{s}" for s in range(4)]
     assert {n: j["job_id"] for n, j in record["launches"][-1]["jobs"].items()} == {n: f"4242_{i}" for i, n in enumerate(names)}
     assert record["launches"][-1]["options"]["account"] == "lab"
-    # each array task got TrainJob (checkpointable: requeues itself with the same config) and its run's config
+    # each array task got a TrainPack (checkpointable: requeues itself with the same configs) of its run's config
     submission = pickle.loads((out / "logs" / "4242_1" / "4242_1_submitted.pkl").read_bytes())
-    assert isinstance(submission.function, TrainJob) and submission.args[0]["seed"] == 1
+    assert isinstance(submission.function, TrainPack) and [c["seed"] for c in submission.args[0]] == [1]
     again = submission.function.checkpoint(*submission.args)
     assert again.function is submission.function and again.args == submission.args
 
@@ -298,6 +299,17 @@ def test_slurm_array_submission(tmp_path: Path, fake_slurm: Path, capsys: pytest
     assert main(["--grid", str(grid), "--launcher", "slurm", "--out", str(out)]) == 0  # resubmits only what is not alive
     assert "to submit: 2 run(s) (1 new, 0 partial, 1 failed" in capsys.readouterr().out
     assert set(json.loads((out / "sweep.json").read_text())["launches"][-1]["jobs"]) == {names[2], names[3]}
+
+
+def test_slurm_packs_runs_per_gpu_into_one_job(tmp_path: Path, fake_slurm: Path) -> None:
+    grid = write_grid(tmp_path / "g.yaml", {"fixed": {"method": "nt"}, "product": {"seed": [0, 1, 2]}})
+    out = tmp_path / "sweep"
+    assert main(["--grid", str(grid), "--launcher", "slurm", "--out", str(out), "--runs-per-gpu", "2"]) == 0
+    assert "#SBATCH --array=0-1%" in (fake_slurm / "submitted.sh").read_text()  # 3 runs in 2 jobs
+    jobs = json.loads((out / "sweep.json").read_text())["launches"][-1]["jobs"]
+    assert [jobs[f"cifar10_resnet18_nt_s{s}"]["job_id"] for s in range(3)] == ["4242_0", "4242_0", "4242_1"]
+    pack = pickle.loads((out / "logs" / "4242_0" / "4242_0_submitted.pkl").read_bytes())
+    assert [c["seed"] for c in pack.args[0]] == [0, 1]
 
 
 def test_slurm_needs_sbatch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
@@ -345,6 +357,32 @@ def test_local_launcher_runs_one_job_per_gpu(tmp_path: Path, monkeypatch: pytest
     gpu_of_third = [e for e in env[:2] if e["gpus"] == env[2]["gpus"]][0]
     assert gpu_of_third["end"] <= env[2]["start"]  # the third run waited for its GPU to be free
     assert set(sweep.latest_jobs()) == {c.run_name for c in configs}
+
+
+def test_local_launcher_runs_k_jobs_per_device(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--runs-per-gpu 2 on the CPU: two processes share it, the third run waits for a free slot."""
+    monkeypatch.setattr("atlib.sweep.launch.TrainJob", EnvJob)
+    monkeypatch.setenv("PYTHONPATH", str(REPO / "tests"))
+    sweep = SweepDir(tmp_path / "sweep")
+    configs = expand(parse_grid({"fixed": {"method": "nt"}, "product": {"seed": [0, 1, 2]}}, name="t"), sweep.runs)
+    sweep.start_launch({"name": "t"}, [c.run_name for c in configs], "local", {})
+    outcomes = run_local(sweep, configs, gpus=[], poll_s=0.1, echo=lambda line: None, runs_per_gpu=2)
+    assert outcomes == {c.run_name: "done" for c in configs}
+    env = [read_json(sweep.runs / c.run_name / "env.json") for c in configs]
+    overlaps = lambda a, b: a["start"] < b["end"] and b["start"] < a["end"]  # noqa: E731
+    assert overlaps(env[0], env[1]) and min(env[0]["end"], env[1]["end"]) <= env[2]["start"]
+    with pytest.raises(ValueError, match="runs_per_gpu"):
+        run_local(sweep, configs, gpus=[], runs_per_gpu=0)
+
+
+def test_a_pack_trains_its_runs_in_parallel_processes(tiny_root: Path, tmp_path: Path) -> None:
+    from tinydata import tiny_config
+
+    configs = [tiny_config(tiny_root, tmp_path, seed=s, epochs=1, robust_eval_n=0).to_dict() for s in (0, 1)]
+    paths = TrainPack()(configs)
+    runs = [load_run(p) for p in paths]
+    assert [r.config.seed for r in runs] == [0, 1] and all(r.complete for r in runs)
+    assert len({r.meta["started"] for r in runs}) >= 1 and runs[0].probs().shape == runs[1].probs().shape
 
 
 # ----------------------------------------------------------------------------- local jobs, killed and resumed
@@ -451,9 +489,10 @@ def test_render_runs_every_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     rng = np.random.default_rng(0)
     make_run(out / "runs", expand(load_grid("demo"), out / "runs")[0], random_probs(rng, 2, 5, 10), rng.integers(0, 10, 5))
     assert main(["--grid", "demo", "--out", str(out), "--render"]) == 1  # one notebook failed, the others ran
-    assert [c[0] for c in calls] == ["01_entropy", "02_point_categories", "03_cifar10_neg", "04_synthesized_data", "05_profile_explorer"]
+    assert [c[0] for c in calls] == ["01_entropy", "02_point_categories", "03_cifar10_neg", "04_synthesized_data", "05_profile_explorer",
+                                     "06_claims"]
     assert calls[0][1] == {"runs": str(out / "runs" / "*"), "output_dir": str(out / "report" / "01_entropy")}
     assert calls[0][2] == out / "report" / "01_entropy.ipynb" and calls[0][2].exists()
     assert calls[4][1] == {"runs": str(out / "runs" / "*"), "export": str(out / "report" / "05_profile_explorer.html")}
     text = capsys.readouterr().out
-    assert "FAILED   03_cifar10_neg: RuntimeError: cell 4 failed" in text and text.count("rendered ") == 4
+    assert "FAILED   03_cifar10_neg: RuntimeError: cell 4 failed" in text and text.count("rendered ") == 5

@@ -13,43 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from atlib.config import TrainConfig, learning_rate
 from atlib.records import RecordStore
 from atlib.runs import group_seeds, load_run, load_runs, run_status
 from atlib.subsets import balanced_subset
 
-CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
-REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A CIFAR-10 ImageFolder of learnable toy images (class = tint, which survives crops and flips) plus a NEG file."""
-    root = tmp_path_factory.mktemp("tiny_cifar")
-    rng = np.random.default_rng(0)
-    palette = rng.integers(0, 136, size=(10, 3))
-    for split, per_class in (("train", 24), ("test", 8)):
-        for c, name in enumerate(CLASSES):
-            folder = root / split / name
-            folder.mkdir(parents=True)
-            for i in range(per_class):
-                img = rng.integers(0, 120, size=(32, 32, 3)) + palette[c]
-                Image.fromarray(img.astype(np.uint8)).save(folder / f"{i:04d}.png")
-    neg = rng.integers(0, 256, size=(20, 32, 32, 3), dtype=np.uint8)
-    np.savez(root / "CIFAR10_neg.npz", data=neg, labels=np.arange(20) % 10)
-    return root
-
-
-def tiny_config(root: Path, out: Path, **changes) -> TrainConfig:
-    base = dict(
-        model="small_cnn", method="nt", epochs=2, batch_size=32, lr=0.05, lr_milestones=(1,), record_per_epoch=2,
-        pgd_steps=2, robust_eval_n=40, robust_eval_steps=2, eval_batch_size=64, data_root=str(root),
-        neg_path=str(root / "CIFAR10_neg.npz"), out_dir=str(out), progress=False, seed=0,
-    )
-    base.update(changes)
-    return TrainConfig(**base)
+from tinydata import REPO, tiny_config
 
 
 @pytest.mark.parametrize("method", ["nt", "at"])
@@ -186,10 +156,10 @@ def test_cli_maps_every_option() -> None:
     from atlib.train import config_from_args
 
     config, force = config_from_args(
-        ["--preset", "demo", "--method", "at", "--epsilon-255", "2", "--no-amp", "--lr-milestones", "1", "2",
+        ["--preset", "demo", "--method", "at", "--epsilon-255", "2", "--amp", "off", "--lr-milestones", "1", "2",
          "--synthetic", "s.npz", "--synthetic-fraction", "0.3", "--force"]
     )
-    assert force and config.model == "small_cnn" and config.epsilon_255 == 2 and not config.amp
+    assert force and config.model == "small_cnn" and config.epsilon_255 == 2 and config.amp == "off"
     assert config.lr_milestones == (1, 2) and config.synthetic_fraction == 0.3
     assert config.run_name == "cifar10_small_cnn_at2_synth0.3_s0"
 

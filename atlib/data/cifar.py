@@ -50,18 +50,26 @@ def load_cifar(name: str, split: str, root: str | Path | None = None, download: 
     release into the first of those folders. The decoded arrays are cached in ``$ATLIB_CACHE``
     keyed by the source's path, size and mtime, and returned memory-mapped from there.
     """
+    source, _ = locate_cifar(name, split, root, download)
+    return _load_cached(source, name, split)
+
+
+def locate_cifar(name: str, split: str, root: str | Path | None = None, download: bool = True) -> tuple[Source, Path]:
+    """Where :func:`load_cifar` reads ``split`` of ``name`` from: the source, and the searched root folder
+    that holds it (``load_cifar(..., root=that folder)`` finds the same source first)."""
     check_dataset(name)
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
     roots = candidate_roots(root)
-    source = next((s for r in roots if (s := find_source(r.path, name, split)) is not None), None)
+    found = next(((s, r.path) for r in roots if (s := find_source(r.path, name, split)) is not None), None)
     download_error = None
-    if source is None and download:
+    if found is None and download:
         download_error = _download(name, roots[0].path)
         source = find_source(roots[0].path, name, split) if download_error is None else None
-    if source is None:
+        found = (source, roots[0].path) if source is not None else None
+    if found is None:
         raise FileNotFoundError(_not_found_message(name, split, roots, download, download_error))
-    return _load_cached(source, name, split)
+    return found
 
 
 def find_source(root: Path, name: str, split: str) -> Source | None:

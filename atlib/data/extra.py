@@ -16,26 +16,31 @@ CIFAR_C_DIRS: dict[str, str] = {"cifar10": "CIFAR-10-C", "cifar100": "CIFAR-100-
 _SYNTHETIC_FORMAT = "a .npz with 'image' uint8 (N, 32, 32, 3) and 'label' integer (N,) (Wang et al. 2023)"
 
 
-def load_cifar10_neg(path: str | Path | None = None) -> ImageSet:
-    """CIFAR-10-NEG (Kaplun et al. 2022): ``data`` uint8 (1000, 32, 32, 3), ``labels``, CIFAR-10 classes.
-
-    ``path`` is the ``.npz`` or a folder holding ``CIFAR10_neg.npz``; by default
-    ``$ATLIB_DATA`` and then ``./data`` are searched.
-    """
+def locate_cifar10_neg(path: str | Path | None = None, root: str | Path | None = None) -> Path:
+    """The CIFAR-10-NEG file: ``path`` (the ``.npz`` or a folder holding ``CIFAR10_neg.npz``), else the
+    first of ``root`` (e.g. the folder CIFAR-10 came from), ``$ATLIB_DATA``, ``./data``, ``../shared/data``
+    that holds it."""
     if path is None:
-        roots = candidate_roots(None)
+        roots = candidate_roots(root)
         found = next((r.path / NEG_FILE for r in roots if (r.path / NEG_FILE).is_file()), None)
         if found is None:
             raise FileNotFoundError(
                 f"{NEG_FILE} not found in:\n{describe_roots(roots)}\n"
                 f"Set ${DATA_ENV} to the folder holding it, or pass path=..."
             )
-        path = found
-    path = Path(path)
+        return found
+    path = Path(path).expanduser().resolve()
     if path.is_dir():
         path = path / NEG_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist; expected the CIFAR-10-NEG file {NEG_FILE}")
+    return path
+
+
+def load_cifar10_neg(path: str | Path | None = None, root: str | Path | None = None) -> ImageSet:
+    """CIFAR-10-NEG (Kaplun et al. 2022): ``data`` uint8 (1000, 32, 32, 3), ``labels``, CIFAR-10 classes,
+    from :func:`locate_cifar10_neg`."""
+    path = locate_cifar10_neg(path, root)
     keys = npz_keys(path)
     if not {"data", "labels"} <= set(keys):
         raise ValueError(f"{path}: expected keys 'data' uint8 (N, 32, 32, 3) and 'labels' (N,); found {keys}")

@@ -2,7 +2,7 @@
 
 Per batch the loader does one index gather, the crop/flip gather (train only) and a float
 conversion, all on the device; there are no workers, no per-sample Python and no host copies
-(except for a synthetic set too large for the device, see ``SYNTHETIC_ON_DEVICE_MAX_BYTES``).
+(except for a synthetic set too large for the device, see :func:`synthetic_placement`).
 """
 
 from __future__ import annotations
@@ -16,10 +16,31 @@ from atlib.data.augment import crop_flip
 from atlib.data.imageset import ImageSet, validate_image_set
 from atlib.data.mixing import PAD, EpochPlan, make_plan, num_batches
 
-# A synthetic set up to this size is copied to the device once, like the original set. A larger
-# one (Wang et al.'s 1M images are 3 GB) stays a host memmap: each batch's synthetic rows are
-# read on the host and copied over, so neither RAM nor device memory holds the whole file.
+# On the CPU "the device" is host RAM: a synthetic set up to this size is copied into it once; a larger
+# one stays a memmap of its file, read a batch's rows at a time.
 SYNTHETIC_ON_DEVICE_MAX_BYTES = 2 << 30
+GIB = 1 << 30
+
+
+def synthetic_placement(nbytes: int, device: torch.device, free: int | None = None, total: int | None = None) -> tuple[bool, str]:
+    """Whether a synthetic set of ``nbytes`` is copied to ``device`` once (else each batch's rows are
+    read from the host memmap and copied over), and why, for the log.
+
+    On CUDA the set goes to the device when it fits in the free memory less a reserve of
+    max(4 GiB, 10 % of the card) for the model, activations and the allocator: Wang et al.'s 1M
+    images (3 GB) then live on an H100/H200 like the original set. ``free``/``total`` default to
+    ``torch.cuda.mem_get_info``. On the CPU the fixed limit above applies.
+    """
+    size = f"{nbytes / GIB:.2f} GiB"
+    if device.type == "cuda":
+        if free is None or total is None:
+            free, total = torch.cuda.mem_get_info(device)
+        budget = free - max(4 * GIB, total // 10)
+        fits = nbytes <= budget
+        return fits, (f"{size} {'on the device' if fits else 'kept on the host, rows copied per batch'}: "
+                      f"{free / GIB:.1f} GiB free, {max(budget, 0) / GIB:.1f} GiB after the reserve of max(4 GiB, 10% of {total / GIB:.0f} GiB)")
+    fits = nbytes <= SYNTHETIC_ON_DEVICE_MAX_BYTES
+    return fits, f"{size} {'in memory' if fits else 'memory-mapped, rows read per batch'} (limit {SYNTHETIC_ON_DEVICE_MAX_BYTES / GIB:.0f} GiB on the CPU)"
 
 
 class Batch(NamedTuple):
@@ -67,11 +88,12 @@ class DeviceLoader:
         self._images = _to_device_nchw(data.images, self.device)
         self._labels = _labels_to_device(data.labels, self.device)
         self.num_synthetic_rows = 0
+        self.synthetic_placement = ""  # where the synthetic set lives and why, for the log
         self._synthetic_images: torch.Tensor | np.ndarray | None = None
         if synthetic is not None and self.synthetic_per_batch:
             validate_image_set(synthetic.images, synthetic.labels, len(data.classes) or None, "synthetic set")
             self.num_synthetic_rows = len(synthetic.labels)
-            on_device = synthetic.images.nbytes <= SYNTHETIC_ON_DEVICE_MAX_BYTES
+            on_device, self.synthetic_placement = synthetic_placement(synthetic.images.nbytes, self.device)
             self._synthetic_images = _to_device_nchw(synthetic.images, self.device) if on_device else synthetic.images
             self._synthetic_labels = _labels_to_device(synthetic.labels, self.device)
 

@@ -1,12 +1,18 @@
-"""Where datasets are looked for: explicit root, then ``$ATLIB_DATA``, then ``./data``."""
+"""Where datasets are looked for (the one search rule): an explicit root, then ``$ATLIB_DATA``, then
+``./data``, then the development data folder ``../shared/data`` beside the repository. A training run
+resolves its inputs once with this rule and records them (see ``atlib.train``), so analysis never
+searches again.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import NamedTuple
 
 DATA_ENV = "ATLIB_DATA"
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"  # ../shared/data beside the repository
 
 
 class Root(NamedTuple):
@@ -19,7 +25,7 @@ class Root(NamedTuple):
 def candidate_roots(root: str | os.PathLike | None) -> list[Root]:
     """The folders to search, in priority order, without duplicates.
 
-    All three are searched in turn (an explicit ``root`` that lacks the data does not stop the
+    All are searched in turn (an explicit ``root`` that lacks the data does not stop the
     search), so a user can point ``$ATLIB_DATA`` at one shared folder once.
     """
     found: list[Root] = []
@@ -28,10 +34,26 @@ def candidate_roots(root: str | os.PathLike | None) -> list[Root]:
     if os.environ.get(DATA_ENV):
         found.append(Root(Path(os.environ[DATA_ENV]).expanduser().resolve(), f"${DATA_ENV}"))
     found.append(Root(Path("data").resolve(), "./data"))
+    found.append(Root(SHARED_DATA, "../shared/data beside the repository"))
     unique: dict[Path, Root] = {}
     for item in found:
         unique.setdefault(item.path, item)
     return list(unique.values())
+
+
+def existing_root(root: str | os.PathLike | None = None) -> Path | None:
+    """The first existing folder of :func:`candidate_roots`, or None."""
+    return next((r.path for r in candidate_roots(root) if r.path.is_dir()), None)
+
+
+def content_hash(path: str | os.PathLike, chunk: int = 1 << 24) -> str:
+    """sha256 of a file's bytes: the identity of an input that may move (a synthesized set's path changes
+    with the repository; its content must not). About 1 GB/s."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def describe_roots(roots: list[Root]) -> str:

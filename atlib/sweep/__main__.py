@@ -21,7 +21,8 @@ from atlib.sweep.status import (TO_SUBMIT, conflicts_message, format_plan, forma
 SLURM_HELP = {
     "partition": "Slurm partition", "account": "account to charge", "qos": "quality of service",
     "constraint": "node features, e.g. a100", "time_min": "time limit per job in minutes (past it: requeued, resumes)",
-    "gpus": "GPUs per run: 1, or 0 for CPU nodes", "cpus": "CPUs per run", "mem_gb": "memory per run in GB",
+    "gpus": "GPUs per job: 1, or 0 for CPU nodes", "cpus": "CPUs per job", "mem_gb": "memory per job in GB",
+    "runs_per_gpu": "runs sharing one GPU (one process each): packed into one Slurm job, or K local workers per GPU",
     "array_parallelism": "runs of the array running at once", "max_requeues": "time-limit requeues allowed per run",
 }
 
@@ -38,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--dry-run", action="store_true", help="print the plan and the estimate; submit nothing")
     mode.add_argument("--status", action="store_true", help="table of done/running/failed/missing runs, with failed jobs' log tails")
     mode.add_argument("--render", action="store_true", help="execute the analysis notebooks over the runs into <out>/report/")
-    slurm = parser.add_argument_group("slurm options (override the grid file's slurm: section)")
+    slurm = parser.add_argument_group("job options (override the grid file's slurm: section; --runs-per-gpu also applies to --launcher local)")
     defaults = SlurmOptions()
     for f in dataclasses.fields(SlurmOptions):
         kind = {"int": int, "float": float}.get(str(f.type), str)
@@ -109,7 +110,7 @@ def _launch(args: argparse.Namespace, grid: Grid, sweep: SweepDir, configs: list
     gpus = visible_gpus()
     sweep.start_launch(grid_info, names, "local", {"gpus": gpus})
     try:
-        outcomes = run_local(sweep, todo, gpus)
+        outcomes = run_local(sweep, todo, gpus, runs_per_gpu=options.runs_per_gpu)
     except KeyboardInterrupt:
         print("interrupted: running jobs were stopped; run the same command again to resume them", file=sys.stderr)
         return 130
@@ -126,9 +127,11 @@ def _header(grid: Grid, n_runs: int, sweep: SweepDir) -> str:
 def _launcher_plan(launcher: str, n_runs: int, options: SlurmOptions, sweep: SweepDir) -> str:
     if launcher == "slurm":
         resources = ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(options).items() if v is not None)
-        return f"submit {n_runs} run(s) as one Slurm job array ({resources}); logs in {sweep.job_folder}"
-    gpus = visible_gpus()
-    where = f"one at a time on each of GPUs {','.join(map(str, gpus))}" if gpus else "one at a time on the CPU (no GPU visible)"
+        jobs = -(-n_runs // options.runs_per_gpu)
+        return f"submit {n_runs} run(s) as one Slurm job array of {jobs} job(s) ({resources}); logs in {sweep.job_folder}"
+    gpus, k = visible_gpus(), options.runs_per_gpu
+    at_once = "one at a time" if k == 1 else f"{k} at a time"
+    where = f"{at_once} on each of GPUs {','.join(map(str, gpus))}" if gpus else f"{at_once} on the CPU (no GPU visible)"
     return f"run {n_runs} run(s) as local submitit jobs, {where}; logs in {sweep.job_folder}"
 
 

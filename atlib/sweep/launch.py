@@ -1,4 +1,4 @@
-"""Submitting runs with submitit: a Slurm job array, or local worker processes (one per GPU).
+"""Submitting runs with submitit: a Slurm job array, or local worker processes (K per GPU).
 
 Every job calls :func:`atlib.train.train`, which resumes from the run folder's checkpoint, so
 a job that is preempted, hits its time limit, is killed or is simply submitted again loses at
@@ -8,11 +8,13 @@ most the work since the run's last record point.
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
 import shutil
 import subprocess
 import time
 from collections import deque
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -41,6 +43,23 @@ class TrainJob(submitit.helpers.Checkpointable):
         return str(train(TrainConfig.from_dict(config)).path)
 
 
+class TrainPack(submitit.helpers.Checkpointable):
+    """Several runs sharing one GPU job, one process each (``--runs-per-gpu K`` on Slurm). Each run keeps
+    its own folder, checkpoint and resume; a requeued pack restarts all of them, and the finished
+    ones return at once. Raises after all have ended if any failed."""
+
+    def __call__(self, configs: list[dict[str, Any]]) -> list[str]:
+        if len(configs) == 1:
+            return [TrainJob()(configs[0])]
+        with ProcessPoolExecutor(max_workers=len(configs), mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [pool.submit(TrainJob(), config) for config in configs]
+            outcomes = [(config, future.exception(), future) for config, future in zip(configs, futures)]
+        failed = [f"{TrainConfig.from_dict(c).run_name}: {err!r}" for c, err, _ in outcomes if err is not None]
+        if failed:
+            raise RuntimeError("runs of this pack failed: " + "; ".join(failed))
+        return [future.result() for _, _, future in outcomes]
+
+
 @contextlib.contextmanager
 def _atlib_importable() -> Iterator[None]:
     """Jobs unpickle TrainJob, so atlib must be importable from wherever they start: the
@@ -64,7 +83,8 @@ def require_slurm() -> None:
 
 
 def submit_slurm(sweep: SweepDir, configs: Sequence[TrainConfig], options: SlurmOptions, name: str) -> list[str]:
-    """Submit ``configs`` as one Slurm job array; returns the job ids (recorded in sweep.json)."""
+    """Submit ``configs`` as one Slurm job array, ``options.runs_per_gpu`` runs per job; returns the job
+    ids, one per run (runs packed together share one; recorded in sweep.json)."""
     require_slurm()
     executor = submitit.AutoExecutor(folder=sweep.job_folder, cluster="slurm", slurm_max_num_timeout=options.max_requeues)
     executor.update_parameters(
@@ -72,9 +92,11 @@ def submit_slurm(sweep: SweepDir, configs: Sequence[TrainConfig], options: Slurm
         mem_gb=options.mem_gb, slurm_partition=options.partition, slurm_account=options.account, slurm_qos=options.qos,
         slurm_constraint=options.constraint, slurm_array_parallelism=options.array_parallelism,
     )
+    k = options.runs_per_gpu
+    packs = [list(configs[i : i + k]) for i in range(0, len(configs), k)]
     with _atlib_importable():
-        jobs = executor.map_array(TrainJob(), [c.to_dict() for c in configs])
-    ids = [job.job_id for job in jobs]
+        jobs = executor.map_array(TrainPack(), [[c.to_dict() for c in pack] for pack in packs])
+    ids = [job.job_id for job, pack in zip(jobs, packs) for _ in pack]
     sweep.add_jobs({c.run_name: job_id for c, job_id in zip(configs, ids)})
     return ids
 
@@ -95,23 +117,25 @@ def visible_gpus() -> list[int]:
 
 
 def run_local(sweep: SweepDir, configs: Sequence[TrainConfig], gpus: Sequence[int], poll_s: float = 1.0,
-              echo: Callable[[str], None] = print) -> dict[str, str]:
-    """Run ``configs`` as submitit local jobs, one at a time per GPU (or one at a time on the CPU),
+              echo: Callable[[str], None] = print, runs_per_gpu: int = 1) -> dict[str, str]:
+    """Run ``configs`` as submitit local jobs, ``runs_per_gpu`` at a time per GPU (or on the CPU),
     and wait for all of them. Returns ``run name -> 'done' | 'failed'``."""
+    if runs_per_gpu < 1:
+        raise ValueError(f"runs_per_gpu must be >= 1, got {runs_per_gpu}")
     executor = submitit.LocalExecutor(folder=sweep.job_folder)
     executor.update_parameters(timeout_min=LOCAL_TIMEOUT_MIN)
     queue, running, outcomes = deque(configs), {}, {}
-    slots: list[int | None] = list(gpus) or [None]
+    slots: list[tuple[int | None, int]] = [(gpu, k) for gpu in (list(gpus) or [None]) for k in range(runs_per_gpu)]
     try:
         with _atlib_importable():
             while queue or running:
                 for slot in [s for s in slots if s not in running][: len(queue)]:
-                    config = queue.popleft()
-                    executor.update_parameters(gpus_per_node=0 if slot is None else 1, visible_gpus=() if slot is None else (slot,))
+                    config, gpu = queue.popleft(), slot[0]
+                    executor.update_parameters(gpus_per_node=0 if gpu is None else 1, visible_gpus=() if gpu is None else (gpu,))
                     job = executor.submit(TrainJob(), config.to_dict())
                     sweep.add_jobs({config.run_name: job.job_id})
                     running[slot] = (config, job)
-                    echo(f"started {config.run_name} (job {job.job_id}{'' if slot is None else f', GPU {slot}'})")
+                    echo(f"started {config.run_name} (job {job.job_id}{'' if gpu is None else f', GPU {gpu}'})")
                 for slot, (config, job) in list(running.items()):
                     if job.done():
                         del running[slot]

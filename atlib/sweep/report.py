@@ -1,4 +1,5 @@
-"""``--render``: execute every analysis notebook over a sweep's runs into ``<out>/report/``."""
+"""``--render``: execute every analysis notebook over a sweep's runs into ``<out>/report/``, ending with
+the claims report (``06_claims``: does the sweep reproduce the paper?)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Callable, Sequence
 from atlib.runs import find_run_dirs
 from atlib.sweep.jobs import SweepDir
 
-NOTEBOOKS = ("01_entropy", "02_point_categories", "03_cifar10_neg", "04_synthesized_data", "05_profile_explorer")
+NOTEBOOKS = ("01_entropy", "02_point_categories", "03_cifar10_neg", "04_synthesized_data", "05_profile_explorer", "06_claims")
 
 
 def render(sweep: SweepDir, notebooks: Sequence[str] = NOTEBOOKS, echo: Callable[[str], None] = print) -> dict[str, Path | str]:

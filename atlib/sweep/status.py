@@ -17,7 +17,8 @@ from typing import Sequence
 
 from atlib.config import TrainConfig
 from atlib.io import read_json
-from atlib.runs import CONFIG, PROGRESS, RECORDS, config_label, run_status, seed_group_key
+from atlib.runs import CONFIG, PROGRESS, RECORDS, run_status
+from atlib.setting import Setting
 from atlib.sweep.estimate import Throughput, run_hours
 from atlib.sweep.jobs import SLURM_ACTIVE, Job, SweepDir, job_states, log_tail
 
@@ -114,7 +115,7 @@ def format_plan(states: Sequence[RunState], throughput: Throughput) -> str:
     """The ``--dry-run`` table: one row per group of seeds, what will be submitted, and the estimate."""
     groups: dict[tuple, list[RunState]] = {}
     for s in states:
-        groups.setdefault(seed_group_key(s.config), []).append(s)
+        groups.setdefault(Setting.of(s.config), []).append(s)
     rows, total, todo_hours = [], Counter(), 0.0
     for members in groups.values():
         c = Counter(s.state for s in members)
@@ -122,7 +123,7 @@ def format_plan(states: Sequence[RunState], throughput: Throughput) -> str:
         todo_hours += hours
         total.update(c)
         first = members[0].config
-        rows.append([f"{first.dataset} {first.model} {config_label(first)}", " ".join(str(s.config.seed) for s in members),
+        rows.append([f"{first.dataset} {first.model} {Setting.of(first).label}", " ".join(str(s.config.seed) for s in members),
                      c["missing"], c["partial"], c["failed"], c["running"] + c["queued"], c["done"], c["conflict"], f"{hours:.3g}"])
     rows.append(["total", "", total["missing"], total["partial"], total["failed"], total["running"] + total["queued"],
                  total["done"], total["conflict"], f"{todo_hours:.3g}"])

@@ -5,14 +5,12 @@
 - RobustBench's: the 15 common corruptions x 5 severities, and their mean.
 
 Works with the released files or the ones ``python -m atlib.corruptions`` generates, and records
-which were used. CLI: ``python -m atlib.evaluate RUN [RUN ...] --cifar-c DIR`` adds the result to
+which were used. ``python -m atlib.evaluate RUN [RUN ...] --cifar-c DIR`` adds the result to
 each finished run's ``metrics.json``.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -21,11 +19,10 @@ import torch
 from tqdm.auto import tqdm
 
 from atlib import data as atdata
-from atlib.attacks import accuracy
-from atlib.checkpoint import load_checkpoint
+from atlib.evaluate.accuracy import accuracy
 from atlib.io import read_json, write_json
-from atlib.models import build_model
-from atlib.runs import CHECKPOINT, METRICS, load_run
+from atlib.evaluate.trained import load_trained_model
+from atlib.runs import METRICS, load_run
 
 GENERATION_FILE = "generation.json"  # written beside generated files by atlib.corruptions
 
@@ -78,15 +75,6 @@ def evaluate_corruptions(model: torch.nn.Module, dataset: str, root: str | Path,
     }
 
 
-def load_trained_model(run_path: str | Path, device: str | torch.device = "cpu") -> torch.nn.Module:
-    """The model of a run's latest checkpoint, in eval mode."""
-    run = load_run(run_path)
-    config = run.config
-    model = build_model(config.model, atdata.NUM_CLASSES[config.dataset], config.dataset)
-    model.load_state_dict(load_checkpoint(Path(run_path) / CHECKPOINT)["model"])
-    return model.to(device).eval()
-
-
 def add_cifar_c_metrics(run_path: str | Path, root: str | Path, device: str | torch.device = "cpu",
                         batch_size: int = 1000) -> dict[str, Any]:
     """Evaluate a finished run's final model on CIFAR-C and store the result in its metrics.json."""
@@ -97,24 +85,3 @@ def add_cifar_c_metrics(run_path: str | Path, root: str | Path, device: str | to
     result = evaluate_corruptions(load_trained_model(run_path, device), run.config.dataset, root, device, batch_size)
     write_json(run_path / METRICS, {**run.metrics, "cifar_c": result})
     return result
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m atlib.evaluate", description=__doc__.split("\n\n")[0])
-    parser.add_argument("runs", nargs="+", help="finished run folders")
-    parser.add_argument("--cifar-c", required=True, help="folder with <corruption>.npy and labels.npy (released or generated)")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--batch-size", type=int, default=1000)
-    args = parser.parse_args(argv)
-    for path in args.runs:
-        try:
-            result = add_cifar_c_metrics(path, args.cifar_c, args.device, args.batch_size)
-        except (ValueError, FileNotFoundError) as err:
-            print(f"error: {path}: {err}", file=sys.stderr)
-            return 2
-        print(f"{path}: seed-paper mean {result['seed_paper_mean']}, RobustBench mean {result['robustbench_mean']}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

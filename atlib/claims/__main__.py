@@ -1,0 +1,38 @@
+"""``python -m atlib claims RUNS [--threshold-range LOW HIGH] [--json FILE]``: the claims table of a set of runs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from atlib.claims.report import RELATIVE_RANGE, report_for
+from atlib.io import write_json
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m atlib claims",
+                                     description="Does a set of runs reproduce the paper's claims? One row per claim, "
+                                                 "with the statistic per setting and a verdict.")
+    parser.add_argument("runs", nargs="+", help="a folder of runs, a glob (quoted) or run folders")
+    parser.add_argument("--threshold-range", nargs=2, type=float, metavar=("LOW", "HIGH"),
+                        help="non-monotonicity thresholds (total confidence drop) claims 3a-3c are judged over "
+                             f"(default: {RELATIVE_RANGE[0]:g}-{RELATIVE_RANGE[1]:g} times atlib.metrics.default_threshold "
+                             "for the runs' number of record points)")
+    parser.add_argument("--json", help="also write the report as JSON to this file")
+    parser.add_argument("--workers", type=int, help="threads reading runs (default: one per CPU core)")
+    args = parser.parse_args(argv)
+    try:
+        report = report_for(args.runs, tuple(args.threshold_range) if args.threshold_range else None, args.workers)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(report.markdown())
+    if args.json:
+        write_json(args.json, report.to_dict())
+        print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,276 @@
+"""Models trained by other code, evaluated and recorded like atlib's runs; AutoAttack for stored runs.
+
+- :func:`evaluate_checkpoint`: one checkpoint file's clean, PGD, AutoAttack, CIFAR-10-NEG and CIFAR-C
+  results (``python -m atlib.evaluate --checkpoint PATH --arch resnet18 --no-normalize``);
+- :func:`record_checkpoints`: a *series* of checkpoints of one training run (``epoch_*.pt``) becomes a
+  recorded run with ``method="external"``: its test and NEG probabilities at each checkpoint are the
+  record points, at the epochs the file names give, so every analysis and the explorer work on it;
+- :func:`add_autoattack_metrics`: AutoAttack added to a finished run's ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+import glob
+import platform
+import re
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+import atlib
+from atlib import data as atdata
+from atlib.config import TrainConfig
+from atlib.data.extra import NEG_FILE
+from atlib.evaluate.accuracy import accuracy, predict_proba
+from atlib.evaluate.autoattack import autoattack_evaluation
+from atlib.evaluate.corruptions import evaluate_corruptions
+from atlib.evaluate.robust import pgd_evaluation
+from atlib.evaluate.trained import load_trained_model
+from atlib.io import atomic_path, read_json, save_npy, write_json
+from atlib.models import load_external
+from atlib.records import RecordStore
+from atlib.runs import CHECKPOINT, CONFIG, META, METRICS, RECORDS, Run, load_run
+from atlib.subsets import balanced_subset
+
+Normalization = tuple[Sequence[float], Sequence[float]] | None
+_NUMBER = re.compile(r"\d+")
+
+
+def load_test_set(dataset: str, data_root: str | None = None, test_subset: int | None = None) -> tuple[atdata.ImageSet, np.ndarray]:
+    """The test set, or its class-balanced subset of ``test_subset`` images as training takes it, and
+    its rows in the full test set."""
+    test = atdata.load_cifar(dataset, "test", root=data_root)
+    if test_subset is None:
+        return test, np.arange(len(test.labels))
+    index = balanced_subset(test.labels, test_subset)
+    return atdata.ImageSet(np.ascontiguousarray(test.images[index]), test.labels[index], test.classes), index
+
+
+def load_neg_set(dataset: str, data_root: str | None = None, neg_path: str | None = None) -> atdata.ImageSet | None:
+    """CIFAR-10-NEG, found as training finds it (``neg_path``, beside ``data_root``, then searched);
+    None for CIFAR-100, or when it is not found and no ``neg_path`` was given."""
+    if dataset != "cifar10":
+        return None
+    if neg_path is None and data_root is not None and (Path(data_root) / NEG_FILE).exists():
+        neg_path = str(Path(data_root) / NEG_FILE)
+    try:
+        return atdata.load_cifar10_neg(neg_path)
+    except FileNotFoundError:
+        if neg_path is not None:
+            raise
+        return None
+
+
+def evaluate_model(
+    model: torch.nn.Module,
+    dataset: str,
+    test: atdata.ImageSet,
+    test_index: np.ndarray,
+    neg: atdata.ImageSet | None,
+    *,
+    n: int = 1000,
+    eps_255: Sequence[float] = (8.0,),
+    pgd_steps: int = 20,
+    autoattack: dict[str, Any] | None = None,
+    cifar_c_root: str | Path | None = None,
+    device: torch.device | str = "cpu",
+    batch_size: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Clean, NEG, PGD (and AutoAttack with ``autoattack``'s options, e.g. ``{"version": "standard"}``;
+    and CIFAR-C under ``cifar_c_root``) results of ``model``, in the layout of a run's ``metrics.json``.
+
+    PGD and AutoAttack attack the same ``n`` class-balanced test rows; ``robust_eval`` and
+    ``autoattack`` hold them as ``test_index`` (rows of the full test set).
+    """
+    metrics: dict[str, Any] = {
+        "clean_acc": accuracy(model, test.images, test.labels, batch_size, device),
+        "neg_acc": None if neg is None else accuracy(model, neg.images, neg.labels, batch_size, device),
+        "robust_acc": {},
+    }
+    if n > 0:
+        result = pgd_evaluation(model, test.images, test.labels, eps_255, n, steps=pgd_steps, batch_size=batch_size,
+                                device=device, seed=seed)
+        result.pop("per_image")
+        result["test_index"] = test_index[result["rows"]].tolist()
+        metrics["robust_acc"] = result.pop("robust_acc")
+        metrics["robust_eval"] = result
+        if autoattack is not None:
+            aa = autoattack_evaluation(model, test.images, test.labels, eps_255, n, device=device, seed=seed,
+                                       **{"batch_size": min(batch_size, 500), **autoattack})
+            aa["test_index"] = test_index[aa["rows"]].tolist()
+            metrics["autoattack"] = aa
+    if cifar_c_root is not None:
+        metrics["cifar_c"] = evaluate_corruptions(model, dataset, cifar_c_root, device, batch_size)
+    return metrics
+
+
+def evaluate_checkpoint(
+    path: str | Path,
+    arch: str,
+    normalize: Normalization = None,
+    dataset: str = "cifar10",
+    *,
+    data_root: str | None = None,
+    test_subset: int | None = None,
+    neg_path: str | None = None,
+    device: torch.device | str = "cpu",
+    **options: Any,
+) -> dict[str, Any]:
+    """Every result of one checkpoint file (see :func:`evaluate_model` for ``options``), with its source."""
+    model = load_external(path, arch, normalize, atdata.NUM_CLASSES[dataset]).to(device)
+    (test, index), neg = load_test_set(dataset, data_root, test_subset), load_neg_set(dataset, data_root, neg_path)
+    source = {"checkpoint": str(path), "arch": arch, "normalize": _normalization(normalize), "dataset": dataset}
+    return {**source, **evaluate_model(model, dataset, test, index, neg, device=device, **options)}
+
+
+def checkpoint_series(pattern: str) -> list[tuple[int, Path]]:
+    """The files matching ``pattern``, as ``(epoch, path)`` ordered by the last number in each file name."""
+    paths = sorted(Path(p) for p in glob.glob(pattern) if Path(p).is_file())
+    if not paths:
+        raise FileNotFoundError(f"no checkpoint files match {pattern!r}")
+    series: dict[int, Path] = {}
+    for path in paths:
+        numbers = _NUMBER.findall(path.stem)
+        if not numbers:
+            raise ValueError(f"{path.name} has no number in its name: each file of a series needs its epoch "
+                             "in its name (e.g. epoch_12.pt); narrow the pattern to leave other files out")
+        epoch = int(numbers[-1])
+        if epoch in series:
+            raise ValueError(f"{series[epoch].name} and {path.name} both give epoch {epoch}: narrow the pattern")
+        series[epoch] = path
+    return sorted(series.items())
+
+
+def record_checkpoints(
+    pattern: str,
+    arch: str,
+    normalize: Normalization = None,
+    dataset: str = "cifar10",
+    *,
+    name: str | None = None,
+    out_dir: str | Path = "outputs/runs",
+    data_root: str | None = None,
+    test_subset: int | None = None,
+    neg_path: str | None = None,
+    n: int = 1000,
+    eps_255: Sequence[float] = (8.0,),
+    pgd_steps: int = 20,
+    autoattack: dict[str, Any] | None = None,
+    cifar_c_root: str | None = None,
+    device: torch.device | str = "cpu",
+    batch_size: int = 1000,
+    progress: bool = True,
+) -> Run:
+    """Record a series of checkpoints (``pattern``, e.g. ``'ckpts/epoch_*.pt'``) as a run in ``out_dir``.
+
+    Each checkpoint becomes one record point (test and NEG probabilities, accuracies, its epoch from
+    the file name), written exactly as training writes them; the last one is evaluated as training
+    evaluates its final model (``metrics.json``) and saved as the run's ``checkpoint.pt`` (weights only),
+    so ``python -m atlib.evaluate RUN ...`` works on it too. A second call continues where the first
+    stopped and returns a complete run as stored.
+    """
+    series = checkpoint_series(pattern)
+    num_classes = atdata.NUM_CLASSES[dataset]
+    config = TrainConfig(
+        dataset=dataset, model=arch, method="external", epochs=max(1, series[-1][0]), record_per_epoch=1,
+        test_subset=test_subset, robust_eval_eps_255=tuple(eps_255), robust_eval_n=n, robust_eval_steps=pgd_steps,
+        eval_batch_size=batch_size, data_root=data_root, neg_path=neg_path, cifar_c_root=cifar_c_root,
+        out_dir=str(out_dir), name=name or f"{dataset}_{arch}_external_{_slug(series[-1][1].parent.name)}",
+        device=str(device), progress=progress,
+    )
+    run_dir = Path(out_dir) / config.run_name
+    source = {"pattern": pattern, "files": [p.name for _, p in series], "epochs": [e for e, _ in series],
+              "arch": arch, "normalize": _normalization(normalize)}
+    _prepare(run_dir, config, source)
+    if (run_dir / METRICS).exists():
+        return load_run(run_dir)
+    (test, index), neg = load_test_set(dataset, data_root, test_subset), load_neg_set(dataset, data_root, neg_path)
+    sets = {"test": test} | ({"neg": neg} if neg is not None else {})
+    if not (run_dir / RECORDS / "index.json").exists():
+        save_npy(run_dir / RECORDS / "test_index.npy", index)  # before the index that marks the store as created
+        RecordStore.create(run_dir / RECORDS, len(series), {k: s.labels for k, s in sets.items()}, num_classes)
+    store = RecordStore(run_dir / RECORDS)
+    start = time.time()
+    model = None
+    for epoch, path in tqdm(series[store.count:], desc=config.run_name, disable=not progress, unit="checkpoint"):
+        model = load_external(path, arch, normalize, num_classes).to(device)
+        probs, accs = {}, {}
+        for split, images in sets.items():
+            p = predict_proba(model, images.images, batch_size, device)
+            accs[split] = float((p.argmax(1).numpy() == images.labels).mean())
+            probs[split] = p.to(torch.float16).numpy()
+        store.append({"epoch": float(epoch), "step": None, "lr": None, "train_loss": None, "train_acc": None,
+                      "test_acc": accs["test"], "neg_acc": accs.get("neg"), "time": time.time(), "checkpoint": path.name},
+                     probs)
+    if model is None:
+        model = load_external(series[-1][1], arch, normalize, num_classes).to(device)
+    metrics = evaluate_model(model, dataset, test, index, neg, n=n, eps_255=eps_255, pgd_steps=pgd_steps,
+                             autoattack=autoattack, cifar_c_root=cifar_c_root, device=device, batch_size=batch_size)
+    with atomic_path(run_dir / CHECKPOINT) as tmp:
+        torch.save({"model": model.state_dict()}, tmp)
+    meta = read_json(run_dir / META)
+    meta.update(ended=time.strftime("%Y-%m-%dT%H:%M:%S"), wall_time_s=meta.get("wall_time_s", 0.0) + time.time() - start)
+    write_json(run_dir / META, meta)
+    write_json(run_dir / METRICS, metrics)  # written last: its presence marks the run complete
+    return load_run(run_dir)
+
+
+def add_autoattack_metrics(run_path: str | Path, n: int | None = None, eps_255: Sequence[float] | None = None, *,
+                           version: str = "standard", attacks: Sequence[str] | None = None,
+                           device: torch.device | str = "cpu", batch_size: int = 500) -> dict[str, Any]:
+    """Run AutoAttack on a finished run's final model and store it in its ``metrics.json`` as ``autoattack``.
+
+    By default it attacks the rows and budgets of the run's PGD evaluation (``n`` = ``robust_eval_n``),
+    so ``robust_acc`` and ``autoattack.robust_acc`` compare image for image. Progress is kept in
+    ``<run>/autoattack_state/`` until the result is stored, so an interrupted evaluation resumes.
+    """
+    run_path = Path(run_path)
+    if not (run_path / METRICS).exists():
+        raise ValueError(f"{run_path} has not finished training (no {METRICS}); finish or resume it first")
+    run = load_run(run_path)
+    config = run.config
+    if eps_255 is None:
+        eps_255 = sorted(map(float, run.metrics.get("robust_acc") or {}) or config.robust_eval_eps_255)
+    test, index = load_test_set(config.dataset, config.data_root, config.test_subset)
+    state_dir = run_path / "autoattack_state"
+    result = autoattack_evaluation(load_trained_model(run_path, device), test.images, test.labels, eps_255,
+                                   config.robust_eval_n if n is None else n, version=version, attacks=attacks,
+                                   batch_size=batch_size,
+                                   device=device, seed=config.seed, state_dir=state_dir)
+    result["test_index"] = index[result["rows"]].tolist()
+    write_json(run_path / METRICS, {**load_run(run_path).metrics, "autoattack": result})
+    shutil.rmtree(state_dir, ignore_errors=True)
+    return result
+
+
+def _prepare(run_dir: Path, config: TrainConfig, source: dict[str, Any]) -> None:
+    """Write config and meta of a new run; refuse a stored run of other settings or another series."""
+    if (run_dir / CONFIG).exists():
+        conflicts = config.conflicts_with(read_json(run_dir / CONFIG))
+        stored = read_json(run_dir / META).get("source") if (run_dir / META).exists() else None
+        if stored is not None and stored != source:
+            conflicts["source"] = (stored, source)
+        if conflicts:
+            lines = "\n".join(f"  {k}: stored {old!r}, given {new!r}" for k, (old, new) in sorted(conflicts.items()))
+            raise ValueError(f"{run_dir} holds a recording of other settings:\n{lines}\n"
+                             "Give another --name, or delete that folder to record it again.")
+        return
+    write_json(run_dir / CONFIG, config.to_dict())
+    write_json(run_dir / META, {
+        "atlib_version": atlib.__version__, "torch_version": torch.__version__, "python": platform.python_version(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "wall_time_s": 0.0, "source": source,
+    })
+
+
+def _normalization(normalize: Normalization) -> list[list[float]] | None:
+    return None if normalize is None else [list(map(float, normalize[0])), list(map(float, normalize[1]))]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "checkpoints"

@@ -1,0 +1,21 @@
+"""The model a run trained, rebuilt from its checkpoint for evaluation after training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from atlib import data as atdata
+from atlib.checkpoint import load_checkpoint
+from atlib.models import build_model
+from atlib.runs import CHECKPOINT, load_run
+
+
+def load_trained_model(run_path: str | Path, device: str | torch.device = "cpu") -> torch.nn.Module:
+    """The model of a run's latest checkpoint, in eval mode."""
+    run = load_run(run_path)
+    config = run.config
+    model = build_model(config.model, atdata.NUM_CLASSES[config.dataset], config.dataset)
+    model.load_state_dict(load_checkpoint(Path(run_path) / CHECKPOINT)["model"])
+    return model.to(device).eval()

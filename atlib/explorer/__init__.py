@@ -1,0 +1,22 @@
+"""The learning-profile explorer: step through test images and compare how each run group learned them.
+
+The paper argues through single images (Appendix A, Fig 6): easy, hard, monotone and non-monotone
+points, and how NT and AT treat the same image. The package, one job per module:
+
+- :mod:`~atlib.explorer.profileset`: :class:`ProfileSet`, the runs' images summarized once (categories,
+  final predictions, entropies) and read one image at a time; it also names the three numbers of an
+  image (record row, dataset index, pick) and builds the chart rows;
+- :mod:`~atlib.explorer.charts`: the views shared by widget and export (one
+  :func:`atlib.plots.learning_profile_view` per group, the entropy chart), over named datasets;
+- :mod:`~atlib.explorer.widget`: :class:`ProfileExplorer`, the notebook widget (filters, sort, slider);
+- :mod:`~atlib.explorer.export`: :func:`export_html`, the same comparison for a subset of images as one
+  self-contained HTML file driven by a Vega slider; ``python -m atlib.explorer`` (:mod:`~atlib.explorer.__main__`);
+- :mod:`~atlib.explorer.gallery`: notebook 02's Fig 6 gallery of category examples.
+"""
+
+from atlib.explorer.export import export_html
+from atlib.explorer.gallery import category_examples, category_gallery_chart
+from atlib.explorer.profileset import ProfileSet
+from atlib.explorer.widget import ProfileExplorer
+
+__all__ = ["ProfileExplorer", "ProfileSet", "category_examples", "category_gallery_chart", "export_html"]

@@ -1,0 +1,82 @@
+"""What a training run reads, resolved once when it starts and recorded in its meta.json.
+
+``atlib.data`` holds the one search rule; this module applies it to a config, records the result
+(paths and the synthesized set's content hash), and loads the arrays the loop trains and records on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from atlib import data as atdata
+from atlib.config import TrainConfig
+from atlib.subsets import balanced_subset
+
+
+@dataclasses.dataclass
+class RunData:
+    """Everything a run reads, loaded: arrays for training and recording, and where they came from."""
+
+    train: atdata.ImageSet
+    test: atdata.ImageSet
+    test_index: np.ndarray  # rows of the full test set that ``test`` holds
+    neg: atdata.ImageSet | None
+    synthetic: atdata.ImageSet | None
+    num_classes: int
+    inputs: dict[str, Any]  # every input resolved once, as recorded in meta.json (see resolve_inputs)
+
+
+def resolve_inputs(config: TrainConfig) -> dict[str, Any]:
+    """Every input of a run, found once with ``atlib.data``'s search rule and recorded in its meta.json:
+    the CIFAR root, the CIFAR-10-NEG file (looked for beside the CIFAR data first; None when absent and not
+    asked for), the synthetic file with its content hash (its identity when the file moves), the CIFAR-C
+    folder. Analysis and the explorer read these, never the environment of the process they run in."""
+    from atlib.data.cifar import locate_cifar
+    from atlib.data.extra import locate_cifar10_neg
+    from atlib.data.sources import content_hash
+
+    _, cifar_root = locate_cifar(config.dataset, "train", root=config.data_root)
+    inputs: dict[str, Any] = {"cifar_root": str(cifar_root), "neg_path": None, "synthetic": None, "cifar_c_root": None}
+    if config.dataset == "cifar10":
+        try:
+            inputs["neg_path"] = str(locate_cifar10_neg(config.neg_path, root=cifar_root))
+        except FileNotFoundError as err:
+            if config.neg_path is not None:
+                raise
+            tqdm.write(f"[atlib] CIFAR-10-NEG not found, not recording it ({err})")
+    if config.uses_synthetic:
+        path = Path(config.synthetic).expanduser().resolve()
+        if not path.is_file():
+            raise FileNotFoundError(f"synthetic data file {path} does not exist (TrainConfig.synthetic)")
+        inputs["synthetic"] = {"path": str(path), "sha256": content_hash(path)}
+    if config.cifar_c_root is not None:
+        from atlib.evaluate.corruptions import cifar_c_source
+
+        inputs["cifar_c_root"] = cifar_c_source(config.dataset, config.cifar_c_root)["root"]
+    return inputs
+
+
+def load_run_data(config: TrainConfig) -> RunData:
+    """The run's inputs (:func:`resolve_inputs`) loaded as uint8 arrays, with the subsets the config asks for."""
+    inputs = resolve_inputs(config)
+    train = atdata.load_cifar(config.dataset, "train", root=inputs["cifar_root"])
+    test = atdata.load_cifar(config.dataset, "test", root=inputs["cifar_root"])
+    if config.train_subset is not None:
+        train = _subset(train, balanced_subset(train.labels, config.train_subset))
+    test_index = np.arange(len(test.labels))
+    if config.test_subset is not None:
+        test_index = balanced_subset(test.labels, config.test_subset)
+        test = _subset(test, test_index)
+    num_classes = atdata.NUM_CLASSES[config.dataset]
+    neg = atdata.load_cifar10_neg(inputs["neg_path"]) if inputs["neg_path"] else None
+    synthetic = atdata.load_synthetic(inputs["synthetic"]["path"], num_classes=num_classes) if inputs["synthetic"] else None
+    return RunData(train, test, test_index, neg, synthetic, num_classes, inputs)
+
+
+def _subset(images: atdata.ImageSet, index: np.ndarray) -> atdata.ImageSet:
+    return atdata.ImageSet(np.ascontiguousarray(images.images[index]), images.labels[index], images.classes)

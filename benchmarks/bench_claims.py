@@ -1,0 +1,105 @@
+"""Claims report speed at the paper's scale: time per setting, extrapolated to the paper grid.
+
+A fake setting of 5 seeds x 480 record points (120 epochs x 4) x 10,000 test images x 100 classes
+(CIFAR-100; 4.8 GB of float16 records) is written once under ``$ATLIB_CACHE/bench_claims``
+(default ``~/.cache/atlib``), with a 10-class one of the same shape (CIFAR-10). The report reads
+each run once (entropy, learning profiles, categories over the threshold grid). The paper grid
+(``grids/paper.yaml``) has 24 settings: 12 on CIFAR-10 and 12 on CIFAR-100. Target: under a
+minute for all 24.
+
+Prints the seconds per setting of each kind (a first pass, records possibly read from disk, and
+a second pass from the page cache), the grid's total extrapolated from them, and the bound of 24
+CIFAR-100-sized settings. Writes ``outputs/benchmarks/claims.json``.
+
+    python benchmarks/bench_claims.py                    # both kinds, threads = CPU cores
+    python benchmarks/bench_claims.py --workers 1 --classes 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from atlib.claims import claims_report
+from atlib.config import TrainConfig
+from atlib.io import save_npy, write_json
+from atlib.records import RecordStore
+from atlib.runs import group_seeds, load_runs
+
+REPO = Path(__file__).resolve().parents[1]
+SEEDS, POINTS, IMAGES, GRID_SETTINGS = 5, 480, 10_000, {10: 12, 100: 12}
+
+
+def write_setting(root: Path, classes: int) -> Path:
+    """One NT setting of SEEDS runs with sharpening random predictions; kept if already complete."""
+    folder = root / f"c{classes}"
+    config = TrainConfig(dataset="cifar10" if classes == 10 else "cifar100", method="nt", epochs=POINTS // 4,
+                         record_per_epoch=4, out_dir=str(folder))
+    runs = [folder / config.replace(seed=s).run_name for s in range(SEEDS)]
+    if all((r / "metrics.json").is_file() for r in runs):
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    rng = np.random.default_rng(classes)
+    labels = rng.integers(0, classes, IMAGES)
+    for seed, run_dir in enumerate(runs):
+        write_json(run_dir / "config.json", config.replace(seed=seed).to_dict())
+        write_json(run_dir / "meta.json", {"atlib_version": "benchmark"})
+        save_npy(run_dir / "records" / "test_index.npy", np.arange(IMAGES))
+        store = RecordStore.create(run_dir / "records", POINTS, {"test": labels}, classes)
+        base = rng.standard_normal((IMAGES, classes), dtype=np.float32)
+        base[np.arange(IMAGES), labels] += 1.0
+        for k in range(POINTS):
+            logits = base * (0.2 + 6.0 * k / POINTS) + 0.5 * rng.standard_normal((IMAGES, classes), dtype=np.float32)
+            e = np.exp(logits - logits.max(axis=1, keepdims=True))
+            probs = (e / e.sum(axis=1, keepdims=True)).astype(np.float16)
+            acc = float((probs.argmax(1) == labels).mean())
+            store.append({"epoch": (k + 1) / 4, "step": k + 1, "lr": 0.1, "train_loss": 1.0, "train_acc": acc,
+                          "test_acc": acc, "neg_acc": None, "time": 0.0}, {"test": probs})
+        write_json(run_dir / "metrics.json", {"clean_acc": acc, "neg_acc": None, "robust_acc": {"8": 0.1}})
+    return folder
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--classes", type=int, nargs="+", default=[10, 100], choices=[10, 100])
+    parser.add_argument("--workers", type=int, help="threads reading runs (default: one per CPU core)")
+    parser.add_argument("--cache", type=Path, default=Path(os.environ.get("ATLIB_CACHE", Path.home() / ".cache" / "atlib")) / "bench_claims")
+    parser.add_argument("--out", type=Path, default=REPO / "outputs" / "benchmarks" / "claims.json")
+    args = parser.parse_args()
+
+    results = {}
+    for classes in args.classes:
+        start = time.perf_counter()
+        folder = write_setting(args.cache, classes)
+        size = sum(p.stat().st_size for p in folder.rglob("*_probs.npy")) / 1e9
+        print(f"{classes} classes: {SEEDS} seeds x {POINTS} points x {IMAGES} images, {size:.1f} GB of records in {folder} "
+              f"(ready in {time.perf_counter() - start:.0f} s)")
+        groups = group_seeds(load_runs(folder))
+        passes = []
+        for _ in range(2):
+            start = time.perf_counter()
+            report = claims_report(groups, workers=args.workers)
+            passes.append(time.perf_counter() - start)
+        assert len(report.claims) == 12
+        results[classes] = {"first_s": passes[0], "second_s": passes[1], "gb": size}
+        print(f"  seconds per setting: first pass {passes[0]:.1f}, second pass {passes[1]:.1f}")
+
+    best = {c: min(r["first_s"], r["second_s"]) for c, r in results.items()}
+    summary = {"settings": results, "workers": args.workers or os.cpu_count(), "cpu_count": os.cpu_count()}
+    if set(best) == {10, 100}:
+        grid = sum(GRID_SETTINGS[c] * best[c] for c in best)
+        bound = sum(GRID_SETTINGS.values()) * best[100]
+        summary.update(paper_grid_s=grid, all_cifar100_bound_s=bound)
+        print(f"paper grid (12 CIFAR-10 + 12 CIFAR-100 settings): {grid:.0f} s (target < 60 s); "
+              f"24 CIFAR-100-sized settings: {bound:.0f} s")
+    write_json(args.out, summary)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,336 @@
+"""The claims report on fake runs whose records make each claim hold, fail, or be undecidable.
+
+Runs come from tests/fakeruns.py (exact on-disk layout, no training). A setting's records are
+built from a *rank* r (0 for NT, 1 for AT ε=2/255, 2 for AT ε=8/255 in the paper's world; 2 - r
+in the reversed world): larger r learns more slowly, ends less confident and more spread, has more
+hard and fewer non-monotone points, a steadier NEG curve, higher robust and lower clean accuracy,
+and gains more CIFAR-C accuracy from synthesized data. Verdicts are computed by atlib.claims and
+compared with what the design implies; statistics are compared with direct computations.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fakeruns import make_run
+
+from atlib import analysis, metrics
+from atlib.claims import FAILS, HOLDS, UNCLEAR, Less, Value, claims_report, judge, report_for, threshold_grid
+from atlib.claims.paper import neg_fall
+from atlib.config import METHODS, TrainConfig
+from atlib.runs import group_seeds, load_runs
+
+REPO = Path(__file__).resolve().parents[1]
+T, N, C, N_NEG = 8, 60, 10, 40
+LABELS = np.arange(N) % C
+NEG_LABELS = np.arange(N_NEG) % C
+HARD = (3, 6, 9)  # hard points per rank
+NON_MONOTONE = (18, 12, 6)  # zigzag points per rank
+NEG_CURVES = (  # CIFAR-10-NEG accuracy per record point, per rank
+    (0.2, 0.4, 0.6, 0.5, 0.3, 0.25, 0.3, 0.35),  # rises, falls by 0.35 while test accuracy rises
+    (0.2, 0.3, 0.35, 0.325, 0.35, 0.375, 0.4, 0.425),  # one small dip of 0.025
+    (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55),  # steady
+)
+EPS = {0: ("nt", 0.0), 1: ("at", 2.0), 2: ("at", 8.0)}
+ALL_IDS = ["1a", "1b", "2", "3a", "3b", "3c", "4a", "4b", "5a", "5b", "6a", "6b"]
+
+
+def confidences(rank: int, seed: int, zigzag: float = 0.5) -> np.ndarray:
+    """(T, N) true-class probabilities of one run: hard points flat at 0.02, zigzag points swinging
+    by ``zigzag`` around a rising trend (ending at the top), one late learner per record point, the
+    rest rising (slower for larger rank) to a final value that is lower and more spread for larger
+    rank; seeds differ by < 0.005."""
+    rng = np.random.default_rng(100 * rank + seed)
+    time = (np.arange(T)[:, None] + 1) / T
+    final = 0.97 - 0.1 * rank + 0.1 * rank * np.linspace(-1, 1, N)[None, :]
+    conf = 0.3 + (final - 0.3) * time ** (0.5 * 2**rank)
+    hard, wavy = HARD[rank], NON_MONOTONE[rank]
+    conf[:, :hard] = 0.02
+    swing = zigzag * ((T - 1 - np.arange(T)) % 2)[:, None]
+    conf[:, hard:hard + wavy] = np.clip(0.6 + 0.37 * time - swing, 0.02, 0.97)
+    for k in range(1, T):  # late learners, wrong until point k: test accuracy keeps rising
+        conf[:k, hard + wavy + k] = 0.05
+    return np.clip(conf + rng.uniform(0, 0.004, size=conf.shape), 0.0, 0.99)
+
+
+def probs_from(conf: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Softmax-like rows: the true class gets ``conf``, the other classes share the rest equally."""
+    out = np.repeat(((1.0 - conf) / (C - 1))[..., None], C, axis=-1)
+    np.put_along_axis(out, labels[None, :, None], conf[..., None], axis=-1)
+    return out
+
+
+def neg_probs(rank: int) -> np.ndarray:
+    """NEG records whose accuracy follows NEG_CURVES[rank]: the first round(a * 40) points are right."""
+    conf = np.stack([np.where(np.arange(N_NEG) < round(a * N_NEG), 0.9, 0.0) for a in NEG_CURVES[rank]])
+    wrong = probs_from(np.full_like(conf, 0.9), (NEG_LABELS + 1) % C)
+    return np.where(conf[..., None] > 0, probs_from(conf, NEG_LABELS), wrong)
+
+
+def world(out: Path, *, reverse: bool = False, ranks=(0, 1, 2), seeds=(0, 1), neg: bool = True, cifar_c: bool = True,
+          synthetic: str | None = "synth", dataset: str = "cifar10", robust_flip_seed: int | None = None,
+          zigzag: dict[int, float] | None = None) -> Path:
+    """Write every setting of ``ranks`` (with and without synthesized data) for every seed."""
+    gains = (0.06, -0.01, -0.03) if reverse else (0.005, 0.03, 0.06)
+    for position in ranks:
+        rank = 2 - position if reverse else position
+        method, eps = EPS[position]
+        for seed in seeds:
+            for tag in (None, synthetic) if synthetic else (None,):
+                config = TrainConfig(dataset=dataset, model="small_cnn", method=method, epsilon_255=eps or 8, seed=seed,
+                                     epochs=4, record_per_epoch=2, synthetic=f"/data/{tag}.npz" if tag else None,
+                                     synthetic_tag=tag or "synth")
+                robust_rank = 2 - rank if seed == robust_flip_seed else rank
+                metrics_json = {"clean_acc": 0.8 - 0.1 * rank + 0.001 * seed, "neg_acc": None,
+                                "robust_acc": {"8": 0.05 + 0.15 * robust_rank - 0.001 * seed}}
+                if cifar_c:
+                    accuracy = 0.6 - 0.05 * rank + (gains[position] if tag else 0.0)
+                    metrics_json["cifar_c"] = {"seed_paper_mean": accuracy, "source": {"kind": "generated"}}
+                conf = confidences(rank, seed, (zigzag or {}).get(position, 0.5))
+                make_run(out, config, probs_from(conf, LABELS), LABELS, neg_probs(rank) if neg else None,
+                         NEG_LABELS if neg else None, metrics=metrics_json)
+    return out
+
+
+def verdicts(report) -> dict[str, str]:
+    return {c.id: c.verdict for c in report.claims}
+
+
+def claim(report, claim_id: str):
+    return next(c for c in report.claims if c.id == claim_id)
+
+
+# ----------------------------------------------------------------------------- the rule
+
+
+def _v(label: str, values: list[float], mean: float | None = None, seeds=None) -> Value:
+    seeds = tuple(range(len(values))) if seeds is None else tuple(seeds)
+    return Value(label, "at", 0.0, "original", seeds, tuple(values), float(np.mean(values)) if mean is None else mean)
+
+
+def test_rule_needs_mean_and_every_seed() -> None:
+    low, high = _v("a", [1.0, 2.0]), _v("b", [3.0, 4.0])
+    assert judge([Less(low, high)])[0] == HOLDS
+    assert judge([Less(high, low)])[0] == FAILS
+    crossing = _v("c", [1.5, 1.0])  # means 1.25 < 1.5; seed 0: 1.5 > 1.0; seed 1: 1.0 < 2.0
+    assert judge([Less(crossing, low)]) == (UNCLEAR, "mixed: the ordering holds for the mean, seed 1; the reverse holds for seed 0")
+    tied = _v("d", [1.0, 2.0])
+    assert judge([Less(low, tied)]) == (UNCLEAR, "neither the ordering nor its reverse holds, for the mean or any seed")
+    # the mean alone decides nothing: here it is reversed while both seeds hold
+    assert judge([Less(_v("e", [1.0, 1.0], mean=5.0), high)])[0] == UNCLEAR
+
+
+def test_rule_matches_seeds_by_number_and_needs_two() -> None:
+    verdict, reason = judge([Less(_v("a", [1.0]), _v("b", [2.0, 3.0]))])
+    assert verdict == UNCLEAR and reason.startswith("one seed: a has a single seed")
+    shifted = _v("b", [2.0, 3.0], seeds=(1, 2))
+    verdict, reason = judge([Less(_v("a", [1.0, 1.0]), shifted)])
+    assert verdict == UNCLEAR and "share only seeds [1]" in reason
+    # seed 1 of a (5.0) against seed 1 of b (6.0): matched by number, not by position
+    assert judge([Less(_v("a", [9.0, 5.0, 1.0], seeds=(0, 1, 2)), _v("b", [6.0, 7.0], seeds=(1, 2)))])[0] == HOLDS
+
+
+def test_rule_bounded_statistic_counts_a_tie_as_the_reverse() -> None:
+    no_fall = _v("nt", [0.0, 0.0])
+    assert judge([Less(0.0, no_fall)])[0] == UNCLEAR
+    assert judge([Less(0.0, no_fall, tie_is_reverse=True)])[0] == FAILS
+    assert judge([Less(0.0, _v("nt", [0.1, 0.2]), tie_is_reverse=True)])[0] == HOLDS
+
+
+def test_neg_fall() -> None:
+    test = np.linspace(0.3, 0.8, 8)
+    assert neg_fall(np.array(NEG_CURVES[0]), test) == pytest.approx(0.35)
+    assert neg_fall(np.array(NEG_CURVES[2]), test) == 0.0  # peak at the end: no fall
+    assert neg_fall(np.array([0.5, 0.4, 0.3]), test[:3]) == 0.0  # never rises
+    flat_test = np.array([0.5, 0.6, 0.7, 0.7, 0.7])
+    assert neg_fall(np.array([0.1, 0.2, 0.5, 0.1, 0.1]), flat_test) == 0.0  # test accuracy does not rise after the peak
+
+
+# ----------------------------------------------------------------------------- the claims on fake runs
+
+
+def test_every_claim_holds_in_the_papers_world(tmp_path: Path) -> None:
+    report = report_for(world(tmp_path))
+    assert [c.id for c in report.claims] == ALL_IDS
+    assert verdicts(report) == dict.fromkeys(ALL_IDS, HOLDS), [(c.id, c.reason) for c in report.claims]
+    assert report.notes == []
+
+
+def test_every_claim_fails_in_the_reversed_world(tmp_path: Path) -> None:
+    report = report_for(world(tmp_path, reverse=True))
+    assert verdicts(report) == dict.fromkeys(ALL_IDS, FAILS), [(c.id, c.reason) for c in report.claims]
+
+
+def test_statistics_equal_direct_computations(tmp_path: Path) -> None:
+    runs = world(tmp_path)
+    report = report_for(runs)
+    nt = claim(report, "1a").values[0]
+    assert nt.label == "NT" and nt.seeds == (0, 1)
+    for seed, value in zip(nt.seeds, nt.per_seed):
+        p = probs_from(confidences(0, seed), LABELS)[-1].astype(np.float16).astype(np.float64)
+        entropies = -(p * np.log(p)).sum(-1)
+        assert value == pytest.approx(entropies.mean(), rel=1e-12)
+        spread = claim(report, "1b").values[0].per_seed[nt.seeds.index(seed)]
+        assert spread == pytest.approx(np.subtract(*np.percentile(entropies, [75, 25])), rel=1e-12)
+    assert nt.mean == pytest.approx(np.mean(nt.per_seed))
+    # Fig 2-3: the seed-averaged shares are notebook 02's (analysis.category_table) at the shown threshold
+    shown = claim(report, "3b").thresholds.shown_at
+    table = analysis.category_table(group_seeds(load_runs(runs)), threshold=shown)
+    for v in claim(report, "3b").values:
+        row = table[(table["label"] == v.label) & (table["category"] == "non-monotone")]
+        assert v.mean == pytest.approx(float(row["percentage"].iloc[0]))
+    # the design's shares: the zigzag points are non-monotone at every threshold of the default grid
+    assert [v.mean for v in claim(report, "3b").values] == pytest.approx([100 * k / N for k in NON_MONOTONE])
+    # Fig 4: 4a's fall and 4b's total decrease of NT's NEG curve, as designed
+    assert claim(report, "4a").values[0].per_seed == pytest.approx((0.35, 0.35))
+    assert claim(report, "4b").values[0].mean == pytest.approx(0.35)
+    # Fig 5 gains are same-seed differences; 6 reads metrics.json
+    assert [v.mean for v in claim(report, "5a").values] == pytest.approx([0.005, 0.03, 0.06])
+    assert claim(report, "6b").values[2].per_seed == pytest.approx((0.6, 0.601))
+
+
+def test_cannot_tell_with_one_seed(tmp_path: Path) -> None:
+    report = report_for(world(tmp_path, seeds=(0,)))
+    assert verdicts(report) == dict.fromkeys(ALL_IDS, UNCLEAR)
+    assert all(c.reason.startswith("one seed") for c in report.claims), [c.reason for c in report.claims]
+
+
+def test_cannot_tell_with_missing_settings(tmp_path: Path) -> None:
+    report = report_for(world(tmp_path, ranks=(0, 2)))  # NT and AT ε=8/255 only
+    got = verdicts(report)
+    for claim_id in ("2", "3b", "3c", "4b", "5a", "6a", "6b"):  # "as ε grows" needs two AT budgets
+        assert got[claim_id] == UNCLEAR and claim(report, claim_id).reason.startswith("missing settings"), claim_id
+    assert {k: got[k] for k in ("1a", "1b", "3a", "4a", "5b")} == dict.fromkeys(("1a", "1b", "3a", "4a", "5b"), HOLDS)
+
+
+def test_cannot_tell_without_neg_cifar_c_or_synthesized_data(tmp_path: Path) -> None:
+    report = report_for(world(tmp_path / "a", neg=False, cifar_c=False))
+    assert claim(report, "4a").reason == "no NEG: CIFAR-10-NEG not recorded for NT, AT ε=2/255, AT ε=8/255"
+    assert claim(report, "4b").verdict == UNCLEAR and claim(report, "4b").reason.startswith("no NEG")
+    assert claim(report, "5a").verdict == UNCLEAR and claim(report, "5a").reason.startswith("no CIFAR-C evaluation")
+    assert verdicts(report)["1a"] == HOLDS
+    report = report_for(world(tmp_path / "b", synthetic="standin"))
+    for claim_id in ("5a", "5b"):  # the statistics are there, the verdict says what they rest on
+        assert claim(report, claim_id).verdict == UNCLEAR
+        assert claim(report, claim_id).reason.startswith("stand-in instead of synthesized data")
+        assert claim(report, claim_id).values
+    report = report_for(world(tmp_path / "c", synthetic=None, dataset="cifar100"))
+    assert claim(report, "4a").reason == "no NEG: CIFAR-10-NEG is a CIFAR-10 set"
+    assert claim(report, "5a").reason == "missing settings: no runs with synthesized data for cifar100"
+
+
+def test_a_disagreeing_seed_makes_the_claim_undecided(tmp_path: Path) -> None:
+    report = report_for(world(tmp_path, seeds=(0, 1, 2), robust_flip_seed=1))
+    verdict, reason = claim(report, "6a").verdict, claim(report, "6a").reason
+    assert verdict == UNCLEAR and "the reverse holds for seed 1" in reason and "the ordering holds for the mean, seed 0, seed 2" in reason
+    assert verdicts(report)["6b"] == HOLDS
+
+
+def test_point_category_claims_report_the_thresholds_where_they_hold(tmp_path: Path) -> None:
+    runs = world(tmp_path, zigzag={0: 0.5, 1: 0.15, 2: 0.08})  # AT's swings are small: non-monotone only at low thresholds
+    grid = threshold_grid(T, (0.05, 1.0))
+    report = report_for(runs, threshold_range=(0.05, 1.0))
+    evaluation = claim(report, "3b").thresholds
+    np.testing.assert_array_equal(evaluation.grid, grid)
+    # reference: the smallest total drop among AT ε=2/255's zigzag points, from its seed-averaged profile
+    mean_conf = np.mean([confidences(1, s, 0.15) for s in (0, 1)], axis=0)[:, HARD[1]:HARD[1] + NON_MONOTONE[1]]
+    steps = np.diff(mean_conf, axis=0)
+    smallest = min(-steps[:, i][steps[:, i] < 0].sum() for i in range(steps.shape[1]))
+    below = grid[grid < smallest]
+    assert 0 < len(below) < len(grid)
+    # while AT ε=2/255's zigzags count, NT > AT 2 > AT 8 holds (AT 8's may already be gone: 12 > 6 > 0 still holds)
+    assert evaluation.ranges(HOLDS)[0] == (grid[0], below[-1])
+    assert claim(report, "3b").verdict == UNCLEAR and "the ordering holds at thresholds" in claim(report, "3b").reason
+
+
+def test_unfinished_runs_are_left_out_and_duplicate_settings_refused(tmp_path: Path) -> None:
+    out = world(tmp_path / "runs", seeds=(0, 1))
+    config = TrainConfig(model="small_cnn", method="at", epsilon_255=8, seed=2, epochs=4, record_per_epoch=2)
+    make_run(out, config, probs_from(confidences(2, 2), LABELS), LABELS, complete=False)
+    report = report_for(out)
+    assert "AT ε=8/255 (cifar10): unfinished seeds [2] left out" in report.notes
+    assert claim(report, "6a").values[2].seeds == (0, 1)
+    other = TrainConfig(model="small_cnn", method="nt", seed=0, epochs=6, record_per_epoch=2)
+    make_run(tmp_path / "more", other, probs_from(confidences(0, 0), LABELS), LABELS)
+    with pytest.raises(ValueError, match=r"two sets of NT runs on cifar10/small_cnn differ in \['epochs'\]"):
+        report_for([out, tmp_path / "more"])
+
+
+@pytest.mark.skipif("trades" not in METHODS, reason="needs the TRADES method (AT variants)")
+def test_other_methods_are_shown_beside_without_entering_verdicts(tmp_path: Path) -> None:
+    out = world(tmp_path)
+    for seed in (0, 1):  # TRADES with NT's records: would break every ordering if it entered
+        config = TrainConfig(model="small_cnn", method="trades", epsilon_255=8, seed=seed, epochs=4, record_per_epoch=2)
+        make_run(out, config, probs_from(confidences(0, seed), LABELS), LABELS, neg_probs(0), NEG_LABELS,
+                 metrics={"clean_acc": 0.9, "robust_acc": {"8": 0.0}})
+    report = report_for(out)
+    assert verdicts(report) == dict.fromkeys(ALL_IDS, HOLDS)
+    beside = [v for v in claim(report, "6a").values if not v.enters]
+    assert [v.method for v in beside] == ["trades"] and beside[0].mean == 0.0
+
+
+def test_json_cli_and_frames(tmp_path: Path) -> None:
+    runs = world(tmp_path / "runs")
+    out = tmp_path / "claims.json"
+    result = subprocess.run([sys.executable, "-m", "atlib", "claims", str(runs), "--json", str(out)], cwd=REPO,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "| 3b | Fig 3 | cifar10 (small_cnn) |" in result.stdout and "Verdicts: holds 12" in result.stdout
+    data = json.loads(out.read_text())
+    assert [c["verdict"] for c in data["claims"]] == [HOLDS] * 12
+    assert data["claims"][3]["thresholds"]["holds"] == [data["claims"][3]["thresholds"]["grid"][::35]]
+    report = report_for(runs)
+    frame = report.frame()
+    assert len(frame) == sum(len(c.values) for c in report.claims) and set(frame["verdict"]) == {HOLDS}
+    assert set(report.threshold_frame()["id"]) == {"3a", "3b", "3c"}
+    bad = subprocess.run([sys.executable, "-m", "atlib", "claims", str(runs), "--threshold-range", "2", "1"], cwd=REPO,
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "0 <= low <= high" in bad.stderr
+
+
+# ----------------------------------------------------------------------------- the metrics the report reads
+
+
+def test_category_shares_equal_point_categories_at_every_threshold() -> None:
+    rng = np.random.default_rng(0)
+    conf = np.clip(np.cumsum(rng.normal(0.05, 0.2, size=(12, 300)), axis=0), 0, 1)
+    conf[:, :40] = np.round(conf[:, :40] * 4) / 4  # quantised: drops of exactly 0.25, 0.5, ...
+    acc = np.linspace(0.1, 0.9, 12)
+    drops = metrics.total_confidence_drop(conf)
+    thresholds = np.concatenate([[0.0, 0.25, 0.5, 1.0], rng.choice(drops, 5), [drops.max(), drops.max() + 1]])
+    shares = metrics.category_shares(conf, acc, thresholds)
+    for th, row in zip(thresholds, shares):
+        expected = metrics.point_categories(conf, acc, th).percentages
+        assert list(row) == [expected[c] for c in metrics.CATEGORIES]  # bit-identical
+    with pytest.raises(ValueError, match="threshold must be a number >= 0"):
+        metrics.category_shares(conf, acc, [-0.1])
+
+
+def test_summarize_records_is_one_pass_of_the_separate_functions() -> None:
+    rng = np.random.default_rng(1)
+    probs = rng.dirichlet(np.full(7, 0.3), size=(5, 20)).astype(np.float16)
+    labels = rng.integers(0, 7, 20)
+    summary = metrics.summarize_records(probs, labels)
+    conf, acc = metrics.learning_profiles(probs, labels)
+    np.testing.assert_array_equal(summary.confidences, conf)
+    np.testing.assert_array_equal(summary.accuracies, acc)
+    np.testing.assert_array_equal(summary.mean_entropy, metrics.mean_entropy_over_time(probs))
+    p = probs.astype(np.float64)
+    direct = -(p * np.log(np.where(p > 0, p, 1))).sum(-1).mean(-1)
+    np.testing.assert_allclose(summary.mean_entropy, direct, rtol=1e-12)
+    np.testing.assert_array_equal(acc, (probs.argmax(-1) == labels).mean(-1))  # uint16 argmax == float16 argmax
+    with pytest.raises(ValueError, match="one seed's"):
+        metrics.summarize_records(probs[None], labels)
+
+
+def test_default_threshold_scales_with_the_number_of_record_points() -> None:
+    assert metrics.default_threshold(metrics.THRESHOLD_POINTS) == metrics.DEFAULT_THRESHOLD
+    values = [metrics.default_threshold(t) for t in (2, 8, 24, 480)]
+    assert values == sorted(values) and len(set(values)) == 4
+    with pytest.raises(ValueError, match="at least 2 record points"):
+        metrics.default_threshold(1)
