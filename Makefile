@@ -7,13 +7,15 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup demo test browser-test benchmarks gpu-check
 
-$(STAMP): requirements.txt Makefile pyproject.toml
+$(STAMP): requirements.txt requirements-autoattack.txt Makefile pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -r requirements.txt
 	# Frost textures for CIFAR-C: the package's own deps pull GUI OpenCV, which we replace by headless.
 	$(PY) -m pip install --no-deps imagecorruptions==1.1.2
 	$(PY) -m pip install --no-deps --no-build-isolation -e .
+	# AutoAttack (optional for users: requirements-autoattack.txt), installed here so its tests run.
+	$(PY) -m pip install -r requirements-autoattack.txt
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -49,13 +49,15 @@ def unwrap(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def save_checkpoint(path: str | Path, *, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                    position: Position) -> None:
-    """Write ``checkpoint.pt`` atomically; ``position`` says where training resumes."""
+                    position: Position, extra: dict[str, Any] | None = None) -> None:
+    """Write ``checkpoint.pt`` atomically; ``position`` says where training resumes. ``extra`` holds the
+    states of what the run keeps beside the model (a weight EMA, a partly recorded epoch), by name."""
     state = {
         "model": unwrap(model).state_dict(),
         "optimizer": optimizer.state_dict(),
         "rng": rng_states(),
         "position": asdict(position),
+        **(extra or {}),
     }
     with atomic_path(path) as tmp:
         torch.save(state, tmp)

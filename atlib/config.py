@@ -14,8 +14,13 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-DATASETS = ("cifar10", "cifar100")
-METHODS = ("nt", "at", "external")
+from atlib.data.constants import DATASETS
+
+# Training methods (losses in atlib.losses; names, order and colours in atlib.setting). "external" marks
+# runs recorded from checkpoints trained elsewhere (atlib.evaluate.external): they are never trained here.
+METHODS = ("nt", "at", "trades", "mart", "fgsm_rs", "external")
+ADVERSARIAL_METHODS = ("at", "trades", "mart", "fgsm_rs")
+AWP_METHODS = ("at", "trades")
 BN_MODES = ("eval", "train")
 SWITCHES = ("auto", "on", "off")  # "auto": on for CUDA, off for the CPU
 
@@ -42,6 +47,11 @@ class TrainConfig:
     pgd_steps: int = 10
     pgd_alpha_255: float | None = None  # None: 2.5 * epsilon / steps (2/255 for 8/255, 10 steps)
     attack_bn_mode: str = "eval"  # BN statistics used while crafting training attacks (see atlib.attacks.pgd)
+    trades_beta: float = 6.0  # TRADES (Zhang et al. 2019): weight of KL(p(x) || p(x_adv))
+    mart_beta: float = 6.0  # MART (Wang et al. 2020): weight of its KL term (the authors use 5 for ResNet-18)
+    awp_gamma: float | None = None  # AWP (Wu et al. 2020) on at/trades: perturbation size, the papers' 0.01 (AT) or 0.005 (TRADES); None: off
+    awp_warmup: int | None = None  # epochs before AWP starts; None: 0 for AT, 10 for TRADES (the reference code)
+    ema_decay: float | None = None  # weight EMA of any method, e.g. 0.999, recorded beside the raw model; None: off
     seed: int = 0
 
     epochs: int = 120
@@ -57,6 +67,9 @@ class TrainConfig:
     synthetic_tag: str = "synth"  # how the synthesized set is named in the run name (e.g. "standin")
 
     record_per_epoch: int = 1  # record points per epoch (the paper's authors used several)
+    record_train: bool = True  # per-example loss, correctness, p_true and margin of every training presentation (atlib.dynamics)
+    record_train_clean: bool = False  # with record_train: also an eval-mode forward of each clean batch (one forward per step)
+    train_probe_size: int | None = None  # training examples recorded like the test set at every record point; None: min(5000, N/2); 0: off
     train_subset: int | None = None  # first-class-balanced subset sizes for CPU-sized runs
     test_subset: int | None = None
     robust_eval_eps_255: tuple[float, ...] = (8.0,)  # PGD-20 robust accuracy at these budgets (plus the training one)
@@ -91,7 +104,20 @@ class TrainConfig:
         if self.dataset not in DATASETS:
             raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
         if self.method not in METHODS:
-            raise ValueError(f"method must be 'nt' (natural) or 'at' (PGD adversarial training), got {self.method!r}")
+            raise ValueError(f"method must be one of {', '.join(METHODS)} ('nt': natural, 'at': PGD adversarial training), "
+                             f"got {self.method!r}")
+        for name in ("trades_beta", "mart_beta"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be >= 0 (0 drops the regulariser), got {getattr(self, name)}")
+        if self.awp_gamma is not None:
+            if self.method not in AWP_METHODS:
+                raise ValueError(f"awp_gamma (AWP) applies to methods {' and '.join(AWP_METHODS)}, not {self.method!r}")
+            if not self.awp_gamma >= 0:
+                raise ValueError(f"awp_gamma must be >= 0, got {self.awp_gamma}")
+        if self.awp_warmup is not None and (self.awp_gamma is None or self.awp_warmup < 0):
+            raise ValueError("awp_warmup needs awp_gamma (AWP on) and must be >= 0 epochs")
+        if self.ema_decay is not None and not 0 < self.ema_decay < 1:
+            raise ValueError(f"ema_decay must be in (0, 1), e.g. 0.999, or None for no EMA; got {self.ema_decay}")
         for name in ("amp", "channels_last"):
             if getattr(self, name) not in SWITCHES:
                 raise ValueError(f"{name} must be one of {SWITCHES} ('auto': on for CUDA, off for the CPU), "
@@ -102,13 +128,13 @@ class TrainConfig:
             raise ValueError(f"attack_bn_mode must be one of {BN_MODES}, got {self.attack_bn_mode!r}")
         if self.epsilon_255 < 0 or self.epsilon_255 > 255:
             raise ValueError(f"epsilon_255 is in 1/255 units (8 means 8/255); got {self.epsilon_255}")
-        if 0 < self.epsilon_255 < 1 and self.method == "at":
+        if 0 < self.epsilon_255 < 1 and self.method in ADVERSARIAL_METHODS:
             raise ValueError(
                 f"epsilon_255={self.epsilon_255} looks like a [0, 1] pixel value; epsilon_255 is in 1/255 units: "
                 f"use epsilon_255={self.epsilon_255 * 255:g} for {self.epsilon_255:g} in pixel units"
             )
-        if self.method == "at" and self.epsilon_255 == 0:
-            raise ValueError("method 'at' needs epsilon_255 > 0; use method 'nt' for natural training")
+        if self.method in ADVERSARIAL_METHODS and self.epsilon_255 == 0:
+            raise ValueError(f"method {self.method!r} needs epsilon_255 > 0; use method 'nt' for natural training")
         for name in ("pgd_steps", "epochs", "batch_size", "record_per_epoch", "eval_batch_size", "robust_eval_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -118,6 +144,10 @@ class TrainConfig:
             raise ValueError("need lr > 0, weight_decay >= 0 and 0 <= momentum < 1")
         if list(self.lr_milestones) != sorted(self.lr_milestones):
             raise ValueError(f"lr_milestones must be increasing, got {self.lr_milestones}")
+        if self.record_train_clean and not self.record_train:
+            raise ValueError("record_train_clean adds a clean forward to the training records: it needs record_train")
+        if self.train_probe_size is not None and self.train_probe_size < 0:
+            raise ValueError(f"train_probe_size must be >= 0 (0: no probe; None: min(5000, N/2)), got {self.train_probe_size}")
         for name in ("train_subset", "test_subset"):
             value = getattr(self, name)
             if value is not None and value < 1:

@@ -24,6 +24,7 @@ class RunData:
 
     train: atdata.ImageSet
     test: atdata.ImageSet
+    train_index: np.ndarray  # rows of the full training set that ``train`` holds
     test_index: np.ndarray  # rows of the full test set that ``test`` holds
     neg: atdata.ImageSet | None
     synthetic: atdata.ImageSet | None
@@ -66,17 +67,20 @@ def load_run_data(config: TrainConfig) -> RunData:
     inputs = resolve_inputs(config)
     train = atdata.load_cifar(config.dataset, "train", root=inputs["cifar_root"])
     test = atdata.load_cifar(config.dataset, "test", root=inputs["cifar_root"])
+    train_index = np.arange(len(train.labels))
     if config.train_subset is not None:
-        train = _subset(train, balanced_subset(train.labels, config.train_subset))
+        train_index = balanced_subset(train.labels, config.train_subset)
+        train = take_rows(train, train_index)
     test_index = np.arange(len(test.labels))
     if config.test_subset is not None:
         test_index = balanced_subset(test.labels, config.test_subset)
-        test = _subset(test, test_index)
+        test = take_rows(test, test_index)
     num_classes = atdata.NUM_CLASSES[config.dataset]
     neg = atdata.load_cifar10_neg(inputs["neg_path"]) if inputs["neg_path"] else None
     synthetic = atdata.load_synthetic(inputs["synthetic"]["path"], num_classes=num_classes) if inputs["synthetic"] else None
-    return RunData(train, test, test_index, neg, synthetic, num_classes, inputs)
+    return RunData(train, test, train_index, test_index, neg, synthetic, num_classes, inputs)
 
 
-def _subset(images: atdata.ImageSet, index: np.ndarray) -> atdata.ImageSet:
+def take_rows(images: atdata.ImageSet, index: np.ndarray) -> atdata.ImageSet:
+    """The rows ``index`` of an image set, as a new in-memory set."""
     return atdata.ImageSet(np.ascontiguousarray(images.images[index]), images.labels[index], images.classes)

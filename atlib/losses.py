@@ -30,7 +30,6 @@ from the global RNG of the batch's device, which the loop checkpoints, so runs r
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -133,9 +132,6 @@ class MethodLoss:
             raise ValueError(f"beta must be >= 0 (0 drops the {self.method.upper()} regulariser), got {beta}")
         object.__setattr__(self, "eps", eps)
         object.__setattr__(self, "beta", None if beta is None else float(beta))
-
-    def replace(self, **changes: object) -> "MethodLoss":
-        return dataclasses.replace(self, **changes)
 
     def attack(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The inputs the method trains on, crafted on ``model`` (left as it was found); ``x`` for NT."""

@@ -10,12 +10,14 @@ from __future__ import annotations
 import glob
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 
 from atlib.config import TrainConfig
+from atlib.dynamics import DynamicsStore
 from atlib.io import read_json
 from atlib.records import RecordStore
 from atlib.setting import Setting
@@ -76,9 +78,20 @@ class Run:
         return self.meta.get("inputs") or {"cifar_root": config.data_root, "neg_path": config.neg_path,
                                            "synthetic": None, "cifar_c_root": config.cifar_c_root}
 
+    @cached_property
+    def dynamics(self) -> DynamicsStore | None:
+        """Training-set statistics recorded during training (``dynamics/``), or None for a run without them
+        (read once, like the records' index at :func:`load_run`)."""
+        folder = self.path / "dynamics"
+        return DynamicsStore(folder) if (folder / "index.json").exists() else None
+
     def test_index(self) -> np.ndarray:
         """Rows of the dataset's full test set that this run evaluated (all of them without a subset)."""
         return np.load(self.records.folder / "test_index.npy")
+
+    def probe_index(self) -> np.ndarray:
+        """Rows of the run's training set (hence columns of :attr:`dynamics`) recorded as the ``probe`` split."""
+        return np.load(self.records.folder / "probe_index.npy")
 
     def point_values(self, key: str) -> np.ndarray:
         """One field of every record point as a float array (NaN where absent), e.g. ``test_acc``."""

@@ -4,11 +4,7 @@ Every place that names, groups, sorts or colours runs reads it here: ``TrainConf
 :func:`atlib.runs.group_seeds`, the identifying columns of :mod:`atlib.analysis` frames and the
 order and colours of :mod:`atlib.plots`. So a new training method is one entry of :data:`METHOD_INFO`
 (plus its value in ``atlib.config.METHODS`` and its loss), and its label, run name, place in every
-order, colour and frame columns follow.
-
-Method parameters are read with ``getattr(config, field, None)`` and a config without the field (or
-with None) takes :attr:`Param.default`, so a setting can be named before its fields exist in every
-stored config. Kept free of torch, like :mod:`atlib.config`.
+order, colour and frame columns follow. Kept free of torch, like :mod:`atlib.config`.
 """
 
 from __future__ import annotations
@@ -24,18 +20,16 @@ class Param:
     """A config field that labels and run names show: ``text`` formats its value in a label
     (``"β={:g}"`` gives ``β=6``), ``slug`` prefixes it in a run name (``"beta"`` gives ``_beta6``).
 
-    A method's parameter (:attr:`MethodInfo.params`) is always shown, ``default`` standing in for a
-    missing or None value. An option (:data:`OPTIONS`) is shown only when it is on: set and not 0.
+    A method's parameter (:attr:`MethodInfo.params`) is always shown, so the label says what was
+    trained; an option (:data:`OPTIONS`) only when it is on (not None).
     """
 
     field: str
     text: str
     slug: str
-    default: float | None = None
 
     def value(self, config: TrainConfig) -> Any:
-        value = getattr(config, self.field, None)
-        return self.default if value is None else value
+        return getattr(config, self.field)
 
 
 @dataclass(frozen=True)
@@ -59,17 +53,17 @@ class MethodInfo:
 
 
 # One entry per method, in the order settings are shown: NT first, then AT, then the variants.
-# TRADES and MART weigh their regulariser by beta, 6 by default (atlib.losses.DEFAULT_BETA).
 METHOD_INFO: dict[str, MethodInfo] = {
     "nt": MethodInfo("NT", ("#1b7837",), ("#7fbc41",), attacked=False),
     "at": MethodInfo("AT", ("#f4845f", "#d7301f", "#a50f15", "#4d0008"), ("#74a9cf", "#2b8cbe", "#045a8d", "#012a4a")),
-    "trades": MethodInfo("TRADES", ("#b4a7d6", "#8c6bb1", "#6a3d9a", "#3f007d"), params=(Param("trades_beta", "β={:g}", "beta", 6.0),)),
-    "mart": MethodInfo("MART", ("#fdb863", "#e08214", "#b35806", "#7f3b08"), params=(Param("mart_beta", "β={:g}", "beta", 6.0),)),
-    "fgsm_rs": MethodInfo("FGSM-RS", ("#f768a1", "#dd3497", "#ae017e", "#7a0177")),
-    "external": MethodInfo("External", ("#636363",), attacked=False, named=True),
+    "trades": MethodInfo("TRADES", ("#a18fd1", "#7b5fc4", "#54309e", "#2e0a6e"), params=(Param("trades_beta", "β={:g}", "beta"),)),
+    "mart": MethodInfo("MART", ("#fdb863", "#e08214", "#b35806", "#7f3b08"), params=(Param("mart_beta", "β={:g}", "beta"),)),
+    "fgsm_rs": MethodInfo("FGSM-RS", ("#fa7fb5", "#e7298a", "#b0086b", "#6b0040")),
+    "external": MethodInfo("External", ("#525252",), attacked=False, named=True),
 }
-# Options any method may take, shown after ε when on, e.g. ``AT ε=8/255 + AWP γ=0.01``.
-OPTIONS: tuple[Param, ...] = (Param("awp_gamma", "AWP γ={:g}", "awp"), Param("ema_decay", "EMA {:g}", "ema"))
+# Options on top of a method, shown after ε when on, e.g. ``AT ε=8/255 + AWP γ=0.01`` or ``TRADES β=6 ε=8/255 + EMA 0.999``.
+OPTIONS: tuple[Param, ...] = (Param("awp_gamma", "AWP γ={:g}", "awp"), Param("awp_warmup", "warm-up {:g}", "warmup"),
+                              Param("ema_decay", "EMA {:g}", "ema"))
 # The identifying columns of every analysis frame, in order (see Setting.columns).
 SETTING_COLUMNS = ("label", "series", "dataset", "model", "method", "epsilon_255", "synthetic", "data")
 _LIGHTEN = 0.45  # share of white in a ramp lightened for synthesized data
@@ -110,8 +104,8 @@ class Setting:
 
     Two settings are equal when their ``key`` is: every config field but the seed, the execution
     fields (:data:`atlib.config.EXECUTION_FIELDS`) and the synthetic file's path (which may move;
-    whether synthesized data is used counts), the values of the shown parameters, and for a
-    ``named`` method the run's folder name. The other fields only present it.
+    whether synthesized data is used counts), and for a ``named`` method the run's folder name.
+    The other fields only present it.
     """
 
     key: tuple[tuple[str, str], ...]
@@ -130,10 +124,10 @@ class Setting:
     def of(cls, config: TrainConfig) -> "Setting":
         info = method_info(config.method)
         params = tuple((p, p.value(config)) for p in info.params)
-        options = tuple((o, v) for o in OPTIONS if (v := o.value(config)))  # None and 0 are off
+        options = tuple((o, v) for o in OPTIONS if (v := o.value(config)) is not None)
         ignored = EXECUTION_FIELDS | {"seed", "synthetic"}
         fields = {k: str(v) for k, v in config.to_dict().items() if k not in ignored}
-        fields |= {p.field: str(v) for p, v in params + options} | {"uses_synthetic": str(config.uses_synthetic)}
+        fields["uses_synthetic"] = str(config.uses_synthetic)
         if info.named:
             fields["name"] = str(config.name)
         return cls(key=tuple(sorted(fields.items())), dataset=config.dataset, model=config.model, method=config.method,

@@ -1,8 +1,9 @@
-"""The one training loop: natural (NT) and PGD adversarial training (AT), recording every test
-example's predicted probabilities at every record point, with exact resume.
+"""The one training loop: natural (NT), PGD adversarial training (AT) and its variants (TRADES, MART,
+FGSM-RS, optionally with AWP and a weight EMA), recording every test example's predicted probabilities
+at every record point, with exact resume.
 
-NT and AT differ only in the batch transform (AT replaces each batch by its PGD adversarial
-examples). The loop is the only place in atlib that mutates a model.
+The methods differ only in their loss (:mod:`atlib.losses`: an attack crafting the training inputs,
+then an objective). The loop is the only place in atlib that mutates a model.
 
 CLI: ``python -m atlib.train --dataset cifar10 --model resnet18 --method at --epsilon-255 8 --seed 0``
 (every :class:`~atlib.config.TrainConfig` field is an option; ``--preset demo|paper`` sets defaults).
@@ -11,6 +12,7 @@ CLI: ``python -m atlib.train --dataset cifar10 --model resnet18 --method at --ep
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -31,17 +33,25 @@ from tqdm.auto import tqdm
 
 import atlib
 from atlib import data as atdata
-from atlib.attacks import pgd
+from atlib.awp import AWP
 from atlib.checkpoint import Position, load_checkpoint, save_checkpoint, set_rng_states
 from atlib.config import PRESETS, TrainConfig, learning_rate, switch_on
 from atlib.distributed import Distributed, init_distributed, with_sync_batchnorm
+from atlib.dynamics.recorder import PresentationRecorder
+from atlib.dynamics.store import DynamicsStore
+from atlib.ema import ema_model
 from atlib.evaluate.accuracy import predict_proba
 from atlib.evaluate.robust import pgd_evaluation
 from atlib.io import read_json, save_npy, write_json
 from atlib.models import build_model
-from atlib.inputs import RunData, load_run_data
+from atlib.inputs import RunData, load_run_data, take_rows
+from atlib.losses import MethodLoss
 from atlib.records import RecordStore
 from atlib.runs import CHECKPOINT, CONFIG, META, METRICS, PROGRESS, RECORDS, Run, load_run
+from atlib.subsets import balanced_subset
+
+DYNAMICS = "dynamics"  # per-example training statistics (atlib.dynamics.store)
+PROBE_DEFAULT_MAX = 5000
 
 
 def resolve_device(name: str) -> torch.device:
@@ -112,18 +122,28 @@ def train(config: TrainConfig, *, force: bool = False) -> Run:
     Under ``torchrun`` every rank calls this; rank 0 alone writes the run folder.
     """
     config.validate()
+    if config.method == "external":
+        raise ValueError("method 'external' marks runs recorded from checkpoints trained elsewhere; record such a series "
+                         "with `python -m atlib.evaluate --checkpoints 'DIR/epoch_*.pt' --arch ...`")
     device = resolve_device(config.device)
     ddp = init_distributed(device.type, timeout_min=config.dist_timeout_min)
     if ddp.enabled and device.type == "cuda":
         device = torch.device("cuda", ddp.local_rank)
     run_dir = Path(config.out_dir) / config.run_name
+    new_run = not run_dir.exists()
     if ddp.is_main:
         _prepare_run_dir(config, force)
     ddp.barrier()
     if (run_dir / METRICS).exists():
         tqdm.write(f"[atlib] {run_dir} is complete; returning it as stored (use --force to retrain)")
         return load_run(run_dir)
-    _Trainer(config, run_dir, device, ddp).fit()
+    try:
+        trainer = _Trainer(config, run_dir, device, ddp)
+    except Exception:
+        if new_run and ddp.is_main:  # bad input found while setting up (data, probe size...): leave no half-made run
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    trainer.fit()
     return load_run(run_dir)
 
 
@@ -147,7 +167,13 @@ class _Trainer:
         if self.loader.synthetic_placement and ddp.is_main:
             tqdm.write(f"[atlib] synthetic data: {self.loader.synthetic_placement}")
         self.record_after = _record_batches(len(self.loader), config.record_per_epoch)
+        self.probe_index = _probe_rows(self.data.train.labels, config.train_probe_size)
         self.eval_sets = {"test": self.data.test} | ({"neg": self.data.neg} if self.data.neg is not None else {})
+        if len(self.probe_index):
+            self.eval_sets["probe"] = take_rows(self.data.train, self.probe_index)
+        self.records = self._open_records() if ddp.is_main else None
+        if self.records is not None:  # a stored run keeps the sets it started with (runs from before the probe have none)
+            self.eval_sets = {k: v for k, v in self.eval_sets.items() if k in self.records.sets}
         self.evaluate = _Evaluator(self.eval_sets, device, config.eval_batch_size) if ddp.is_main else None
 
         torch.manual_seed(config.seed)
@@ -158,7 +184,13 @@ class _Trainer:
         self.model = model.to(device, memory_format=self.memory_format)
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=config.lr, momentum=config.momentum,
                                          weight_decay=config.weight_decay)
-        self.records = self._open_records() if ddp.is_main else None
+        alpha = None if config.pgd_alpha_255 is None else config.pgd_alpha_255 / 255
+        beta = {"trades": config.trades_beta, "mart": config.mart_beta}.get(config.method)
+        self.loss = MethodLoss(config.method, eps=config.epsilon, steps=config.pgd_steps, alpha=alpha, beta=beta,
+                               bn_mode=config.attack_bn_mode)
+        self.awp = AWP(self.model, config.method, config.awp_gamma, config.awp_warmup) if config.awp_gamma is not None else None
+        self.ema = ema_model(self.model, config.ema_decay) if config.ema_decay is not None else None
+        self.recorder = self._open_dynamics()
         self.position = self._restore()
         compiled = torch.compile(self.model) if config.compile else self.model
         self.attack_model = compiled  # PGD runs on the local replica: no gradient all-reduce for input gradients
@@ -169,8 +201,35 @@ class _Trainer:
         if (records_dir / "index.json").exists():
             return RecordStore(records_dir)
         save_npy(records_dir / "test_index.npy", self.data.test_index)  # before the index that marks the store as created
-        labels = {k: s.labels for k, s in self.eval_sets.items()}
+        if len(self.probe_index):
+            save_npy(records_dir / "probe_index.npy", self.probe_index)
+        sets = list(self.eval_sets) + ([f"{k}_ema" for k in self.eval_sets] if self.config.ema_decay is not None else [])
+        labels = {k: self.eval_sets[k.removesuffix("_ema")].labels for k in sets}
         return RecordStore.create(records_dir, self.config.epochs * self.config.record_per_epoch, labels, self.data.num_classes)
+
+    def _open_dynamics(self) -> PresentationRecorder | None:
+        """The per-example training statistics (rank 0 of a single-process run; a run stored before they
+        existed goes on without them)."""
+        config, folder = self.config, self.run_dir / DYNAMICS
+        if not config.record_train or self.records is None:
+            return None
+        if self.ddp.enabled:
+            tqdm.write("[atlib] record_train: per-example training statistics are not recorded under DDP")
+            return None
+        if (folder / "index.json").exists():
+            store = DynamicsStore(folder)
+        elif self.records.count == 0 and not (self.run_dir / CHECKPOINT).exists():
+            store = DynamicsStore.create(
+                folder, config.epochs, self.data.train_index, self.data.train.labels, clean=config.record_train_clean,
+                synthetic_capacity=config.epochs * self._synthetic_per_epoch(),
+                meta={"input": "clean" if config.method == "nt" else "adversarial", "method": config.method,
+                      "precision": config.precision(self.device.type)["training"]})
+        else:
+            return None
+        return PresentationRecorder(store, len(self.data.train.labels), self._synthetic_per_epoch(), self.device)
+
+    def _synthetic_per_epoch(self) -> int:
+        return len(self.loader) * self.loader.synthetic_per_batch
 
     def _restore(self) -> Position:
         """Load the last checkpoint (if any) and drop records newer than it."""
@@ -182,6 +241,10 @@ class _Trainer:
             state = load_checkpoint(self.run_dir / CHECKPOINT, map_location="cpu")
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
+            if self.ema is not None:
+                self.ema.load_state_dict(state["ema"])
+            if self.recorder is not None and "dynamics" in state:
+                self.recorder.load_state_dict(state["dynamics"])
             set_rng_states(state["rng"])
             position = Position(**state["position"])
             if self.ddp.is_main:
@@ -190,6 +253,8 @@ class _Trainer:
             torch.manual_seed(self.config.seed + 1_000_003 * self.ddp.rank + position.points)
         if self.records is not None:
             self.records.truncate(position.points)
+        if self.recorder is not None:
+            self.recorder.store.truncate(position.epoch, position.epoch * self._synthetic_per_epoch())
         return position
 
     def fit(self) -> None:
@@ -205,12 +270,14 @@ class _Trainer:
             bar = tqdm(self.loader.epoch(epoch, start_batch), total=len(self.loader), initial=start_batch, leave=False,
                        desc=f"epoch {epoch + 1}/{config.epochs}", disable=not (config.progress and main), unit="batch")
             for b, batch in enumerate(bar, start=start_batch):
-                window += self._step(self.ddp.shard(batch.x), self.ddp.shard(batch.y))
+                window += self._step(batch, epoch, epoch * len(self.loader) + b + 1)
                 epoch_images += len(batch.y)
                 if b in self.record_after:
                     points = epoch * config.record_per_epoch + self.record_after.index(b) + 1
                     self.position = Position.after_point(epoch, b, len(self.loader), points)
                     window = self.ddp.sum(window)
+                    if self.recorder is not None and b == len(self.loader) - 1:
+                        self.recorder.flush(epoch)  # before the checkpoint that moves to the next epoch
                     if main:
                         point = self._record_point(epoch, b, lr, window.tolist())
                         self._checkpoint(point["test_acc"])
@@ -220,7 +287,11 @@ class _Trainer:
             if config.progress and main:
                 _print_epoch(self.records.points[-1], epoch, config.epochs, lr, time.time() - epoch_start, epoch_images)
         if main:
-            metrics = _final_metrics(config, self.model, self.data, self.records, self.device)
+            last = self.records.points[-1]
+            metrics = _final_metrics(config, self.model, self.data, last["test_acc"], last.get("neg_acc"), self.device)
+            if self.ema is not None:
+                metrics["ema"] = _final_metrics(config, self.ema.module, self.data, last["test_acc_ema"],
+                                                last.get("neg_acc_ema"), self.device)
             meta.update(ended=dt.datetime.now().isoformat(timespec="seconds"),
                         wall_time_s=meta["wall_time_s"] + time.time() - session_start)
             write_json(self.run_dir / META, meta)
@@ -234,24 +305,53 @@ class _Trainer:
             group["lr"] = lr
         return lr
 
-    def _step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """One SGD step (on PGD adversarial examples for AT); returns (loss sum, correct, count)."""
-        config = self.config
+    def _step(self, batch: atdata.Batch, epoch: int, step: int) -> torch.Tensor:
+        """One SGD step on the method's loss (AWP-perturbed weights when on; the EMA updated after it, the
+        per-example statistics recorded from its forward); returns (loss sum, correct, count) on the
+        device: nothing is read back to the host."""
+        x, y = self.ddp.shard(batch.x), self.ddp.shard(batch.y)
         x = x.contiguous(memory_format=self.memory_format)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-            if config.method == "at":
-                alpha = None if config.pgd_alpha_255 is None else config.pgd_alpha_255 / 255
-                x = pgd(self.attack_model, x, y, config.epsilon, alpha=alpha, steps=config.pgd_steps,
-                        random_start=True, bn_mode=config.attack_bn_mode, check_range=False)  # no host sync per step
-            self.step_model.train()
-            logits = self.step_model(x)
-            loss = F.cross_entropy(logits.float(), y)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
+        with self._autocast():
+            x_train = self.loss.attack(self.attack_model, x, y)  # x itself for NT; no [0, 1] check (a host sync)
+        self.step_model.train()
+        with self._awp(epoch, x, x_train, y):
+            with self._autocast():
+                out = self.loss.objective(self.step_model, x, x_train, y)
+            self.optimizer.zero_grad(set_to_none=True)
+            out.loss.backward()
+            self.optimizer.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
+        if self.recorder is not None:
+            self.recorder.observe(out.logits, y, batch.index, batch.num_original, step,
+                                  clean_logits=self._clean_logits(x) if self.recorder.store.clean else None)
         with torch.no_grad():
-            correct = (logits.argmax(1) == y).sum()
-            return torch.stack([loss.detach() * len(y), correct.float(), torch.full((), float(len(y)), device=self.device)])
+            correct = (out.logits.argmax(1) == y).sum()
+            return torch.stack([out.loss.detach() * len(y), correct.float(), torch.full((), float(len(y)), device=self.device)])
+
+    @torch.no_grad()
+    def _clean_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """An eval-mode forward of the clean batch at the training precision (``record_train_clean``)."""
+        self.model.eval()
+        try:
+            with self._autocast():
+                return self.attack_model(x)
+        finally:
+            self.model.train()
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast)
+
+    def _awp(self, epoch: int, x: torch.Tensor, x_train: torch.Tensor, y: torch.Tensor) -> contextlib.AbstractContextManager:
+        """AWP's perturbed weights for the training forward and step (restored after it), when on."""
+        if self.awp is None:
+            return contextlib.nullcontext()
+
+        def loss_of(proxy: torch.nn.Module) -> torch.Tensor:
+            with self._autocast():
+                return self.loss.objective(proxy, x, x_train, y).loss
+
+        return self.awp.perturbed(epoch, loss_of)
 
     def _record_point(self, epoch: int, b: int, lr: float, window: list[float]) -> dict[str, Any]:
         """Every test (and NEG) example's probabilities at this point, appended to the records (rank 0)."""
@@ -262,12 +362,19 @@ class _Trainer:
             "step": epoch * len(self.loader) + b + 1, "lr": lr, "train_loss": loss_sum / count, "train_acc": correct / count,
             "test_acc": accs["test"], "neg_acc": accs.get("neg"), "time": time.time(),
         }
+        if self.ema is not None:  # the EMA model's records beside the raw model's: splits test_ema, neg_ema
+            ema_probs, ema_accs = self.evaluate(self.ema.module)
+            probs |= {f"{k}_ema": v for k, v in ema_probs.items()}
+            point |= {"test_acc_ema": ema_accs["test"], "neg_acc_ema": ema_accs.get("neg")}
         self.records.append(point, probs)
         return point
 
     def _checkpoint(self, test_acc: float) -> None:
         """Save the state at ``self.position``, and the progress file the sweep status reads (rank 0)."""
-        save_checkpoint(self.run_dir / CHECKPOINT, model=self.model, optimizer=self.optimizer, position=self.position)
+        extra = {"ema": self.ema.state_dict()} if self.ema is not None else {}
+        if self.recorder is not None:
+            extra["dynamics"] = self.recorder.state_dict()
+        save_checkpoint(self.run_dir / CHECKPOINT, model=self.model, optimizer=self.optimizer, position=self.position, extra=extra)
         write_json(self.run_dir / PROGRESS, {**dataclasses.asdict(self.position), "updated": time.time(), "test_acc": test_acc,
                                              "total_points": self.config.epochs * self.config.record_per_epoch})
 
@@ -288,6 +395,15 @@ class _Trainer:
         return meta
 
 
+def _probe_rows(labels: np.ndarray, size: int | None) -> np.ndarray:
+    """The training probe: ``size`` class-balanced rows of the run's training set (None: min(5000, N/2))."""
+    n = len(labels)
+    size = min(PROBE_DEFAULT_MAX, n // 2) if size is None else size
+    if size > n:
+        raise ValueError(f"train_probe_size={size} exceeds the {n} training examples of this run; use at most {n} (0: no probe)")
+    return balanced_subset(labels, size) if size else np.zeros(0, dtype=np.int64)
+
+
 def _print_epoch(point: dict[str, Any], epoch: int, epochs: int, lr: float, seconds: float, images: int) -> None:
     neg = f"  neg {point['neg_acc']:.3f}" if point.get("neg_acc") is not None else ""
     tqdm.write(f"epoch {epoch + 1:>3}/{epochs}  loss {point['train_loss']:.4f}  train {point['train_acc']:.3f}  "
@@ -305,7 +421,7 @@ def _check_same_synthetic(stored: dict[str, Any] | None, current: dict[str, Any]
         )
 
 
-def _final_metrics(config: TrainConfig, model: torch.nn.Module, data: RunData, records: RecordStore,
+def _final_metrics(config: TrainConfig, model: torch.nn.Module, data: RunData, clean_acc: float, neg_acc: float | None,
                    device: torch.device) -> dict[str, Any]:
     """Clean, NEG and robust accuracy of the final model (and CIFAR-C when a root is given), all in fp32.
 
@@ -313,9 +429,8 @@ def _final_metrics(config: TrainConfig, model: torch.nn.Module, data: RunData, r
     :mod:`atlib.evaluate.robust`); ``robust_eval`` holds those rows (as indices of the full test
     set), their per-class counts, the clean accuracy on them and the attack's settings.
     """
-    last = records.points[-1]
-    metrics: dict[str, Any] = {"clean_acc": last["test_acc"], "neg_acc": last.get("neg_acc"), "robust_acc": {}}
-    budgets = sorted(set(config.robust_eval_eps_255) | ({config.epsilon_255} if config.method == "at" else set()))
+    metrics: dict[str, Any] = {"clean_acc": clean_acc, "neg_acc": neg_acc, "robust_acc": {}}
+    budgets = sorted(set(config.robust_eval_eps_255) | ({config.epsilon_255} if config.epsilon_255 > 0 else set()))
     if config.robust_eval_n > 0:
         result = pgd_evaluation(model, data.test.images, data.test.labels, budgets, config.robust_eval_n,
                                 steps=config.robust_eval_steps, batch_size=config.eval_batch_size, device=device,

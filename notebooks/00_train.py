@@ -26,7 +26,7 @@
 # The same run from a terminal: `python -m atlib.train --preset demo --method at --epsilon-255 8`.
 
 # %% tags=["parameters"]
-preset = "demo"  # a key of atlib.config.PRESETS ("demo", "paper"), or None for the paper's defaults
+preset = "demo"  # a key of atlib.config.PRESETS (e.g. "demo", "paper"), or None for the paper's defaults
 overrides = {}  # any TrainConfig field -> value, e.g. {"method": "at", "epsilon_255": 8, "data_root": "../shared/data"}
 force = False  # True: discard a stored run of the same name and train again
 output_dir = "outputs/figures/00_train"  # where the figure is saved (HTML and PNG)
@@ -35,11 +35,11 @@ output_dir = "outputs/figures/00_train"  # where the figure is saved (HTML and P
 import pandas as pd
 
 from atlib import analysis, plots
-from atlib.config import PRESETS, TrainConfig
+from atlib.config import TrainConfig
 from atlib.notebook_helpers import show_figure
 from atlib.train import train
 
-config = TrainConfig.from_dict({**(PRESETS[preset] if preset else {}), **overrides})
+config = TrainConfig.from_overrides(overrides, preset=preset)  # values may be text: converted and checked
 pd.Series({k: str(v) for k, v in config.to_dict().items()}, name="value").to_frame()
 
 # %% [markdown]

@@ -11,21 +11,27 @@ from typing import Any
 import numpy as np
 
 from atlib.config import TrainConfig
-from atlib.io import save_npy, write_json
+from atlib.dynamics import FIELDS, DynamicsStore
+from atlib.io import read_json, save_npy, write_json
 from atlib.records import RecordStore
 
 
 def make_run(out_dir: Path, config: TrainConfig, probs: np.ndarray, labels: np.ndarray,
              neg_probs: np.ndarray | None = None, neg_labels: np.ndarray | None = None,
-             metrics: dict[str, Any] | None = None, complete: bool = True) -> Path:
-    """A run folder holding ``probs`` (T, N, C) as its test records (and NEG records if given)."""
+             metrics: dict[str, Any] | None = None, complete: bool = True, probe_probs: np.ndarray | None = None,
+             probe_labels: np.ndarray | None = None, probe_index: np.ndarray | None = None) -> Path:
+    """A run folder holding ``probs`` (T, N, C) as its test records (and NEG and training-probe records if
+    given; ``probe_index``: the probe's rows of the training set, default the first ones)."""
     config = config.replace(out_dir=str(out_dir))
     run_dir = Path(out_dir) / config.run_name
     write_json(run_dir / "config.json", config.to_dict())
     write_json(run_dir / "meta.json", {"atlib_version": "test", "started": "2026-01-01T00:00:00"})
     t, n, c = probs.shape
     sets = {"test": labels} | ({"neg": neg_labels} if neg_probs is not None else {})
+    sets |= {"probe": probe_labels} if probe_probs is not None else {}
     save_npy(run_dir / "records" / "test_index.npy", np.arange(n))
+    if probe_probs is not None:
+        save_npy(run_dir / "records" / "probe_index.npy", np.arange(len(probe_labels)) if probe_index is None else probe_index)
     store = RecordStore.create(run_dir / "records", t, sets, c)
     for k in range(t):
         accs = {"test": float((probs[k].argmax(-1) == labels).mean())}
@@ -33,6 +39,8 @@ def make_run(out_dir: Path, config: TrainConfig, probs: np.ndarray, labels: np.n
         if neg_probs is not None:
             accs["neg"] = float((neg_probs[k].argmax(-1) == neg_labels).mean())
             point_probs["neg"] = neg_probs[k]
+        if probe_probs is not None:
+            point_probs["probe"] = probe_probs[k]
         store.append({"epoch": (k + 1) / config.record_per_epoch, "step": k + 1, "lr": config.lr, "train_loss": 1.0 / (k + 1),
                       "train_acc": accs["test"], "test_acc": accs["test"], "neg_acc": accs.get("neg"), "time": 0.0}, point_probs)
     if complete:
@@ -45,3 +53,30 @@ def random_probs(rng: np.random.Generator, t: int, n: int, c: int, sharpen: floa
     logits = rng.normal(size=(t, n, c)) * (1 + sharpen * np.arange(t)[:, None, None])
     e = np.exp(logits - logits.max(-1, keepdims=True))
     return (e / e.sum(-1, keepdims=True)).astype(np.float32)
+
+
+def make_dynamics(run_dir: Path, labels: np.ndarray, correct: np.ndarray, p_true: np.ndarray | None = None,
+                  margin: np.ndarray | None = None, loss: np.ndarray | None = None, clean: dict[str, np.ndarray] | None = None,
+                  synthetic: dict[str, np.ndarray] | None = None, train_index: np.ndarray | None = None) -> DynamicsStore:
+    """Write ``run_dir/dynamics`` holding (E, N) arrays (NaN: not presented) as the training loop would.
+
+    ``p_true``, ``margin`` and ``loss`` default to values consistent with ``correct`` (0.8 / 1 / 0.2 when
+    correct, 0.2 / -1 / 1.6 when not); ``clean``: the same four fields (or None); ``synthetic``: rows
+    with the keys of :data:`atlib.dynamics.SYNTHETIC`, all written with the first epoch.
+    """
+    correct = np.asarray(correct, dtype=np.float64)
+    given = {"correct": correct, "p_true": p_true, "margin": margin, "loss": loss}
+    default = {"p_true": 0.2 + 0.6 * correct, "margin": 2 * correct - 1, "loss": 1.6 - 1.4 * correct}
+    stats = {k: np.asarray(default[k] if v is None else v, dtype=np.float64) for k, v in given.items()}
+    epochs, n = correct.shape
+    method = read_json(run_dir / "config.json")["method"]
+    store = DynamicsStore.create(
+        run_dir / "dynamics", epochs, np.arange(n) if train_index is None else train_index, labels, clean=clean is not None,
+        synthetic_capacity=len(next(iter(synthetic.values()))) if synthetic else 0,
+        meta={"input": "clean" if method == "nt" else "adversarial", "precision": "fp32", "method": method})
+    for e in range(epochs):
+        step = np.where(np.isfinite(correct[e]), e * n + np.arange(n), -1)
+        store.write_epoch(e, {f: stats[f][e] for f in FIELDS}, step,
+                          clean={f: np.asarray(clean[f], np.float64)[e] for f in FIELDS} if clean is not None else None,
+                          synthetic=synthetic if synthetic and e == 0 else None)
+    return store

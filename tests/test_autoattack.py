@@ -33,13 +33,14 @@ def test_missing_package_names_the_pip_command(monkeypatch: pytest.MonkeyPatch) 
     assert "pyautoattack==0.2.0" in INSTALL
 
 
-def _toy(rng: np.random.Generator, palette: np.ndarray, per_class: int) -> tuple[np.ndarray, np.ndarray]:
-    images = np.concatenate([rng.integers(0, 120, size=(per_class, 32, 32, 3)) + palette[c] for c in range(10)])
-    return images.astype(np.uint8), np.repeat(np.arange(10), per_class)
+def _toy(rng: np.random.Generator, palette: np.ndarray, per_class: int) -> tuple[torch.Tensor, np.ndarray]:
+    """Float images in [0, 1]: noise plus a class tint."""
+    images = np.concatenate([rng.integers(0, 120, size=(per_class, 3, 32, 32)) + palette[c, :, None, None] for c in range(10)])
+    return torch.from_numpy(images / 255).float(), np.repeat(np.arange(10), per_class)
 
 
 @pytest.fixture(scope="module")
-def trained() -> tuple[torch.nn.Module, np.ndarray, np.ndarray]:
+def trained() -> tuple[torch.nn.Module, torch.Tensor, np.ndarray]:
     """A small CNN trained for about a second on tinted-noise images (class = tint), and 10 test images."""
     pytest.importorskip("pyautoattack", reason=f"the optional package pyautoattack is not installed: {INSTALL}")
     rng = np.random.default_rng(0)
@@ -49,8 +50,7 @@ def trained() -> tuple[torch.nn.Module, np.ndarray, np.ndarray]:
     torch.manual_seed(0)
     model = Normalized(Normalize((0.5,) * 3, (0.25,) * 3), SmallCNN(10, (8, 16, 32)))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    x = torch.from_numpy(train_x).permute(0, 3, 1, 2).float() / 255
-    y = torch.from_numpy(train_y)
+    x, y = train_x, torch.from_numpy(train_y)
     for _ in range(60):
         batch = torch.randint(0, len(x), (64,))
         loss = F.cross_entropy(model.train()(x[batch]), y[batch])
@@ -67,11 +67,11 @@ def test_autoattack_is_at_least_as_strong_as_pgd_on_the_same_rows(trained, tmp_p
     clean = correct_predictions(model, x, y)
     pgd = correct_predictions(model, x, y, attack=pgd_attack(model, EPS, steps=20))
     rng_before = torch.get_rng_state()
-    result = run_autoattack(model, x, y, EPS, version="custom", attacks=ATTACKS, batch_size=4, seed=0,
+    result = run_autoattack(model, x, y, EPS, version="custom", attacks=ATTACKS, batch_size=10, seed=0,
                             state_path=tmp_path / "state.json")
     assert torch.equal(torch.get_rng_state(), rng_before)  # the attacks reseed inside; the caller's RNG is restored
     robust = result["per_image"]["robust"]
-    assert 0 < pgd.mean() < 1 and clean.all()  # a meaningful comparison: PGD breaks some images, not all
+    assert 0.2 <= pgd.mean() < clean.mean()  # a meaningful comparison: PGD breaks some images, not all
     assert result["robust_acc"] <= pgd.mean(), (result["robust_acc"], pgd.mean())
     assert result["clean_acc"] == clean.mean() and not (robust & ~clean).any()
     assert list(result["robust_acc_after"]) == ATTACKS
@@ -85,9 +85,8 @@ def test_autoattack_is_at_least_as_strong_as_pgd_on_the_same_rows(trained, tmp_p
     # The same rows through the package's own loop (same batches, same seed) give the same images robust.
     AutoAttack = autoattack_class()
     own = AutoAttack(model, attacks=ATTACKS, eps=EPS, seed=0, version="custom", device="cpu")
-    xt = torch.from_numpy(x).permute(0, 3, 1, 2).float().div(255).contiguous()
     with torch.random.fork_rng():
-        _, y_adv = own.run_standard_evaluation(xt, torch.from_numpy(y), batch_size=4)
+        _, y_adv = own.run_standard_evaluation(x, torch.from_numpy(y), batch_size=10)
     assert np.array_equal((y_adv == torch.from_numpy(y)).numpy(), robust)
 
     # Resume: rewind the stored state to "APGD-CE done, APGD-T not started"; the rerun gives the same result.
@@ -95,18 +94,18 @@ def test_autoattack_is_at_least_as_strong_as_pgd_on_the_same_rows(trained, tmp_p
     assert state["attack"] == 2 and state["broken_by"] == codes.tolist()
     state.update(attack=1, done=0, broken_by=[-1 if c == 2 else c for c in state["broken_by"]])
     write_json(tmp_path / "state.json", state)
-    resumed = run_autoattack(model, x, y, EPS, version="custom", attacks=ATTACKS, batch_size=4, seed=0,
+    resumed = run_autoattack(model, x, y, EPS, version="custom", attacks=ATTACKS, batch_size=10, seed=0,
                              state_path=tmp_path / "state.json")
     assert np.array_equal(resumed["per_image"]["broken_by"], codes)
     with pytest.raises(ValueError, match="other settings \\(eps"):
-        run_autoattack(model, x, y, 8 / 255, version="custom", attacks=ATTACKS, batch_size=4,
+        run_autoattack(model, x, y, 4 / 255, version="custom", attacks=ATTACKS, batch_size=10,
                        state_path=tmp_path / "state.json")
 
 
 def test_standard_version_runs_the_four_attacks_in_order(trained) -> None:
     model, x, y = trained
-    wrong = (y + 1) % 10  # labels the model gets wrong: AutoAttack has nothing to attack
-    assert not correct_predictions(model, x, wrong).any()
+    with torch.no_grad():
+        wrong = (model(x).argmax(1).numpy() + 1) % 10  # labels the model gets wrong: AutoAttack has nothing to attack
     result = run_autoattack(model, x, wrong, 8 / 255)
     assert result["attacks"] == ["apgd-ce", "apgd-t", "fab-t", "square"] and result["version"] == "standard"
     assert result["clean_acc"] == result["robust_acc"] == 0.0

@@ -227,6 +227,11 @@ def series(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[nn.Modu
     return folder, models
 
 
+def _test_images(root: Path) -> np.ndarray:
+    """The ImageFolder's test images in load_cifar's order (class, then file name)."""
+    return np.stack([np.asarray(Image.open(p)) for c in CLASSES for p in sorted((root / "test" / c).glob("*.png"))])
+
+
 def _record(series_folder: Path, root: Path, out: Path, **kw):
     return record_checkpoints(str(series_folder / "epoch_*.pt"), "small_cnn", NORMALIZATION["cifar10"], "cifar10",
                               out_dir=out, data_root=str(root), n=20, eps_255=(8.0,), pgd_steps=2, batch_size=64,
@@ -240,7 +245,7 @@ def test_checkpoint_series_becomes_a_recorded_run(tiny_root: Path, series: tuple
     assert run.name == f"cifar10_small_cnn_external_{folder.name}"
     assert run.epochs.tolist() == [1.0, 2.0, 10.0]
     assert run.meta["source"]["files"] == ["epoch_1.pt", "epoch_2.pt", "epoch_10.pt"]  # by epoch, not as text
-    test_images = np.stack([np.asarray(Image.open(p)) for c in CLASSES for p in sorted((tiny_root / "test" / c).glob("*.png"))])
+    test_images = _test_images(tiny_root)
     neg = np.load(tiny_root / "CIFAR10_neg.npz")["data"]
     for t, model in enumerate(models):
         expected = predict_proba(model, test_images, 64).numpy().astype(np.float16)
@@ -314,7 +319,7 @@ def test_cli_evaluates_one_checkpoint_into_json(tiny_root: Path, series: tuple[P
                         "--n", "20", "--pgd-steps", "2", "--json", str(out), "--device", "cpu"])
     assert rc == 0
     result = json.loads(out.read_text())
-    test_images = np.stack([np.asarray(Image.open(p)) for c in CLASSES for p in sorted((tiny_root / "test" / c).glob("*.png"))])
+    test_images = _test_images(tiny_root)
     labels = np.repeat(np.arange(10), 8)
     clean = float((predict_proba(models[1], test_images).argmax(1).numpy() == labels).mean())
     assert result["clean_acc"] == pytest.approx(clean)

@@ -100,8 +100,11 @@ def test_killed_run_resumes_to_identical_records(tiny_root: Path, tmp_path: Path
 
     full, resumed = load_run(tmp_path / "full" / "cifar10_small_cnn_at8_s0"), load_run(index.parents[1])
     assert resumed.meta["resumed"] == 1
-    for split in ("test", "neg"):
+    for split in ("test", "neg", "probe"):
         np.testing.assert_array_equal(full.probs(split), resumed.probs(split))  # bitwise
+    for name in ("loss", "correct", "p_true", "margin"):  # the per-presentation training statistics too
+        np.testing.assert_array_equal(full.dynamics.field(name), resumed.dynamics.field(name))
+    np.testing.assert_array_equal(full.dynamics.step(), resumed.dynamics.step())
     strip = lambda pts: [{k: v for k, v in p.items() if k != "time"} for p in pts]  # noqa: E731
     assert strip(full.records.points) == strip(resumed.records.points)
 

@@ -6,7 +6,7 @@ cannot tell with the reason, by the rule fixed in :mod:`atlib.claims.rule`. The 
 statistics are listed in :mod:`atlib.claims.paper`. CLI: ``python -m atlib claims RUNS``.
 """
 
-from atlib.claims.paper import SPECS, ClaimResult, ThresholdEvaluation
+from atlib.claims.specs import SPECS, ClaimResult, ThresholdEvaluation
 from atlib.claims.report import ClaimsReport, claims_report, report_for, threshold_grid
 from atlib.claims.rule import FAILS, HOLDS, UNCLEAR, VERDICTS, Less, Value, judge
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import os
 from dataclasses import dataclass
+
 import numpy as np
 
 from atlib import metrics
@@ -24,7 +25,7 @@ from atlib.runs import Run, RunGroup
 from atlib.setting import Setting
 
 ROBUST_EPS = "8"  # robust accuracy is compared at PGD 8/255, the budget every run evaluates by default
-PAPER_METHODS = ("nt", "at")  # the methods the paper's claims are about; others are shown beside them
+PAPER_METHODS = ("nt", "at")  # the methods the paper's claims are about (without options); others are shown beside them
 
 
 @dataclass
@@ -54,6 +55,8 @@ class SettingEvidence:
     method: str
     epsilon_255: float
     data: str  # "original", or the synthetic set's tag ("synth", "standin")
+    paper_method: bool  # NT or plain PGD-AT (no AWP, EMA or other option): enters the verdicts
+    sort_key: tuple  # atlib.setting.Setting.sort_key: the order settings are shown in
     pair_key: tuple  # the setting's identity with its data left out: pairs runs with and without synthesized data
     num_classes: int
     num_points: int
@@ -64,10 +67,6 @@ class SettingEvidence:
     @property
     def synthetic(self) -> bool:
         return self.data != "original"
-
-    @property
-    def paper_method(self) -> bool:
-        return self.method in PAPER_METHODS
 
     @property
     def seeds(self) -> list[int]:
@@ -94,11 +93,13 @@ def collect(group: RunGroup, thresholds: np.ndarray, workers: int | None = None)
         confidences, accuracies = confidences + summary.confidences, accuracies + summary.accuracies
     n = len(scanned)
     shares = _shares(confidences / n, accuracies / n, thresholds)
-    c = group.config
+    setting = group.setting
     return SettingEvidence(
-        label=group.label, dataset=c.dataset, model=c.model, method=c.method, epsilon_255=float(c.epsilon_255),
-        data=c.synthetic_tag if c.uses_synthetic else "original", pair_key=pair_key(c), num_classes=int(group.runs[0].probs("test").shape[-1]),
-        num_points=t, thresholds=thresholds, shares=shares, runs=[run for run, _ in scanned],
+        label=setting.label, dataset=setting.dataset, model=setting.model, method=setting.method,
+        epsilon_255=setting.epsilon_255, data=setting.data,
+        paper_method=setting.method in PAPER_METHODS and not setting.options, sort_key=setting.sort_key,
+        pair_key=pair_key(group.config), num_classes=int(group.runs[0].probs("test").shape[-1]), num_points=t,
+        thresholds=thresholds, shares=shares, runs=[run for run, _ in scanned],
     )
 
 

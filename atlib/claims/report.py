@@ -11,7 +11,8 @@ import pandas as pd
 
 from atlib import metrics
 from atlib.claims.evidence import SettingEvidence, collect, finished
-from atlib.claims.paper import ClaimResult, Scope, scope_claims
+from atlib.claims.paper import Scope, scope_claims
+from atlib.claims.specs import ClaimResult
 from atlib.claims.rule import VERDICTS
 from atlib.runs import RunGroup, group_seeds, load_runs
 

@@ -48,6 +48,7 @@ class Batch(NamedTuple):
     y: torch.Tensor             # int64 (B,)
     is_synthetic: torch.Tensor  # bool (B,)
     index: torch.Tensor         # int64 (B,): row in the original set, or in the synthetic set where is_synthetic
+    num_original: int           # the first num_original rows are original, the rest synthetic (known on the host)
 
 
 class DeviceLoader:
@@ -128,7 +129,7 @@ class DeviceLoader:
             y = torch.cat([y, self._synthetic_labels.index_select(0, rows[n_orig:])])
         if dev.offsets is not None and dev.flips is not None:
             x = crop_flip(x, dev.offsets[start:stop], dev.flips[start:stop], PAD)
-        return Batch(x.float().div_(255), y, dev.is_synthetic[start:stop], rows)
+        return Batch(x.float().div_(255), y, dev.is_synthetic[start:stop], rows, n_orig)
 
     def _gather_synthetic(self, host_rows: torch.Tensor, device_rows: torch.Tensor) -> torch.Tensor:
         if isinstance(self._synthetic_images, torch.Tensor):

@@ -88,7 +88,7 @@ def run_hours(config: TrainConfig, throughput: Throughput, remaining: float = 1.
     test = config.test_subset or TEST_SIZE
     per_point = test + (NEG_SIZE if config.dataset == "cifar10" else 0)
     seconds = config.epochs * ((config.train_subset or TRAIN_SIZE) / rate + config.record_per_epoch * per_point / forward)
-    budgets = set(config.robust_eval_eps_255) | ({config.epsilon_255} if config.method == "at" else set())
+    budgets = set(config.robust_eval_eps_255) | ({config.epsilon_255} if config.epsilon_255 > 0 else set())
     n = min(config.robust_eval_n, test)
     final = len(budgets) * n * (config.robust_eval_steps / nt + 1 / forward) if n else 0.0
     final += CIFAR_C_IMAGES / forward if config.cifar_c_root else 0.0
