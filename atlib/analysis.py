@@ -114,8 +114,9 @@ def profiles(group: RunGroup, split: str = "test") -> tuple[np.ndarray, np.ndarr
 # ----------------------------------------------------------------------------- entropy (Fig 1)
 
 
-def entropy_distribution(groups: Sequence[RunGroup], point: int = -1, bins: int = 40) -> pd.DataFrame:
+def entropy_distribution(groups: Sequence[RunGroup], point: int = -1, bins: int = 40, split: str = "test") -> pd.DataFrame:
     """Fig 1a: histogram of the entropy of every test prediction at one record point, seeds pooled.
+    ``split`` reads another recorded set: ``neg``, ``probe`` (training points), ``test_ema`` (an EMA model).
 
     Columns: ids, ``epoch``, ``bin_start``, ``bin_end``, ``density``. Bins span [0, log C] (C
     classes), the same edges for every group of a dataset, so distributions overlay directly;
@@ -127,19 +128,20 @@ def entropy_distribution(groups: Sequence[RunGroup], point: int = -1, bins: int 
     parts = []
     for group in groups:
         p = _point(group, point)
-        values = [metrics.entropy(run.probs("test")[p]) for run in group.runs]
-        log_c = float(np.log(group.runs[0].probs("test").shape[-1]))
+        values = [metrics.entropy(run.probs(split)[p]) for run in group.runs]
+        log_c = float(np.log(group.runs[0].probs(split).shape[-1]))
         edges, density = metrics.histogram(np.clip(np.concatenate(values), 0.0, log_c), bins=np.linspace(0.0, log_c, bins + 1))
         parts.append(_part(group_ids(group), epoch=float(group.epochs[p]), bin_start=edges[:-1], bin_end=edges[1:], density=density))
     return _frame(parts, [*ID_COLUMNS, "epoch", "bin_start", "bin_end", "density"])
 
 
-def mean_entropy_curves(groups: Sequence[RunGroup]) -> pd.DataFrame:
-    """Fig 1b: mean entropy over test points at every record point. Columns: ids, ``epoch``, ``mean``, ``std``."""
+def mean_entropy_curves(groups: Sequence[RunGroup], split: str = "test") -> pd.DataFrame:
+    """Fig 1b: mean entropy over test points (or ``split``'s) at every record point. Columns: ids, ``epoch``,
+    ``mean``, ``std``."""
     parts = []
     for group in groups:
         t = group.num_points
-        values = np.stack([metrics.mean_entropy_over_time(run.probs("test")[:t]) for run in group.runs])
+        values = np.stack([metrics.mean_entropy_over_time(run.probs(split)[:t]) for run in group.runs])
         parts.append(_stats_part(group, values, epoch=group.epochs))
     return _frame([p for p in parts if p is not None], [*ID_COLUMNS, "epoch", "mean", "std"])
 
@@ -153,7 +155,7 @@ def _category_rows(group: RunGroup, result: metrics.CategoryResult) -> pd.DataFr
                  percentage=[result.percentages[c] for c in metrics.CATEGORIES])
 
 
-def category_table(groups: Sequence[RunGroup], threshold: float = metrics.DEFAULT_THRESHOLD) -> pd.DataFrame:
+def category_table(groups: Sequence[RunGroup], threshold: float = metrics.DEFAULT_THRESHOLD, split: str = "test") -> pd.DataFrame:
     """Fig 2/3: share of test points in each category of Appendix B, from the seed-averaged profiles.
 
     Columns: ids, ``threshold``, ``category`` (in :data:`atlib.metrics.CATEGORIES` order), ``count``,
@@ -163,17 +165,17 @@ def category_table(groups: Sequence[RunGroup], threshold: float = metrics.DEFAUL
     parts = []
     for group in groups:
         if group.num_points >= 2:
-            conf, acc = profiles(group)
+            conf, acc = profiles(group, split)
             parts.append(_category_rows(group, metrics.point_categories(conf, acc, threshold)))
     return _frame(parts, [*ID_COLUMNS, "threshold", "category", "count", "percentage"])
 
 
-def threshold_sweep(group: RunGroup, thresholds: Iterable[float]) -> pd.DataFrame:
+def threshold_sweep(group: RunGroup, thresholds: Iterable[float], split: str = "test") -> pd.DataFrame:
     """Category shares of one group for each non-monotonicity threshold (the paper leaves it open).
 
     Columns: ids, ``threshold``, ``category``, ``count``, ``percentage``.
     """
-    conf, acc = profiles(group)
+    conf, acc = profiles(group, split)
     parts = [_category_rows(group, metrics.point_categories(conf, acc, float(th))) for th in thresholds]
     return _frame(parts, [*ID_COLUMNS, "threshold", "category", "count", "percentage"])
 
@@ -185,19 +187,19 @@ def dataset_class_names(dataset: str, num_classes: int) -> list[str]:
 
 
 def category_examples(group: RunGroup, per_category: int = 4, threshold: float = metrics.DEFAULT_THRESHOLD,
-                      seed: int = 0) -> pd.DataFrame:
-    """Up to ``per_category`` random test points of each category, for galleries (Fig 6).
+                      seed: int = 0, split: str = "test") -> pd.DataFrame:
+    """Up to ``per_category`` random points of each category (of ``split``: test by default), for galleries (Fig 6).
 
-    Columns: ``index`` (row of the run's test records, also of :func:`eval_images`), ``category``,
+    Columns: ``index`` (row of the run's records of ``split``, also of :func:`eval_images`), ``category``,
     ``label`` (true class index), ``total_drop`` (the non-monotonicity score), ``class_name``.
     ``seed`` makes the picks reproducible.
     """
     if per_category < 1:
         raise ValueError(f"per_category must be >= 1, got {per_category}")
-    conf, acc = profiles(group)
+    conf, acc = profiles(group, split)
     result = metrics.point_categories(conf, acc, threshold)
-    labels = group.labels("test")
-    names = dataset_class_names(group.config.dataset, group.runs[0].probs("test").shape[-1])
+    labels = group.labels(split)
+    names = dataset_class_names(group.config.dataset, group.runs[0].probs(split).shape[-1])
     rng = np.random.default_rng(seed)
     picks = []
     for k in range(len(metrics.CATEGORIES)):
@@ -303,23 +305,36 @@ def cifar_c_per_corruption(groups: Sequence[RunGroup]) -> pd.DataFrame:
     return _frame([p for p in parts if p is not None], [*ID_COLUMNS, "corruption", "common", "mean", "std"])
 
 
-def robust_summary(groups: Sequence[RunGroup]) -> pd.DataFrame:
-    """Robust (PGD) and clean accuracy of each group's final models, one row per evaluation budget.
+ROBUST_ATTACKS = {"PGD": ("robust_acc",), "AutoAttack": ("autoattack", "robust_acc")}  # label -> where metrics.json keeps it
 
-    Columns: ids, ``eval_epsilon_255``, ``robust_mean``, ``robust_std``, ``clean_mean``, ``clean_std``.
+
+def robust_summary(groups: Sequence[RunGroup]) -> pd.DataFrame:
+    """Robust and clean accuracy of each group's final models, one row per attack and evaluation budget:
+    PGD (measured at the end of training) and AutoAttack where ``python -m atlib.evaluate --autoattack``
+    added it (on the same class-balanced rows).
+
+    Columns: ids, ``attack``, ``eval_epsilon_255``, ``robust_mean``, ``robust_std``, ``clean_mean``, ``clean_std``.
     ``n_seeds`` counts the seeds with that robust accuracy. Groups never evaluated under attack are skipped.
     """
     parts = []
     for group in groups:
-        budgets = sorted({k for r in group.runs for k in r.metrics.get("robust_acc", {})}, key=float)
-        if not budgets:
-            continue
-        robust = np.stack([group.metric_values("robust_acc", b) for b in budgets], axis=1)
-        r_mean, r_std, n = seed_stats(robust)
         c_mean, c_std, _ = seed_stats(group.metric_values("clean_acc"))
-        parts.append(_part({**group_ids(group), "n_seeds": n}, eval_epsilon_255=[float(b) for b in budgets],
-                           robust_mean=r_mean, robust_std=r_std, clean_mean=float(c_mean), clean_std=float(c_std)))
-    return _frame(parts, [*ID_COLUMNS, "eval_epsilon_255", "robust_mean", "robust_std", "clean_mean", "clean_std"])
+        for attack, keys in ROBUST_ATTACKS.items():
+            found = [_nested(r.metrics, keys) for r in group.runs]
+            budgets = sorted({k for values in found for k in values}, key=float)
+            if not budgets:
+                continue
+            robust = np.stack([group.metric_values(*keys, b) for b in budgets], axis=1)
+            r_mean, r_std, n = seed_stats(robust)
+            parts.append(_part({**group_ids(group), "n_seeds": n}, attack=attack, eval_epsilon_255=[float(b) for b in budgets],
+                               robust_mean=r_mean, robust_std=r_std, clean_mean=float(c_mean), clean_std=float(c_std)))
+    return _frame(parts, [*ID_COLUMNS, "attack", "eval_epsilon_255", "robust_mean", "robust_std", "clean_mean", "clean_std"])
+
+
+def _nested(metrics: dict[str, Any], keys: Sequence[str]) -> dict[str, Any]:
+    for key in keys:
+        metrics = metrics.get(key) or {} if isinstance(metrics, dict) else {}
+    return metrics if isinstance(metrics, dict) else {}
 
 
 def training_curves(items: Sequence[Run | RunGroup] | Run | RunGroup) -> pd.DataFrame:
@@ -345,6 +360,25 @@ def training_curves(items: Sequence[Run | RunGroup] | Run | RunGroup) -> pd.Data
 # ----------------------------------------------------------------------------- images and gaps
 
 
+def split_rows(run: Run | RunGroup, split: str) -> np.ndarray:
+    """Rows of the full dataset split behind a run's records of ``split``: test rows for ``test`` (all of
+    them without a test subset), training rows for the training ``probe``, every row for ``neg``."""
+    run = run.runs[0] if isinstance(run, RunGroup) else run
+    if split == "test":
+        return run.test_index()
+    if split == "neg":
+        return np.arange(len(run.labels("neg")))
+    if split != "probe":
+        raise ValueError(f"split must be 'test', 'neg' or 'probe', got {split!r}")
+    probe = run.probe_index()  # rows of the run's training set
+    if run.dynamics is not None:
+        return run.dynamics.train_index[probe]
+    if run.config.train_subset is None:
+        return probe
+    raise FileNotFoundError(f"{run.name} trained on a train_subset and recorded no dynamics/ (record_train=False), "
+                            f"so which training rows its probe holds is not on disk")
+
+
 def eval_images(run: Run | RunGroup, split: str = "test") -> np.ndarray:
     """uint8 (N, 32, 32, 3): the images behind a run's records, row for row.
 
@@ -357,14 +391,12 @@ def eval_images(run: Run | RunGroup, split: str = "test") -> np.ndarray:
 
     run = run.runs[0] if isinstance(run, RunGroup) else run
     inputs = run.inputs
-    if split == "test":
-        full = load_cifar(run.config.dataset, "test", inputs["cifar_root"])
-        index = run.test_index()
-        images, labels = full.images[index], full.labels[index]
-    elif split == "neg":
+    if split == "neg":
         images, labels = load_cifar10_neg(inputs["neg_path"])[:2]
     else:
-        raise ValueError(f"split must be 'test' or 'neg', got {split!r}")
+        index = split_rows(run, split)
+        full = load_cifar(run.config.dataset, "test" if split == "test" else "train", inputs["cifar_root"])
+        images, labels = full.images[index], full.labels[index]
     recorded = run.labels(split)
     if len(labels) != len(recorded) or not np.array_equal(labels, recorded):
         raise ValueError(

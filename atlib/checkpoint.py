@@ -14,11 +14,11 @@ from atlib.io import atomic_path
 
 @dataclass(frozen=True)
 class Position:
-    """Where training stands: ``epoch`` and ``batch`` (the next batch to run), ``points`` (record points stored)."""
+    """Where training stands, as saved in a checkpoint and resumed from."""
 
-    epoch: int = 0
-    batch: int = 0
-    points: int = 0
+    epoch: int = 0  # the epoch of the next batch
+    batch: int = 0  # the next batch to run, within that epoch
+    points: int = 0  # record points stored so far
 
     @classmethod
     def after_point(cls, epoch: int, batch: int, batches_per_epoch: int, points: int) -> "Position":

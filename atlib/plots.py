@@ -336,9 +336,11 @@ def cifar_c_corruptions_chart(df: pd.DataFrame, columns: int = 5) -> alt.TopLeve
 
 
 def robust_accuracy_chart(df: pd.DataFrame) -> alt.TopLevelMixin:
-    """Robust (PGD) and clean accuracy against the training ε: the robustness side of the trade-off."""
-    _check(df, [*IDS, "series", "eval_epsilon_255", "robust_mean", "robust_std", "clean_mean", "clean_std"], "robust_summary")
-    robust = df.assign(measure=[f"PGD ε={e:g}/255" for e in df["eval_epsilon_255"]], mean=df["robust_mean"], std=df["robust_std"])
+    """Robust (PGD, and AutoAttack where evaluated) and clean accuracy against the training ε: the robustness
+    side of the trade-off."""
+    _check(df, [*IDS, "series", "attack", "eval_epsilon_255", "robust_mean", "robust_std", "clean_mean", "clean_std"], "robust_summary")
+    robust = df.assign(measure=[f"{a} ε={e:g}/255" for a, e in zip(df["attack"], df["eval_epsilon_255"])],
+                       mean=df["robust_mean"], std=df["robust_std"])
     clean = df.drop_duplicates("label").assign(measure="clean", mean=lambda d: d["clean_mean"], std=lambda d: d["clean_std"])
     long = pd.concat([clean, robust], ignore_index=True)
     measures = list(dict.fromkeys(long["measure"]))
@@ -347,7 +349,7 @@ def robust_accuracy_chart(df: pd.DataFrame) -> alt.TopLevelMixin:
     base = alt.Chart().encode(  # a narrow band per ε, the series side by side in it, so NT and NT + synth do not hide each other
         x=alt.X("epsilon_255:O", axis=_eps_axis(), scale=alt.Scale(paddingInner=0.8, paddingOuter=0.4)),
         xOffset=alt.XOffset("series:N", scale=alt.Scale(domain=series.domain)), color=color)
-    dashes = [[6, 3], [1, 0], [2, 2], [8, 3, 2, 3]]  # clean, then one per PGD budget
+    dashes = [[6, 3], [1, 0], [2, 2], [8, 3, 2, 3], [1, 3]]  # clean, then one per attack and budget
     dash = alt.StrokeDash("measure:N", sort=measures, legend=_stroke_legend("Accuracy"),
                           scale=alt.Scale(domain=measures, range=[dashes[i % len(dashes)] for i in range(len(measures))]))
 

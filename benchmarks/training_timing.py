@@ -11,7 +11,7 @@ import torch
 
 from atlib.config import TrainConfig
 from atlib.distributed import Distributed
-from atlib.train import _Trainer, resolve_device
+from atlib.train import Trainer, resolve_device
 
 
 def sync(device: torch.device) -> None:
@@ -19,7 +19,7 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def make_trainer(args: argparse.Namespace, run_dir: Path, method: str, compile: bool, **fields: object) -> _Trainer:
+def make_trainer(args: argparse.Namespace, run_dir: Path, method: str, compile: bool, **fields: object) -> Trainer:
     """The training loop's own state (data on the device, model, optimizer, evaluator) for one setting:
     ``args`` gives model, batch size, subset sizes, device, precision and data root; ``fields`` any other
     TrainConfig fields (e.g. a method's parameters)."""
@@ -29,39 +29,43 @@ def make_trainer(args: argparse.Namespace, run_dir: Path, method: str, compile: 
         "amp": "on" if args.bf16 else "off", "channels_last": "on" if args.bf16 else "off", "compile": compile,
         "data_root": args.data, "progress": False, "out_dir": str(run_dir), "eval_batch_size": 1000, **fields,
     })
-    return _Trainer(config, run_dir / config.run_name, resolve_device(args.device), Distributed())
+    return Trainer(config, run_dir / config.run_name, resolve_device(args.device), Distributed())
 
 
-def time_steps(trainer: _Trainer, steps: int, warmup: int) -> dict[str, float]:
+def time_steps(trainer: Trainer, steps: int, warmup: int) -> dict[str, float]:
     """Images/s of ``steps`` training steps after ``warmup`` untimed ones (the warm-up time, which holds
     torch.compile's compilation, is reported too)."""
     device, batches = trainer.device, trainer.loader.epoch(0)
     start = time.perf_counter()
-    for _ in range(warmup):
+    for i in range(warmup):
         batch = next(batches)
-        trainer._step(batch.x, batch.y)
+        trainer._step(batch, 0, i + 1)
     sync(device)
     warm = time.perf_counter() - start
     images, start = 0, time.perf_counter()
-    for _ in range(steps):
+    for i in range(steps):
         try:
             batch = next(batches)
         except StopIteration:
             batches = trainer.loader.epoch(1)
             batch = next(batches)
-        trainer._step(batch.x, batch.y)
+        trainer._step(batch, 0, warmup + i + 1)
         images += len(batch.y)
     sync(device)
     return {"img_s": images / (time.perf_counter() - start), "warmup_s": warm}
 
 
-def time_recording(trainer: _Trainer, repeats: int = 3) -> float:
-    """Median seconds of one record point: fp32 probabilities of every test and NEG image, to float16 on the host."""
+def time_recording(trainer: Trainer, repeats: int = 3) -> dict[str, float]:
+    """Median seconds of one record point per recorded set (test, neg, probe): fp32 probabilities of
+    every image, to float16 on the host."""
     trainer.evaluate(trainer.model)
-    times = []
-    for _ in range(repeats):
-        sync(trainer.device)
-        start = time.perf_counter()
-        trainer.evaluate(trainer.model)
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+    out = {}
+    for name in trainer.evaluate.images:
+        times = []
+        for _ in range(repeats):
+            sync(trainer.device)
+            start = time.perf_counter()
+            trainer.evaluate(trainer.model, sets=(name,))
+            times.append(time.perf_counter() - start)
+        out[name] = float(np.median(times))
+    return out

@@ -79,13 +79,18 @@ for dataset, figure in (("cifar10", "fig7_cifar10_c_per_corruption"), ("cifar100
 # %% [markdown]
 # ## Robust accuracy against ε
 #
-# Clean accuracy and PGD robust accuracy (at each evaluated budget) of the final models: the robustness
+# Clean accuracy and robust accuracy (at each evaluated budget) of the final models: the robustness
 # side of the trade-off. Synthesized data should keep AT's robustness while raising its accuracy.
+# PGD-20 is measured at the end of training on class-balanced test rows; AutoAttack, the field's standard
+# (`python -m atlib.evaluate RUN... --autoattack`), appears beside it on the same rows when evaluated. It is the
+# stronger attack, so its line lies at or below PGD's.
 
 # %%
 robust = analysis.robust_summary(groups)
 show_figure(plots.robust_accuracy_chart, robust, output_dir, "robust_accuracy_vs_epsilon",
             empty="No finished run has robust accuracy: finish training (robust accuracy is measured at the end).")
+if not robust.empty and "AutoAttack" not in set(robust["attack"]):
+    print("AutoAttack not evaluated yet: python -m atlib.evaluate RUN... --autoattack (pip install -r requirements-autoattack.txt)")
 
 # %% [markdown]
 # ## All final numbers

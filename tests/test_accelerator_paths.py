@@ -31,11 +31,11 @@ def test_resume_loads_the_checkpoint_to_the_cpu_whatever_the_device(tiny_root: P
     torch.cuda.set_rng_state_all take CPU byte tensors only: every resumed GPU run crashed. Here the
     trainer's device is the meta device, which fails the same way as CUDA if anything is mapped to it."""
     from atlib.distributed import Distributed
-    from atlib.train import _Trainer, train
+    from atlib.train import Trainer, train
 
     config = tiny_config(tiny_root, tmp_path, epochs=1)
     run = train(config)
-    trainer = _Trainer(config, run.path, torch.device("cpu"), Distributed())
+    trainer = Trainer(config, run.path, torch.device("cpu"), Distributed())
     trainer.device = torch.device("meta")
     assert trainer._restore() == Position(epoch=1, batch=0, points=2)
     assert all(p.device.type == "cpu" for p in trainer.model.parameters())

@@ -282,6 +282,20 @@ def test_robust_summary_per_budget(store: dict) -> None:
     assert "cifar100" not in set(df["dataset"])  # the fake CIFAR-100 runs recorded no robust accuracy
 
 
+def test_robust_summary_puts_autoattack_beside_pgd(tmp_path: Path) -> None:
+    labels = np.repeat(np.arange(10), 2)
+    for seed, (pgd, aa) in enumerate([(0.30, 0.25), (0.40, 0.33)]):
+        metrics = {"clean_acc": 0.8, "robust_acc": {"8": pgd}, "autoattack": {"robust_acc": {"8": aa}, "version": "standard"}}
+        make_run(tmp_path, TrainConfig(model="small_cnn", method="at", seed=seed), random_probs(np.random.default_rng(seed), 2, 20, 10),
+                 labels, metrics=metrics)
+    make_run(tmp_path, TrainConfig(model="small_cnn", method="nt"), random_probs(np.random.default_rng(5), 2, 20, 10), labels,
+             metrics={"clean_acc": 0.9, "robust_acc": {"8": 0.0}})
+    df = analysis.robust_summary(group_seeds(load_runs(tmp_path))).set_index(["label", "attack"])
+    assert df.loc[("AT ε=8/255", "PGD"), "robust_mean"] == pytest.approx(0.35)
+    assert df.loc[("AT ε=8/255", "AutoAttack"), "robust_mean"] == pytest.approx(0.29)
+    assert ("NT", "AutoAttack") not in df.index and df.loc[("NT", "PGD"), "robust_mean"] == 0.0
+
+
 def test_training_curves_for_groups_and_single_runs(store: dict) -> None:
     group = store["by_key"]["nt"]
     df = analysis.training_curves(store["groups"])

@@ -64,11 +64,11 @@ def test_an_interrupted_run_resumes_to_the_same_training_records(tiny_root: Path
                                                                  crash_points: int, when: str) -> None:
     """Crash after the checkpoint of a mid-epoch point, or after an epoch's rows were written but before
     its checkpoint (the resumed run then writes that epoch again)."""
-    from atlib.train import _Trainer, train
+    from atlib.train import Trainer, train
 
     config = dict(method="at", robust_eval_n=0, record_train_clean=True, train_probe_size=20)
     whole = train(tiny_config(tiny_root, tmp_path / "whole", **config))
-    original = _Trainer._checkpoint
+    original = Trainer._checkpoint
 
     def crash(self, test_acc: float) -> None:
         if when == "after":
@@ -78,11 +78,11 @@ def test_an_interrupted_run_resumes_to_the_same_training_records(tiny_root: Path
         if when == "before":
             original(self, test_acc)
 
-    monkeypatch.setattr(_Trainer, "_checkpoint", crash)
+    monkeypatch.setattr(Trainer, "_checkpoint", crash)
     interrupted = tiny_config(tiny_root, tmp_path / "resumed", **config)
     with pytest.raises(KeyboardInterrupt):
         train(interrupted)
-    monkeypatch.setattr(_Trainer, "_checkpoint", original)
+    monkeypatch.setattr(Trainer, "_checkpoint", original)
     resumed = train(interrupted)
     for clean in (False, True):
         for name in ("loss", "correct", "p_true", "margin"):
@@ -108,19 +108,19 @@ def test_a_run_stored_before_training_records_resumes_without_them(tiny_root: Pa
     """A run started by an atlib without record_train/train_probe_size (its config.json lacks them, its
     records have no probe) resumes with today's defaults, and records what it recorded before."""
     from atlib.io import read_json, write_json
-    from atlib.train import _Trainer, train
+    from atlib.train import Trainer, train
 
     legacy = tiny_config(tiny_root, tmp_path, record_train=False, train_probe_size=0)
-    original = _Trainer._checkpoint
+    original = Trainer._checkpoint
 
     def crash(self, test_acc: float) -> None:
         original(self, test_acc)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(_Trainer, "_checkpoint", crash)
+    monkeypatch.setattr(Trainer, "_checkpoint", crash)
     with pytest.raises(KeyboardInterrupt):
         train(legacy)
-    monkeypatch.setattr(_Trainer, "_checkpoint", original)
+    monkeypatch.setattr(Trainer, "_checkpoint", original)
     stored_path = Path(legacy.out_dir) / legacy.run_name / "config.json"
     stored = read_json(stored_path)
     del stored["record_train"], stored["train_probe_size"], stored["record_train_clean"]

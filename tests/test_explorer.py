@@ -28,7 +28,7 @@ from atlib.explorer.__main__ import main
 from atlib.explorer.charts import compile_spec
 from atlib.io import save_npy
 from atlib.metrics import CATEGORIES, DEFAULT_THRESHOLD
-from fakeruns import make_run
+from fakeruns import make_dynamics, make_run, random_probs
 from test_plots import drawn_profile, units
 
 C, T, SEEDS = 10, 6, (0, 1)
@@ -363,3 +363,70 @@ def test_export_cli_with_explicit_dataset_indices(fixture, tmp_path, capsys):
     assert not list(tmp_path.glob(".*.tmp"))  # written atomically, no leftovers
     assert main([fixture["runs"], "--out", str(tmp_path / "y.html"), "--indices", "2"]) == 1
     assert "CIFAR-10 test index [2] not evaluated" in capsys.readouterr().err and not (tmp_path / "y.html").exists()
+
+
+# ----------------------------------------------------------------------------- the training probe (split selector)
+
+TRAIN_ROWS = np.array([c * PER_CLASS_FULL + k for c in range(C) for k in range(2)])  # train_subset=20: 2 of 3 per class
+PROBE = np.arange(0, len(TRAIN_ROWS), 2)  # one per class, as columns of the training subset
+
+
+@pytest.fixture(scope="module")
+def probe_fixture(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """NT and AT runs (2 seeds each) with test records, a training probe and per-epoch training losses;
+    the training split's images in an ImageFolder beside the test split's."""
+    base = tmp_path_factory.mktemp("probe")
+    write_image_folder(base / "data")
+    rng = np.random.default_rng(7)
+    train = rng.integers(0, 256, (C * PER_CLASS_FULL, 32, 32, 3), dtype=np.uint8)
+    for c, name in enumerate(CLASS_NAMES["cifar10"]):
+        (base / "data" / "train" / name).mkdir(parents=True)
+        for k in range(PER_CLASS_FULL):
+            Image.fromarray(train[c * PER_CLASS_FULL + k]).save(base / "data" / "train" / name / f"{k:04d}.png")
+    train_labels = np.repeat(np.arange(C), 2)
+    losses = {}
+    for method, eps in (("nt", 0.0), ("at", 8.0)):
+        for seed in SEEDS:
+            config = TrainConfig(method=method, epsilon_255=eps, seed=seed, epochs=T, data_root=str(base / "data"),
+                                 train_subset=len(TRAIN_ROWS))
+            run_dir = make_run(base / "runs", config, probs_from(designed_confidences(method), seed), LABELS,
+                               probe_probs=random_probs(rng, T, len(PROBE), C), probe_labels=train_labels[PROBE], probe_index=PROBE)
+            save_npy(run_dir / "records" / "test_index.npy", TEST_INDEX)
+            loss = rng.random((T, len(TRAIN_ROWS)))
+            loss[rng.random(loss.shape) < 0.3] = np.nan  # not presented in that epoch
+            make_dynamics(run_dir, train_labels, np.where(np.isnan(loss), np.nan, 1.0), loss=loss, train_index=TRAIN_ROWS)
+            losses.setdefault(method, []).append(loss.astype(np.float16).astype(np.float64))
+    return {"runs": str(base / "runs" / "*"), "images": train[TRAIN_ROWS[PROBE]], "losses": losses}
+
+
+@pytest.mark.filterwarnings("ignore:Mean of empty slice")
+def test_split_selector_browses_the_training_probe_with_its_presentation_history(probe_fixture, tmp_path, capsys):
+    import vl_convert
+
+    ex = explorer.ProfileExplorer.from_runs(probe_fixture["runs"])
+    assert list(ex.split.options) == ["test", "probe"] and ex.split.value == "test"  # these runs have no NEG records
+    assert len(ex.spec["vconcat"]) == 2 and "history" not in ex.spec["datasets"]
+    ex.split.value = "probe"
+    data = ex.data
+    assert data.split == "probe" and len(ex.order) == len(PROBE)
+    np.testing.assert_array_equal(data.dataset_index, TRAIN_ROWS[PROBE])  # rows of the full training split
+    np.testing.assert_array_equal(data.images, probe_fixture["images"])  # found in the runs' data_root, labels checked
+    assert ex.status.value.count(f"CIFAR-10 train index {TRAIN_ROWS[PROBE][ex.row]} · record row {ex.row}") == 1
+    history = [r for r in ex.spec["datasets"]["history"] if r["field"] == "loss"]
+    for g, method in enumerate(("nt", "at")):
+        row = next(r for r in history if r["group"] == g)
+        want = np.nanmean(np.stack(probe_fixture["losses"][method])[:, :, PROBE[ex.row]], axis=0)
+        assert row["epoch"] == list(range(1, T + 1))
+        np.testing.assert_allclose([np.nan if v is None else v for v in row["value"]], want, atol=1e-4)
+    assert len(ex.spec["vconcat"]) == 3  # profiles, entropy, presentation history
+    svg = vl_convert.vegalite_to_svg(json.loads(json.dumps(ex.spec)))  # Vega runs the history view's transforms
+    assert "Training loss" in svg and "Margin" in svg
+    ex.split.value = "test"
+    assert ex.data.split == "test" and ex.row == NON_MONOTONE_NT and len(ex.spec["vconcat"]) == 2
+
+    out = tmp_path / "probe.html"
+    assert main([probe_fixture["runs"], "--out", str(out), "--split", "probe", "--per-category", "1", "--max-images", "3"]) == 0
+    spec = _embedded_spec(out.read_text())
+    assert {r["pick"] for r in spec["datasets"]["history"]} == {0, 1, 2}
+    assert spec["datasets"]["images"][0]["caption"].startswith("CIFAR-10 train index")
+    export.export_chart(data, 3).to_dict()  # valid Vega-Lite with the history view

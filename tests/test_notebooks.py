@@ -22,7 +22,7 @@ from atlib.data.constants import CIFAR_C_CORRUPTIONS, CLASS_NAMES
 from atlib.notebooks import (
     NotebookError, available_notebooks, load_notebook, notebook_parameters, parse_value, resolve_notebook, run_notebook,
 )
-from fakeruns import make_run, random_probs
+from fakeruns import make_dynamics, make_run, random_probs
 
 REPO = Path(__file__).resolve().parents[1]
 PER_CLASS = 4  # test images per class in the tiny data set
@@ -33,6 +33,8 @@ ANALYSIS_FIGURES = {
     "04_synthesized_data": ["fig5_cifar_c_seed_paper", "fig5_cifar_c_robustbench", "fig7_cifar10_c_per_corruption",
                             "robust_accuracy_vs_epsilon"],
     "06_claims": ["claims", "claims_thresholds"],
+    "07_training_dynamics": ["forgetting_histogram", "forgetting_vs_epsilon", "data_maps", "aum_distribution",
+                             "el2n_distribution", "probe_categories_vs_forgetting", "probe_rank_correlations"],
 }
 
 
@@ -67,11 +69,11 @@ def _cifar_c_metrics(accuracy: float) -> dict:
 @pytest.fixture(scope="module")
 def fake_runs(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """NT (2 seeds), AT ε=2 and 8, and both on a stand-in synthetic set; CIFAR-C, robust accuracy and
-    NEG records only for some of them."""
+    NEG records only for some of them; training dynamics and a training probe for all."""
     out = tmp_path_factory.mktemp("fake_runs")
     labels = np.repeat(np.arange(10), PER_CLASS)
     neg_labels = np.arange(20) % 10
-    rng = np.random.default_rng(1)
+    rng, dynamics_rng = np.random.default_rng(1), np.random.default_rng(2)
     settings = [  # method, epsilon, synthetic, seed, with CIFAR-C, with robust accuracy, with NEG records
         ("nt", 0, False, 0, True, True, True), ("nt", 0, False, 1, True, True, True),
         ("at", 2, False, 0, False, True, False), ("at", 8, False, 0, True, False, True),
@@ -86,8 +88,26 @@ def fake_runs(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
         metrics = {"clean_acc": 0.5 + 0.02 * k, "neg_acc": 0.2, "robust_acc": {"8": 0.1 + 0.03 * k} if robust else {}}
         if cifar_c:
             metrics["cifar_c"] = _cifar_c_metrics(0.4 + 0.03 * k)
-        make_run(out, config, probs, labels, neg_probs, neg_labels if neg else None, metrics=metrics)
+        run_dir = make_run(out, config, probs, labels, neg_probs, neg_labels if neg else None, metrics=metrics,
+                           probe_probs=random_probs(dynamics_rng, 6, len(PROBE), 10, sharpen=0.5),
+                           probe_labels=TRAIN_LABELS[PROBE], probe_index=PROBE)
+        _add_dynamics(run_dir, dynamics_rng, synthetic, clean=method == "at" and not synthetic)
     return out
+
+
+TRAIN_LABELS = np.repeat(np.arange(10), 16)  # the tiny training split, in ImageFolder order
+PROBE = np.arange(0, len(TRAIN_LABELS), 8)  # two per class
+
+
+def _add_dynamics(run_dir: Path, rng: np.random.Generator, synthetic: bool, clean: bool) -> None:
+    """Training statistics of 4 epochs (one example in five skipped per epoch); 30 synthesized draws."""
+    correct = (rng.random((4, len(TRAIN_LABELS))) < 0.7).astype(float)
+    correct[rng.random(correct.shape) < 0.2] = np.nan
+    p_true = np.where(np.isnan(correct), np.nan, rng.random(correct.shape))
+    both = {"correct": correct, "p_true": p_true, "margin": 4 * p_true - 2, "loss": 1 - p_true} if clean else None
+    draws = {"step": np.arange(30), "index": rng.integers(0, 12, 30), "label": np.zeros(30, dtype=int),
+             "loss": rng.random(30), "margin": rng.normal(size=30), "correct": rng.integers(0, 2, 30)} if synthetic else None
+    make_dynamics(run_dir, TRAIN_LABELS, correct, p_true=p_true, clean=both, synthetic=draws)
 
 
 def _assert_clean_execution(path: Path) -> nbformat.NotebookNode:
@@ -119,7 +139,7 @@ def test_analysis_notebook_executes_and_saves_figures(name: str, fake_runs: Path
             assert path.is_file() and path.stat().st_size > 500, path
         assert (figures / f"{stem}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = _text_outputs(nb)
-    with_synthetic = name in ("04_synthesized_data", "06_claims")
+    with_synthetic = name in ("04_synthesized_data", "06_claims", "07_training_dynamics")
     groups = 5 if with_synthetic else 3  # Section 4 notebooks leave the stand-in runs out
     assert f"{groups} run groups" in text
     if not with_synthetic:
@@ -135,6 +155,8 @@ def test_analysis_notebook_executes_and_saves_figures(name: str, fake_runs: Path
         assert "robust accuracy not evaluated for: AT ε=8/255 (cifar10)" in text
         assert not (figures / "fig8_cifar100_c_per_corruption.png").exists()  # no CIFAR-100 runs: said, not drawn
         assert "No cifar100 run has CIFAR-C metrics" in text
+    if name == "07_training_dynamics":
+        assert "images unavailable" in text  # the stand-in synthetic file is not on disk: the table stands alone
 
 
 def test_train_notebook_trains_and_then_reports_missing_cifar_c(tiny_root: Path, tmp_path: Path) -> None:
@@ -157,6 +179,14 @@ def test_train_notebook_trains_and_then_reports_missing_cifar_c(tiny_root: Path,
     text = _text_outputs(nb)
     assert "CIFAR-C is not at hand" in text and "python -m atlib.corruptions" in text and "python -m atlib.evaluate" in text
     assert (figures / "robust_accuracy_vs_epsilon.png").is_file()
+
+
+def test_dynamics_notebook_without_training_records_names_the_option(tmp_path: Path) -> None:
+    make_run(tmp_path / "runs", TrainConfig(model="small_cnn", method="nt"), random_probs(np.random.default_rng(0), 2, 4, 10),
+             np.arange(4))
+    with pytest.raises(NotebookError, match=r"07_training_dynamics\.py failed in cell \d+: ValueError: .*record_train=True"):
+        run_notebook("07_training_dynamics", {"runs": str(tmp_path / "runs"), "output_dir": str(tmp_path / "f")},
+                     tmp_path / "07.ipynb")
 
 
 def test_failing_notebook_names_itself_and_keeps_the_partial_copy(tmp_path: Path) -> None:

@@ -209,12 +209,15 @@ def test_cifar_c_corruptions_chart_facets_per_corruption() -> None:
 
 def test_robust_accuracy_chart_shows_clean_and_each_budget() -> None:
     df = frame({"eval_epsilon_255": [[4.0, 8.0]] * 3, "robust_mean": [[0.01, 0.0], [0.3, 0.2], [0.5, 0.4]],
-                "robust_std": [[0.0, 0.0]] * 3, "clean_mean": [0.95, 0.9, 0.85], "clean_std": [0.01] * 3}, KINDS[:3])
-    spec = plots.robust_accuracy_chart(df).to_dict()
+                "robust_std": [[0.0, 0.0]] * 3, "clean_mean": [0.95, 0.9, 0.85], "clean_std": [0.01] * 3, "attack": ["PGD"] * 3},
+               KINDS[:3])
+    autoattack = df[df["eval_epsilon_255"] == 8.0].assign(attack="AutoAttack", robust_mean=lambda d: d["robust_mean"] - 0.01)
+    spec = plots.robust_accuracy_chart(pd.concat([df, autoattack], ignore_index=True)).to_dict()
     data = pd.DataFrame(rows(spec))
-    assert len(data) == 3 + 6  # one clean row per run kind, one robust row per kind and budget
+    assert len(data) == 3 + 6 + 3  # one clean row per run kind, one robust row per kind, attack and budget
     assert data.groupby("measure")["mean"].apply(list).to_dict() == {
-        "clean": [0.95, 0.9, 0.85], "PGD ε=4/255": [0.01, 0.3, 0.5], "PGD ε=8/255": [0.0, 0.2, 0.4]}
+        "clean": [0.95, 0.9, 0.85], "PGD ε=4/255": [0.01, 0.3, 0.5], "PGD ε=8/255": [0.0, 0.2, 0.4],
+        "AutoAttack ε=8/255": pytest.approx([-0.01, 0.19, 0.39])}
     line = [u for u in units(spec) if u["type"] == "line"][0]
     assert line["encoding"]["strokeDash"]["field"] == "measure" and line["encoding"]["x"]["field"] == "epsilon_255"
 

@@ -32,7 +32,7 @@ def test_every_method_trains_and_records_like_at(tiny_root: Path, tmp_path: Path
 
 def test_ema_is_recorded_beside_a_raw_model_it_leaves_untouched(tiny_root: Path, tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    from atlib.train import _Trainer, train
+    from atlib.train import Trainer, train
 
     plain = train(tiny_config(tiny_root, tmp_path / "plain", method="at", robust_eval_n=20))
     ema = train(tiny_config(tiny_root, tmp_path / "ema", method="at", robust_eval_n=20, ema_decay=0.9))
@@ -43,20 +43,25 @@ def test_ema_is_recorded_beside_a_raw_model_it_leaves_untouched(tiny_root: Path,
     assert not np.array_equal(ema.probs("test_ema"), ema.probs("test"))
     assert ema.point_values("test_acc_ema").shape == (4,) and set(ema.metrics["ema"]) >= {"clean_acc", "robust_acc", "neg_acc"}
     assert ema.metrics["ema"]["clean_acc"] == ema.point_values("test_acc_ema")[-1]
+    from atlib import analysis, metrics
+    from atlib.runs import group_seeds
+
+    curves = analysis.mean_entropy_curves(group_seeds([ema]), split="test_ema")  # analysis reads the EMA records by split
+    np.testing.assert_allclose(curves["mean"], metrics.mean_entropy_over_time(ema.probs("test_ema")), rtol=1e-6)
 
     # Interrupted right after the checkpoint of the second record point, then resumed: the same records.
-    original = _Trainer._checkpoint
+    original = Trainer._checkpoint
 
     def crash_after_second(self, test_acc: float) -> None:
         original(self, test_acc)
         if self.position.points == 2:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(_Trainer, "_checkpoint", crash_after_second)
+    monkeypatch.setattr(Trainer, "_checkpoint", crash_after_second)
     config = tiny_config(tiny_root, tmp_path / "resumed", method="at", robust_eval_n=20, ema_decay=0.9)
     with pytest.raises(KeyboardInterrupt):
         train(config)
-    monkeypatch.setattr(_Trainer, "_checkpoint", original)
+    monkeypatch.setattr(Trainer, "_checkpoint", original)
     resumed = train(config)
     assert resumed.meta["resumed"] == 1
     for split in ("test", "neg", "test_ema", "neg_ema"):

@@ -143,7 +143,7 @@ def claims_report(groups: Sequence[RunGroup], threshold_range: tuple[float, floa
         points = [g.num_points for g in members]
         typical = max(set(points), key=points.count)  # settings recorded otherwise are flagged by claims 3a-3c
         grid = threshold_grid(typical, threshold_range)
-        settings: list[SettingEvidence] = [collect(g, grid, workers) for g in members]
+        settings: list[SettingEvidence] = collect(members, grid, workers)
         shown_at = float(np.clip(metrics.default_threshold(typical), grid[0], grid[-1]))
         claims += scope_claims(Scope(dataset, model, settings), shown_at)
         ranges[f"{dataset}/{model}"] = (float(grid[0]), float(grid[-1]))

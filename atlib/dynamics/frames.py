@@ -140,7 +140,7 @@ def data_map(groups: Sequence[RunGroup], sample: int | None = 3000, seed: int = 
     """Cartography coordinates of every training example (seed means of each seed's), with its regions.
 
     Columns: ids, ``input``, ``clean``, ``column`` (the example's column in the dynamics arrays),
-    ``label``, ``confidence``, ``variability``, ``correctness``, ``easy``, ``ambiguous``, ``hard``
+    ``true_class``, ``confidence``, ``variability``, ``correctness``, ``easy``, ``ambiguous``, ``hard``
     (:func:`atlib.dynamics.metrics.data_map_regions`, computed on all examples) and each region's
     boundary: ``easy_from`` (lowest confidence in easy-to-learn), ``hard_below`` (highest in
     hard-to-learn), ``ambiguous_from`` (lowest variability in ambiguous). ``sample``: that many
@@ -159,10 +159,10 @@ def data_map(groups: Sequence[RunGroup], sample: int | None = 3000, seed: int = 
             easy, ambiguous, hard = (regions[r] for r in dm.REGIONS)
             bounds = {"easy_from": np.min(conf[easy], initial=np.inf), "hard_below": np.max(conf[hard], initial=-np.inf),
                       "ambiguous_from": np.min(var[ambiguous], initial=np.inf)}
-            parts.append(pd.DataFrame({**_ids(group, side), "column": keep, "label": labels[keep], "confidence": conf[keep],
+            parts.append(pd.DataFrame({**_ids(group, side), "column": keep, "true_class": labels[keep], "confidence": conf[keep],
                                        "variability": var[keep], "correctness": corr[keep], "easy": easy[keep],
                                        "ambiguous": ambiguous[keep], "hard": hard[keep], **bounds}))
-    return _frame(parts, [*SIDE_COLUMNS, "column", "label", "confidence", "variability", "correctness", "easy", "ambiguous",
+    return _frame(parts, [*SIDE_COLUMNS, "column", "true_class", "confidence", "variability", "correctness", "easy", "ambiguous",
                           "hard", "easy_from", "hard_below", "ambiguous_from"])
 
 

@@ -1,4 +1,4 @@
-"""The learning-profile explorer: step through test images and compare how each run group learned them.
+"""The learning-profile explorer: step through test, NEG or training-probe images and compare how each run group learned them.
 
 The paper argues through single images (Appendix A, Fig 6): easy, hard, monotone and non-monotone
 points, and how NT and AT treat the same image. The package, one job per module:

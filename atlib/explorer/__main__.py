@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Sequence
 
 from atlib.explorer.export import export_html
+from atlib.explorer.profileset import SPLITS
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -15,7 +16,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      description="Write the learning-profile explorer as a self-contained HTML file.")
     parser.add_argument("runs", help="runs to compare: a glob ('outputs/runs/cifar10_*'), a runs folder or a run folder")
     parser.add_argument("--out", required=True, type=Path, help="HTML file to write")
-    parser.add_argument("--split", default="test", choices=("test", "neg"))
+    parser.add_argument("--split", default="test", choices=SPLITS, help="test images, CIFAR-10-NEG or the training probe")
     parser.add_argument("--threshold", type=float, default=None,
                         help="non-monotonicity threshold (default: atlib.metrics.DEFAULT_THRESHOLD)")
     parser.add_argument("--reference", default="0", help="group whose categories choose the images: position or label")

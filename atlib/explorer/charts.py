@@ -1,4 +1,5 @@
-"""The explorer's views, shared by the widget and the static export: one Fig 6 panel per group and the entropy chart.
+"""The explorer's views, shared by the widget and the static export: one Fig 6 panel per group, the entropy
+chart and, for training-probe images, their presentation history.
 
 Both read the datasets of :meth:`ProfileSet.chart_rows` by name, so a spec is compiled once and an
 update (a slider move in the widget) only swaps its data.
@@ -13,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from atlib import analysis, plots
-from atlib.explorer.profileset import ProfileSet
+from atlib.explorer.profileset import HISTORY_DATA, ProfileSet
 
 
 def profile_panels(data: ProfileSet, where: Callable[[int], str]) -> list[alt.LayerChart]:
@@ -40,6 +41,13 @@ def entropy_view(data: ProfileSet, where: str | None = None) -> alt.Chart:
         "Entropy over training", subtitle="mean over seeds of each model's prediction", anchor="start"))
 
 
+def explorer_views(data: ProfileSet, where: Callable[[int], str], here: str | None = None) -> list[alt.TopLevelMixin]:
+    """The explorer's rows of views: the Fig 6 panels (rows passing ``where(group)``), the entropy chart and,
+    for the training probe, the presentation history (both over the rows passing ``here``)."""
+    views = [alt.hconcat(*profile_panels(data, where)), entropy_view(data, here)]
+    return views + ([history_view(data, here)] if data.split == "probe" else [])
+
+
 def compile_spec(chart: Any) -> dict[str, Any]:
     """A chart's Vega-Lite spec, built without Altair's per-object validation (the slow part; the
     tests validate these charts). Datasets are left for the caller to add."""
@@ -47,3 +55,25 @@ def compile_spec(chart: Any) -> dict[str, Any]:
 
     with debug_mode(False):
         return chart.to_dict(validate=False)
+
+
+def history_view(data: ProfileSet, where: str | None = None) -> alt.HConcatChart:
+    """A training-probe image's presentation history: its training loss and margin at each epoch, one line
+    per group, from the ``history`` rows (:meth:`ProfileSet.history_rows`) passing ``where``."""
+    base = alt.Chart(alt.Data(name=HISTORY_DATA))
+    if where is not None:
+        base = base.transform_filter(where)
+    base = base.transform_lookup(
+        lookup="group", from_=alt.LookupData(alt.Data(name=plots.PROFILE_GROUPS), key="group", fields=["label"]),
+    ).transform_flatten(["epoch", "value"])
+    ids = pd.DataFrame([analysis.group_ids(g) for g in data.groups])
+    titles = {"loss": "Training loss", "margin": "Margin (true logit − largest other)"}
+    return alt.hconcat(*[base.transform_filter(f"datum.field == '{name}'").mark_line(
+        strokeWidth=2, point=alt.OverlayMarkDef(size=14)).encode(
+        x=alt.X("epoch:Q", title="Epoch (presentation)", scale=alt.Scale(nice=False)),
+        y=alt.Y("value:Q", title=title),
+        color=alt.Color("label:N", scale=plots.color_scale(ids), legend=alt.Legend(title="Training")),
+        tooltip=["label:N", "epoch:Q", alt.Tooltip("value:Q", format=".3f")],
+    ).properties(width=plots.WIDTH * 0.8, height=plots.HEIGHT * 0.6, title=alt.TitleParams(
+        title, subtitle="each epoch's presentation, mean over seeds (adversarial input under AT)", anchor="start"))
+        for name, title in titles.items()])

@@ -14,7 +14,7 @@ import altair as alt
 import numpy as np
 
 from atlib import analysis, metrics, plots
-from atlib.explorer.charts import compile_spec, entropy_view, profile_panels
+from atlib.explorer.charts import compile_spec, explorer_views
 from atlib.explorer.profileset import ProfileSet, RunsLike
 
 IMAGE_SCALE = 4  # 32x32 images shown as 128x128 sharp pixels
@@ -26,7 +26,8 @@ def default_selection(data: ProfileSet, reference: int = 0, max_images: int = 24
     up to ``max_images``, ordered by non-monotonicity (most first)."""
     if max_images < 1:
         raise ValueError(f"max_images must be >= 1, got {max_images}")
-    examples = analysis.category_examples(data.groups[reference], per_category, data.threshold)["index"].to_numpy()[:max_images]
+    picks = analysis.category_examples(data.groups[reference], per_category, data.threshold, split=data.split)
+    examples = picks["index"].to_numpy()[:max_images]
     ranked = data.filtered_rows(reference, sort="non-monotonicity")
     rest = ranked[~np.isin(ranked, examples)][: max_images - len(examples)]
     chosen = np.concatenate([examples, rest])
@@ -55,7 +56,6 @@ def export_chart(data: ProfileSet, n_images: int) -> alt.VConcatChart:
     """The explorer as one Vega-Lite chart over the named datasets of :func:`export_rows` for ``n_images`` images."""
     pick = alt.param(name=PICK, value=0, bind=alt.binding_range(min=0, max=n_images - 1, step=1, name="image "))
     here = f"datum.{PICK} == {PICK}"
-    panels = profile_panels(data, lambda g: f"{here} && datum.group == {g}")
     side = 32 * IMAGE_SCALE
     image = alt.Chart(alt.Data(name="images")).transform_filter(here).mark_image(
         width=side, height=side, align="left", baseline="top").encode(x=alt.value(0), y=alt.value(0), url="url:N").properties(
@@ -68,7 +68,8 @@ def export_chart(data: ProfileSet, n_images: int) -> alt.VConcatChart:
         x=alt.value(0), y=alt.Y("group:O", axis=None), text="text:N",
         color=alt.Color("category:N", scale=category_color, legend=None),
     ).properties(width=600, height=22 * len(data.groups), title=alt.TitleParams("Category under each group", anchor="start"))
-    return alt.vconcat(caption, alt.hconcat(image, table), alt.hconcat(*panels), entropy_view(data, here)).add_params(
+    views = explorer_views(data, lambda g: f"{here} && datum.group == {g}", here)
+    return alt.vconcat(caption, alt.hconcat(image, table), *views).add_params(
         pick).resolve_scale(color="independent").configure_view(stroke=None).properties(
         title=alt.TitleParams(f"Learning profiles of {n_images} images ({data.split}); the slider at the bottom picks one",
                               anchor="start", fontSize=14))

@@ -26,10 +26,13 @@ import numpy as np
 import pandas as pd
 
 from atlib import analysis, metrics, plots
+from atlib.dynamics.frames import presentation_history
 from atlib.runs import Run, RunGroup, group_seeds, load_runs
 
 ALL = "all"
 SORTS = ("non-monotonicity", "entropy", "dataset index")
+SPLITS = ("test", "neg", "probe")  # the record sets the explorer browses: test, CIFAR-10-NEG, the training probe
+HISTORY_DATA = "history"  # the dataset of a probe image's presentation history (chart_rows)
 OUTCOMES = (ALL, "right", "wrong")
 PROFILE_TOP_K = 10  # classes shown in a profile (true class + 9 likeliest, rest summed): CIFAR-100 stays readable
 RunsLike = str | Path | Sequence[str | Path] | Sequence[Run] | Sequence[RunGroup]
@@ -43,6 +46,7 @@ class GroupSummary:
     categories: metrics.CategoryResult  # from the seed-averaged profiles, as analysis.category_table
     final_probs: np.ndarray  # (N, C) float32: seed-averaged probabilities at the last record point
     final_entropy: np.ndarray  # (N,): entropy of each seed's final prediction, averaged over seeds
+    autoattack: tuple[str, np.ndarray] | None = None  # (budget, (S, N) 1 robust / 0 broken / NaN not attacked) per seed
 
     @property
     def final_prediction(self) -> np.ndarray:
@@ -62,7 +66,26 @@ def summarize_group(group: RunGroup, split: str, threshold: float) -> GroupSumma
         categories=metrics.point_categories(conf, acc, threshold),
         final_probs=np.mean(finals, axis=0, dtype=np.float32),
         final_entropy=np.mean([metrics.entropy(p) for p in finals], axis=0),
+        autoattack=autoattack_per_image(group, len(finals[0])) if split == "test" else None,
     )
+
+
+def autoattack_per_image(group: RunGroup, n: int) -> tuple[str, np.ndarray] | None:
+    """Which test images each seed's final model keeps robust under AutoAttack (``python -m atlib.evaluate
+    --autoattack``), at the training budget when evaluated there, else the largest: the budget and an
+    (S, N) array by record row (NaN where an image was not attacked), or None if no seed was evaluated."""
+    results = [r.metrics.get("autoattack") or {} for r in group.runs]
+    budgets = sorted({k for res in results for k in res.get("per_image", {})}, key=float)
+    if not budgets:
+        return None
+    trained = f"{group.config.epsilon_255:g}"
+    budget = trained if trained in budgets else budgets[-1]
+    out = np.full((len(results), n), np.nan)
+    for seed, res in enumerate(results):
+        flags = res.get("per_image", {}).get(budget)
+        if flags is not None:
+            out[seed, np.asarray(res["rows"], dtype=np.int64)] = np.asarray(flags["robust"], dtype=float)
+    return budget, out
 
 
 def resolve_groups(runs: RunsLike) -> list[RunGroup]:
@@ -110,11 +133,12 @@ class ProfileSet:
         groups = resolve_groups(runs)
         missing = [g.label for g in groups if not g.has(split)]
         if missing:
-            raise KeyError(f"no {split!r} records for {missing}; use split='test' (or 'neg' for CIFAR-10 runs with NEG data)")
+            raise KeyError(f"no {split!r} records for {missing}; use split='test' (or 'neg' for CIFAR-10 runs with NEG data, "
+                           f"'probe' for runs with a training probe)")
         labels = groups[0].labels(split)
-        index = groups[0].runs[0].test_index() if split == "test" else np.arange(len(labels))
+        index = analysis.split_rows(groups[0], split)
         for g in groups[1:]:
-            other = g.runs[0].test_index() if split == "test" else np.arange(len(g.labels(split)))
+            other = analysis.split_rows(g, split)
             if not (np.array_equal(g.labels(split), labels) and np.array_equal(other, index)):
                 raise ValueError(f"{g.label} was evaluated on other {split!r} images than {groups[0].label}; "
                                  f"compare groups of one dataset with the same test subset")
@@ -146,9 +170,10 @@ class ProfileSet:
 
     @property
     def index_name(self) -> str:
-        """What the dataset index counts, e.g. "CIFAR-10 test index" or "CIFAR-10-NEG index"."""
+        """What the dataset index counts: "CIFAR-10 test index", "CIFAR-10 train index" (the probe) or "CIFAR-10-NEG index"."""
         dataset = plots.DATASET_TITLES.get(self.groups[0].config.dataset, self.groups[0].config.dataset)
-        return f"{dataset} test index" if self.split == "test" else f"{dataset}-{self.split.upper()} index"
+        named = {"test": f"{dataset} test index", "probe": f"{dataset} train index"}
+        return named.get(self.split, f"{dataset}-{self.split.upper()} index")
 
     def image_name(self, row: int) -> str:
         """Both numbers of the image at record row ``row``: "CIFAR-10 test index 1234 · record row 7"."""
@@ -236,6 +261,7 @@ class ProfileSet:
                 "predicted": self.class_names[predicted],
                 "correct": predicted == y,
                 "final entropy": float(s.final_entropy[row]),
+                "robust under AutoAttack": _robust_text(s.autoattack, row),
             })
         return pd.DataFrame(lines)
 
@@ -244,14 +270,35 @@ class ProfileSet:
     def chart_rows(self, rows: Sequence[int]) -> dict[str, list[dict[str, Any]]]:
         """The datasets :func:`atlib.plots.learning_profile_view` and the explorer's entropy chart read,
         for the images at record rows ``rows`` (``pick`` k is ``rows[k]``): ``profile``, one row per
-        (image, group) with its ``entropy`` over training added, and ``profile_groups``."""
+        (image, group) with its ``entropy`` over training added, and ``profile_groups``; for the training
+        probe also ``history`` (:meth:`history_rows`)."""
         profile = []
         for g in range(len(self.groups)):
             for pick, row in enumerate(rows):
                 image, _ = plots.learning_profile_rows(self.profile(g, row))
                 profile.append({"pick": pick, "group": g, **image,
                                 "entropy": np.round(self.entropy_curve(g, row), 3).tolist()})
-        return {plots.PROFILE_DATA: profile, plots.PROFILE_GROUPS: self._group_rows}
+        history = {HISTORY_DATA: self.history_rows(rows)} if self.split == "probe" else {}
+        return {plots.PROFILE_DATA: profile, plots.PROFILE_GROUPS: self._group_rows, **history}
+
+    def history(self, group: int, row: int) -> pd.DataFrame:
+        """A probe image's presentation history under a group: its training ``loss`` and ``margin`` at each
+        epoch, mean over seeds (:func:`atlib.dynamics.frames.presentation_history`); empty without dynamics."""
+        g = self.groups[group]
+        if self.split != "probe" or any(r.dynamics is None for r in g.runs):
+            return pd.DataFrame(columns=["epoch", "field", "value", "seeds"])
+        return presentation_history(g, int(g.runs[0].probe_index()[row]))
+
+    def history_rows(self, rows: Sequence[int]) -> list[dict[str, Any]]:
+        """One row per (image, group, field): ``pick``, ``group``, ``field`` and the ``epoch`` and ``value``
+        arrays (null where no seed presented the image in that epoch)."""
+        out = []
+        for g in range(len(self.groups)):
+            for pick, row in enumerate(rows):
+                for name, part in self.history(g, row).groupby("field", sort=False):
+                    values = [None if np.isnan(v) else round(float(v), 4) for v in part["value"]]
+                    out.append({"pick": pick, "group": g, "field": name, "epoch": part["epoch"].tolist(), "value": values})
+        return out
 
     @cached_property
     def _group_rows(self) -> list[dict[str, Any]]:
@@ -263,3 +310,14 @@ class ProfileSet:
     def shows_other(self) -> bool:
         """Whether profiles sum the classes past ``PROFILE_TOP_K`` into "other" (CIFAR-100)."""
         return len(self.class_names) > PROFILE_TOP_K
+
+
+def _robust_text(autoattack: tuple[str, np.ndarray] | None, row: int) -> str:
+    """E.g. "yes, 2 of 2 seeds (ε=8/255)", "no, 0 of 1 seed (ε=8/255)", or "not evaluated"."""
+    if autoattack is None or np.isnan(autoattack[1][:, row]).all():
+        return "not evaluated"
+    budget, flags = autoattack
+    seen = flags[:, row][~np.isnan(flags[:, row])]
+    robust = int(seen.sum())
+    verdict = "yes" if robust == len(seen) else "no" if robust == 0 else "partly"
+    return f"{verdict}, {robust} of {len(seen)} seed{'s' if len(seen) > 1 else ''} (ε={budget}/255)"

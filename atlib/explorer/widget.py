@@ -1,4 +1,5 @@
-"""The notebook widget: pick a test image by filters, sort order and slider; compare how every group learned it."""
+"""The notebook widget: pick a test, NEG or training-probe image by filters, sort order and slider; compare how
+every group learned it."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from atlib import metrics, plots
-from atlib.explorer.charts import compile_spec, entropy_view, profile_panels
-from atlib.explorer.profileset import ALL, OUTCOMES, SORTS, ProfileSet, RunsLike
+from atlib.explorer.charts import compile_spec, explorer_views
+from atlib.explorer.profileset import ALL, OUTCOMES, SORTS, SPLITS, ProfileSet, RunsLike
 
 IMAGE_SCALE = 5  # nearest-neighbour upscaling: a 32x32 image shows as 160x160 sharp pixels
 TABLE_STYLE = "<style>.atlib-categories th, .atlib-categories td {padding: 3px 12px; text-align: left}</style>"
@@ -18,10 +19,11 @@ TABLE_STYLE = "<style>.atlib-categories th, .atlib-categories td {padding: 3px 1
 
 class ProfileExplorer:
     """Notebook widget: filters and a slider choose an image; it shows the image, its category under
-    every group, and its Fig 6 profile and entropy under every group side by side.
+    every group, and its Fig 6 profile and entropy under every group side by side (and, for the training
+    probe, its loss and margin at each presentation).
 
     Everything a test or a user needs is reachable without a browser: set the control widgets'
-    values (``reference``, ``category``, ``true_class``, ``outcome``, ``sort``, ``slider``) and read
+    values (``split``, ``reference``, ``category``, ``true_class``, ``outcome``, ``sort``, ``slider``) and read
     ``order`` (record rows in slider order), ``row`` (the record row shown), ``dataset_index``,
     ``categories`` and ``spec``. The chart spec is compiled once; a slider move swaps its datasets.
     """
@@ -33,8 +35,7 @@ class ProfileExplorer:
         if data.images is None:
             raise FileNotFoundError(f"the explorer shows the images the runs evaluated: {data.images_error}")
         self.data = data
-        self._spec = compile_spec(alt.vconcat(
-            alt.hconcat(*profile_panels(data, lambda g: f"datum.group == {g}")), entropy_view(data)).resolve_scale(color="independent"))
+        self._spec = self._compile(data)
         self._chart_widget: Any = None
         self._widget: Any = None
         self._muted = False
@@ -45,6 +46,9 @@ class ProfileExplorer:
         self.last_update_s = 0.0
 
         wide = {"description_width": "initial"}
+        self.split = w.Dropdown(options=[s for s in SPLITS if all(g.has(s) for g in data.groups)], value=data.split,
+                                description="images", style=wide)
+        self.split.observe(self._on_split, names="value")
         self.reference = w.Dropdown(options=[(lbl, i) for i, lbl in enumerate(data.group_labels)],
                                     value=data.group_index(reference), description="categories under", style=wide)
         self.category = w.Dropdown(options=[ALL, *metrics.CATEGORIES], value=ALL, description="category", style=wide)
@@ -60,7 +64,7 @@ class ProfileExplorer:
         for control in (self.reference, self.category, self.true_class, self.outcome, self.sort):
             control.observe(self._on_filter, names="value")
         self.slider.observe(self._on_slide, names="value")
-        self._controls = w.VBox([w.HBox([self.reference, self.category, self.true_class, self.outcome, self.sort],
+        self._controls = w.VBox([w.HBox([self.split, self.reference, self.category, self.true_class, self.outcome, self.sort],
                                         layout=w.Layout(flex_flow="row wrap")),
                                  w.HBox([self.slider, self.status]), w.HBox([self.image, self.table])])
         self._on_filter()
@@ -117,6 +121,19 @@ class ProfileExplorer:
         else:
             self.slider.value = pick
         return self.last_update_s
+
+    @staticmethod
+    def _compile(data: ProfileSet) -> dict[str, Any]:
+        import altair as alt
+
+        views = explorer_views(data, lambda g: f"datum.group == {g}")
+        return compile_spec(alt.vconcat(*views).resolve_scale(color="independent"))
+
+    def _on_split(self, _: Any) -> None:
+        """Browse another record set of the same runs (test, NEG, training probe): summarize it, refilter."""
+        self.data = ProfileSet.load(self.data.groups, self.split.value, self.data.threshold)
+        self._spec = self._compile(self.data)
+        self._on_filter()
 
     def _on_filter(self, _: Any = None) -> None:
         true_class = None if self.true_class.value < 0 else self.true_class.value

@@ -1,33 +1,19 @@
-"""The one training loop: natural (NT), PGD adversarial training (AT) and its variants (TRADES, MART,
-FGSM-RS, optionally with AWP and a weight EMA), recording every test example's predicted probabilities
-at every record point, with exact resume.
-
-The methods differ only in their loss (:mod:`atlib.losses`: an attack crafting the training inputs,
-then an objective). The loop is the only place in atlib that mutates a model.
-
-CLI: ``python -m atlib.train --dataset cifar10 --model resnet18 --method at --epsilon-255 8 --seed 0``
-(every :class:`~atlib.config.TrainConfig` field is an option; ``--preset demo|paper`` sets defaults).
-"""
+"""The training loop itself: one session of a run, from its checkpoint (or the start) to its end,
+recording and checkpointing at every record point. See :mod:`atlib.train` for the entry point."""
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
-import json
-import os
 import datetime as dt
 import platform
-import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
@@ -35,119 +21,48 @@ import atlib
 from atlib import data as atdata
 from atlib.awp import AWP
 from atlib.checkpoint import Position, load_checkpoint, save_checkpoint, set_rng_states
-from atlib.config import PRESETS, TrainConfig, learning_rate, switch_on
-from atlib.distributed import Distributed, init_distributed, with_sync_batchnorm
+from atlib.config import TrainConfig, learning_rate, switch_on
+from atlib.distributed import Distributed, with_sync_batchnorm
 from atlib.dynamics.recorder import PresentationRecorder
 from atlib.dynamics.store import DynamicsStore
 from atlib.ema import ema_model
 from atlib.evaluate.accuracy import predict_proba
-from atlib.evaluate.robust import pgd_evaluation
+from atlib.evaluate.final import final_metrics
+from atlib.inputs import load_run_data, take_rows
 from atlib.io import read_json, save_npy, write_json
-from atlib.models import build_model
-from atlib.inputs import RunData, load_run_data, take_rows
 from atlib.losses import MethodLoss
+from atlib.models import build_model
 from atlib.records import RecordStore
-from atlib.runs import CHECKPOINT, CONFIG, META, METRICS, PROGRESS, RECORDS, Run, load_run
+from atlib.runs import CHECKPOINT, META, METRICS, PROGRESS, RECORDS
 from atlib.subsets import balanced_subset
 
 DYNAMICS = "dynamics"  # per-example training statistics (atlib.dynamics.store)
 PROBE_DEFAULT_MAX = 5000
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} requested but CUDA is not available; use --device cpu or auto")
-    return device
 
-
-def _record_batches(n_batches: int, per_epoch: int) -> list[int]:
-    """Batch indices (within an epoch) after which a record point is taken, evenly spaced."""
-    if per_epoch > n_batches:
-        raise ValueError(f"record_per_epoch={per_epoch} exceeds the {n_batches} batches of an epoch")
-    return [round((k + 1) * n_batches / per_epoch) - 1 for k in range(per_epoch)]
-
-
-def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(atlib.__file__).parent, capture_output=True, text=True, timeout=5)
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def _prepare_run_dir(config: TrainConfig, force: bool) -> Path:
-    """Create or reuse the run folder; refuse a config that contradicts the stored one."""
-    run_dir = Path(config.out_dir) / config.run_name
-    if (run_dir / CONFIG).exists() and not force:
-        conflicts = config.conflicts_with(read_json(run_dir / CONFIG))
-        if conflicts:
-            lines = "\n".join(f"  {k}: stored {old!r}, given {new!r}" for k, (old, new) in sorted(conflicts.items()))
-            raise ValueError(
-                f"{run_dir} holds a run with a different config:\n{lines}\n"
-                "Use another --name/--out-dir, or --force to discard the stored run and start again."
-            )
-    if force and run_dir.exists():
-        for item in (CHECKPOINT, METRICS, PROGRESS, META):
-            (run_dir / item).unlink(missing_ok=True)
-        shutil.rmtree(run_dir / RECORDS, ignore_errors=True)
-    if force or not (run_dir / CONFIG).exists():
-        write_json(run_dir / CONFIG, config.to_dict())
-    return run_dir
-
-
-class _Evaluator:
-    """Test (and CIFAR-10-NEG) images resident on the device as uint8, evaluated in batches in fp32
-    (recorded probabilities must not carry bf16 jitter: see TrainConfig.precision)."""
+class Evaluator:
+    """The recorded sets (test, CIFAR-10-NEG, the training probe) resident on the device as uint8,
+    evaluated in batches in fp32 (recorded probabilities must not carry bf16 jitter: see TrainConfig.precision)."""
 
     def __init__(self, sets: dict[str, atdata.ImageSet], device: torch.device, batch_size: int) -> None:
         self.images = {k: torch.from_numpy(np.array(s.images)).to(device) for k, s in sets.items()}  # copy: may be a read-only memmap
         self.labels = {k: torch.from_numpy(np.asarray(s.labels)) for k, s in sets.items()}  # compared on the CPU
         self.device, self.batch_size = device, batch_size
 
-    def __call__(self, model: torch.nn.Module) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    def __call__(self, model: torch.nn.Module, sets: tuple[str, ...] | None = None) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+        """Probabilities (float16, on the host) and accuracy of ``model`` on each set (``sets``: some of them)."""
         probs, accs = {}, {}
         for name, images in self.images.items():
+            if sets is not None and name not in sets:
+                continue
             p = predict_proba(model, images, batch_size=self.batch_size, device=self.device)
             accs[name] = float((p.argmax(1) == self.labels[name]).float().mean())
             probs[name] = p.to(torch.float16).cpu().numpy()
         return probs, accs
 
 
-def train(config: TrainConfig, *, force: bool = False) -> Run:
-    """Train (or resume, or return the stored result of) the run ``config`` describes.
-
-    Under ``torchrun`` every rank calls this; rank 0 alone writes the run folder.
-    """
-    config.validate()
-    if config.method == "external":
-        raise ValueError("method 'external' marks runs recorded from checkpoints trained elsewhere; record such a series "
-                         "with `python -m atlib.evaluate --checkpoints 'DIR/epoch_*.pt' --arch ...`")
-    device = resolve_device(config.device)
-    ddp = init_distributed(device.type, timeout_min=config.dist_timeout_min)
-    if ddp.enabled and device.type == "cuda":
-        device = torch.device("cuda", ddp.local_rank)
-    run_dir = Path(config.out_dir) / config.run_name
-    new_run = not run_dir.exists()
-    if ddp.is_main:
-        _prepare_run_dir(config, force)
-    ddp.barrier()
-    if (run_dir / METRICS).exists():
-        tqdm.write(f"[atlib] {run_dir} is complete; returning it as stored (use --force to retrain)")
-        return load_run(run_dir)
-    try:
-        trainer = _Trainer(config, run_dir, device, ddp)
-    except Exception:
-        if new_run and ddp.is_main:  # bad input found while setting up (data, probe size...): leave no half-made run
-            shutil.rmtree(run_dir, ignore_errors=True)
-        raise
-    trainer.fit()
-    return load_run(run_dir)
-
-
-class _Trainer:
+class Trainer:
     """State of one training session: data, model, optimizer, records and the position in training."""
 
     def __init__(self, config: TrainConfig, run_dir: Path, device: torch.device, ddp: Distributed) -> None:
@@ -174,7 +89,7 @@ class _Trainer:
         self.records = self._open_records() if ddp.is_main else None
         if self.records is not None:  # a stored run keeps the sets it started with (runs from before the probe have none)
             self.eval_sets = {k: v for k, v in self.eval_sets.items() if k in self.records.sets}
-        self.evaluate = _Evaluator(self.eval_sets, device, config.eval_batch_size) if ddp.is_main else None
+        self.evaluate = Evaluator(self.eval_sets, device, config.eval_batch_size) if ddp.is_main else None
 
         torch.manual_seed(config.seed)
         model = build_model(config.model, self.data.num_classes, config.dataset)
@@ -288,9 +203,9 @@ class _Trainer:
                 _print_epoch(self.records.points[-1], epoch, config.epochs, lr, time.time() - epoch_start, epoch_images)
         if main:
             last = self.records.points[-1]
-            metrics = _final_metrics(config, self.model, self.data, last["test_acc"], last.get("neg_acc"), self.device)
+            metrics = final_metrics(config, self.model, self.data, last["test_acc"], last.get("neg_acc"), self.device)
             if self.ema is not None:
-                metrics["ema"] = _final_metrics(config, self.ema.module, self.data, last["test_acc_ema"],
+                metrics["ema"] = final_metrics(config, self.ema.module, self.data, last["test_acc_ema"],
                                                 last.get("neg_acc_ema"), self.device)
             meta.update(ended=dt.datetime.now().isoformat(timespec="seconds"),
                         wall_time_s=meta["wall_time_s"] + time.time() - session_start)
@@ -395,6 +310,13 @@ class _Trainer:
         return meta
 
 
+def _record_batches(n_batches: int, per_epoch: int) -> list[int]:
+    """Batch indices (within an epoch) after which a record point is taken, evenly spaced."""
+    if per_epoch > n_batches:
+        raise ValueError(f"record_per_epoch={per_epoch} exceeds the {n_batches} batches of an epoch")
+    return [round((k + 1) * n_batches / per_epoch) - 1 for k in range(per_epoch)]
+
+
 def _probe_rows(labels: np.ndarray, size: int | None) -> np.ndarray:
     """The training probe: ``size`` class-balanced rows of the run's training set (None: min(5000, N/2))."""
     n = len(labels)
@@ -421,73 +343,9 @@ def _check_same_synthetic(stored: dict[str, Any] | None, current: dict[str, Any]
         )
 
 
-def _final_metrics(config: TrainConfig, model: torch.nn.Module, data: RunData, clean_acc: float, neg_acc: float | None,
-                   device: torch.device) -> dict[str, Any]:
-    """Clean, NEG and robust accuracy of the final model (and CIFAR-C when a root is given), all in fp32.
-
-    Robust accuracy is PGD on a class-balanced subset of ``robust_eval_n`` test rows (see
-    :mod:`atlib.evaluate.robust`); ``robust_eval`` holds those rows (as indices of the full test
-    set), their per-class counts, the clean accuracy on them and the attack's settings.
-    """
-    metrics: dict[str, Any] = {"clean_acc": clean_acc, "neg_acc": neg_acc, "robust_acc": {}}
-    budgets = sorted(set(config.robust_eval_eps_255) | ({config.epsilon_255} if config.epsilon_255 > 0 else set()))
-    if config.robust_eval_n > 0:
-        result = pgd_evaluation(model, data.test.images, data.test.labels, budgets, config.robust_eval_n,
-                                steps=config.robust_eval_steps, batch_size=config.eval_batch_size, device=device,
-                                seed=config.seed)
-        result.pop("per_image")
-        result["test_index"] = data.test_index[result["rows"]].tolist()
-        metrics["robust_acc"] = result.pop("robust_acc")
-        metrics["robust_eval"] = result
-    if config.cifar_c_root is not None:
-        from atlib.evaluate import evaluate_corruptions
-
-        metrics["cifar_c"] = evaluate_corruptions(model, config.dataset, root=data.inputs["cifar_c_root"], device=device,
-                                                  batch_size=config.eval_batch_size)
-    return metrics
-
-
-# ----------------------------------------------------------------------------- CLI
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """An option per TrainConfig field (``--epsilon-255``, ``--compile/--no-compile``, ...), plus --preset
-    and --force. Values stay text here; :meth:`TrainConfig.from_overrides` converts and checks them."""
-    parser = argparse.ArgumentParser(prog="python -m atlib.train", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--preset", choices=sorted(PRESETS), help="start from a preset's defaults")
-    parser.add_argument("--force", action="store_true", help="discard a stored run of the same name and retrain")
-    defaults = TrainConfig()
-    for f in dataclasses.fields(TrainConfig):
-        flag = "--" + f.name.replace("_", "-")
-        default = getattr(defaults, f.name)
-        if isinstance(default, bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=f"(default {default})")
-        elif isinstance(default, tuple):
-            parser.add_argument(flag, nargs="+", default=None, help=f"(default {' '.join(map(str, default))})")
-        else:
-            parser.add_argument(flag, default=None, help=f"(default {default})")
-    return parser
-
-
-def config_from_args(argv: Sequence[str] | None = None) -> tuple[TrainConfig, bool]:
-    args = vars(build_parser().parse_args(argv))
-    preset, force = args.pop("preset"), args.pop("force")
-    return TrainConfig.from_overrides({k: v for k, v in args.items() if v is not None}, preset=preset), force
-
-
-def main(argv: Sequence[str] | None = None) -> int:
+def _git_commit() -> str | None:
     try:
-        config, force = config_from_args(argv)
-        run = train(config, force=force)
-    except (ValueError, FileNotFoundError, KeyError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    if os.environ.get("RANK", "0") == "0":
-        print(f"run: {run.path}")
-        print(f"metrics: {json.dumps(run.metrics, indent=1)}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(atlib.__file__).parent, capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
