@@ -371,12 +371,7 @@ def split_rows(run: Run | RunGroup, split: str) -> np.ndarray:
     if split != "probe":
         raise ValueError(f"split must be 'test', 'neg' or 'probe', got {split!r}")
     probe = run.probe_index()  # rows of the run's training set
-    if run.dynamics is not None:
-        return run.dynamics.train_index[probe]
-    if run.config.train_subset is None:
-        return probe
-    raise FileNotFoundError(f"{run.name} trained on a train_subset and recorded no dynamics/ (record_train=False), "
-                            f"so which training rows its probe holds is not on disk")
+    return np.load(run.records.folder / "train_index.npy")[probe]  # written beside probe_index.npy by training
 
 
 def eval_images(run: Run | RunGroup, split: str = "test") -> np.ndarray:

@@ -20,6 +20,7 @@ import copy
 from typing import Callable, Iterator
 
 import torch
+import torch.distributed as dist
 from torch import nn
 
 from atlib.checkpoint import unwrap
@@ -71,6 +72,11 @@ class AWP:
         params = dict(self.proxy.named_parameters())
         weights = [params[name] for name in self.names]
         grads = torch.autograd.grad(loss_of(self.proxy), weights, allow_unused=True)
+        if dist.is_available() and dist.is_initialized():  # under DDP: one direction for all ranks, from the global batch
+            for g in grads:
+                if g is not None:
+                    dist.all_reduce(g)
+                    g.div_(dist.get_world_size())
         out = {}
         with torch.no_grad():
             for name, w, g in zip(self.names, weights, grads):

@@ -54,7 +54,8 @@ PLANS: dict[str, DemoPlan] = {
                      standin_size=5000, cifar_c_size=500),
     "quick": DemoPlan(seeds=(0,), epsilons=(8.0,), synthetic_epsilons=(8.0,), synthetic_seeds=(0,), standin_size=200,
                       cifar_c_size=10, cifar_c_workers=1),
-    "study": DemoPlan(seeds=(0, 1, 2), epsilons=(2.0, 8.0), synthetic_epsilons=(8.0,), synthetic_seeds=(0,),
+    # claims 1-4 and 6 with three seeds; no stand-in runs (claim 5 needs real synthesized data: --synthetic PATH --synthetic-seeds 0 1 2)
+    "study": DemoPlan(seeds=(0, 1, 2), epsilons=(2.0, 8.0), synthetic_epsilons=(8.0,), synthetic_seeds=(),
                       standin_size=5000, cifar_c_size=1000),
 }
 
@@ -108,15 +109,16 @@ def base_config(settings: DemoSettings) -> TrainConfig:
     return TrainConfig.from_overrides(values, preset=settings.preset)
 
 
-def demo_configs(settings: DemoSettings, base: TrainConfig, synthetic: Path) -> list[TrainConfig]:
+def demo_configs(settings: DemoSettings, base: TrainConfig, synthetic: Path | None) -> list[TrainConfig]:
     """NT and AT at every ε on the original data for every seed, then NT and AT with the synthesized set
-    for every synthetic seed."""
+    (when there is one) for every synthetic seed."""
     original = [("nt", 0.0)] + [("at", float(e)) for e in settings.epsilons]
     mixed = [("nt", 0.0)] + [("at", float(e)) for e in settings.synthetic_epsilons]
     tag = "synth" if settings.synthetic else "standin"
     configs = [base.replace(method=m, epsilon_255=e, seed=s) for m, e in original for s in settings.seeds]
-    configs += [base.replace(method=m, epsilon_255=e, seed=s, synthetic=str(synthetic.resolve()), synthetic_tag=tag)
-                for m, e in mixed for s in settings.synthetic_seeds]
+    if synthetic is not None:
+        configs += [base.replace(method=m, epsilon_255=e, seed=s, synthetic=str(synthetic.resolve()), synthetic_tag=tag)
+                    for m, e in mixed for s in settings.synthetic_seeds]
     return configs
 
 
@@ -247,7 +249,10 @@ def run_demo(settings: DemoSettings, echo: Callable[[str], None] = print) -> dic
     echo(f"[demo] preset {settings.preset}; data: {relative(base.data_root) if base.data_root else '(not found: load_cifar will say where it looked)'}; "
          f"CIFAR-10-NEG: {relative(base.neg_path) if base.neg_path else 'not found, not recorded'}; outputs: {relative(out)}")
 
-    if settings.synthetic:
+    synthetic: Path | None = None
+    if not settings.synthetic_seeds:
+        echo("[demo] synthesized data: none (this preset trains no run with it)")
+    elif settings.synthetic:
         synthetic = Path(settings.synthetic)
         echo(f"[demo] synthesized data: {relative(synthetic)}")
     else:
@@ -313,7 +318,7 @@ def _robust(run: Any) -> dict[str, Any]:
             for eps, acc in (run.metrics.get("robust_acc") or {}).items()}
 
 
-def _summary(runs: list[Any], synthetic: Path, settings: DemoSettings, cifar_c: Path, notebooks: dict[str, str],
+def _summary(runs: list[Any], synthetic: Path | None, settings: DemoSettings, cifar_c: Path, notebooks: dict[str, str],
              claims: Any, seconds: float) -> dict[str, Any]:
     from atlib.evaluate import cifar_c_source
 
@@ -328,8 +333,8 @@ def _summary(runs: list[Any], synthetic: Path, settings: DemoSettings, cifar_c: 
              "train_seconds": round(run.meta.get("wall_time_s", 0.0), 1)}
             for run in runs
         ],
-        "synthetic": {"path": relative(synthetic),
-                      "kind": "given" if settings.synthetic else "standin (held-out real CIFAR-10 images)"},
+        "synthetic": None if synthetic is None else {
+            "path": relative(synthetic), "kind": "given" if settings.synthetic else "standin (held-out real CIFAR-10 images)"},
         "cifar_c": {"root": relative(cifar_c), "kind": cifar_c_source(runs[0].config.dataset, cifar_c)["kind"]},
         "notebooks": notebooks,
         "figures": figures,
@@ -353,7 +358,8 @@ def format_summary(summary: dict[str, Any]) -> str:
                            if v["interval"] else f"ε={k}/255: {_pct(v['acc'])}" for k, v in r["robust_acc"].items()) or "-"
         lines.append(f"| {r['name']} | {r['label']} | {_pct(r['clean_acc'])} | {robust} | {_pct(r['neg_acc'])} | "
                      f"{_pct(r['cifar_c'])} | {r['train_seconds']:.0f}s |")
-    lines += ["", f"- Synthesized data: {summary['synthetic']['kind']}: `{summary['synthetic']['path']}`",
+    synthetic = summary["synthetic"]
+    lines += ["", f"- Synthesized data: {synthetic['kind']}: `{synthetic['path']}`" if synthetic else "- Synthesized data: none",
               f"- CIFAR-10-C: {summary['cifar_c']['kind']}: `{summary['cifar_c']['root']}`", "", "## Notebooks", ""]
     lines += [f"- {name}: `{result}`" if not result.startswith("FAILED") else f"- {name}: {result}"
               for name, result in summary["notebooks"].items()]
@@ -378,6 +384,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seeds", type=int, nargs="+", help="seeds (default: the preset's)")
     parser.add_argument("--epsilons", type=float, nargs="+", help="AT budgets in 1/255 units (default: the preset's)")
     parser.add_argument("--synthetic", help="a generated .npz (Wang et al. 2023 format) instead of the stand-in")
+    parser.add_argument("--synthetic-seeds", type=int, nargs="*",
+                        help="seeds of the runs with synthesized data (default: the preset's; none: no such runs)")
     parser.add_argument("--cifar-c", help="an existing CIFAR-10-C folder (released or generated) instead of generating one")
     parser.add_argument("--cifar-c-size", type=int, help="test images corrupted for the generated CIFAR-10-C (default: the preset's)")
     parser.add_argument("--notebooks", nargs="*", help=f"notebooks to execute (default all: {' '.join(available_notebooks())})")
@@ -394,7 +402,7 @@ def settings_from_args(argv: Sequence[str] | None = None) -> DemoSettings:
     changes: dict[str, Any] = {"preset": args.preset, "out": args.out, "synthetic": args.synthetic, "cifar_c": args.cifar_c,
                                "data_root": args.data_root, "device": args.device, "jobs": args.jobs,
                                "overrides": dict(args.set)}
-    for name in ("seeds", "epsilons", "cifar_c_size", "notebooks"):
+    for name in ("seeds", "epsilons", "synthetic_seeds", "cifar_c_size", "notebooks"):
         value = getattr(args, name)
         if value is not None:
             changes[name] = tuple(value) if isinstance(value, list) else value

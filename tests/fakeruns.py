@@ -31,7 +31,9 @@ def make_run(out_dir: Path, config: TrainConfig, probs: np.ndarray, labels: np.n
     sets |= {"probe": probe_labels} if probe_probs is not None else {}
     save_npy(run_dir / "records" / "test_index.npy", np.arange(n))
     if probe_probs is not None:
-        save_npy(run_dir / "records" / "probe_index.npy", np.arange(len(probe_labels)) if probe_index is None else probe_index)
+        probe_index = np.arange(len(probe_labels)) if probe_index is None else np.asarray(probe_index)
+        save_npy(run_dir / "records" / "probe_index.npy", probe_index)
+        save_npy(run_dir / "records" / "train_index.npy", np.arange(int(probe_index.max()) + 1))  # no train subset
     store = RecordStore.create(run_dir / "records", t, sets, c)
     for k in range(t):
         accs = {"test": float((probs[k].argmax(-1) == labels).mean())}
@@ -70,8 +72,10 @@ def make_dynamics(run_dir: Path, labels: np.ndarray, correct: np.ndarray, p_true
     stats = {k: np.asarray(default[k] if v is None else v, dtype=np.float64) for k, v in given.items()}
     epochs, n = correct.shape
     method = read_json(run_dir / "config.json")["method"]
+    train_index = np.arange(n) if train_index is None else np.asarray(train_index)
+    save_npy(run_dir / "records" / "train_index.npy", train_index)  # as training writes it beside the probe's rows
     store = DynamicsStore.create(
-        run_dir / "dynamics", epochs, np.arange(n) if train_index is None else train_index, labels, clean=clean is not None,
+        run_dir / "dynamics", epochs, train_index, labels, clean=clean is not None,
         synthetic_capacity=len(next(iter(synthetic.values()))) if synthetic else 0,
         meta={"input": "clean" if method == "nt" else "adversarial", "precision": "fp32", "method": method})
     for e in range(epochs):

@@ -20,7 +20,7 @@ import pytest
 from fakeruns import make_run
 
 from atlib import analysis, metrics
-from atlib.claims import FAILS, HOLDS, UNCLEAR, Less, Value, claims_report, judge, report_for, threshold_grid
+from atlib.claims import FAILS, HOLDS, UNCLEAR, Less, Value, judge, report_for, threshold_grid
 from atlib.claims.paper import neg_fall
 from atlib.config import METHODS, TrainConfig
 from atlib.runs import group_seeds, load_runs

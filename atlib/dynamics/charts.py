@@ -152,7 +152,8 @@ def synthetic_gallery_chart(df: pd.DataFrame, images: np.ndarray, title: str) ->
     _check(df, ["index", "class_name", "aum", "draws", "correct"], "dynamics.frames.suspicious_synthetic")
     if len(images) != len(df):
         raise ValueError(f"one image per row: got {len(images)} images for {len(df)} rows")
-    cells = [plots.image_chart(img, scale=3, title=f"#{i} {name} · AUM {a:.2f} · chosen {c:.0%} of {d}")
+    cells = [plots.image_chart(img, scale=3, title=f"#{i} {name} · AUM {a:.2f} · right {round(c * d)}/{d}")
              for img, i, name, a, c, d in zip(images, df["index"], df["class_name"], df["aum"], df["correct"], df["draws"])]
     lines = [alt.hconcat(*cells[k:k + GALLERY_COLUMNS]) for k in range(0, len(cells), GALLERY_COLUMNS)]
-    return alt.vconcat(*lines).properties(title=_title(title, "label · AUM · share of draws the model classified as the label"))
+    return alt.vconcat(*lines).properties(title=_title(
+        title, "#row in the synthesized set, label · AUM · draws the model classified as the label / all draws"))

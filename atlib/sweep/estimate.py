@@ -75,16 +75,25 @@ def load_throughput(paths: Sequence[str | Path] = BENCHMARK_FILES) -> Throughput
     return Throughput()
 
 
+def step_passes(config: TrainConfig) -> float:
+    """Forward-backward passes of one training step, in units of an NT step: PGD-k AT k + 1, TRADES and MART
+    one more (a clean forward beside the adversarial one), FGSM-RS 2, AWP one more (its proxy step)."""
+    attack = {"nt": 0, "fgsm_rs": 1}.get(config.method, config.pgd_steps)
+    extra = 1 if config.method in ("trades", "mart") else 0
+    return attack + 1 + extra + (1 if config.awp_gamma else 0)
+
+
 def run_hours(config: TrainConfig, throughput: Throughput, remaining: float = 1.0) -> float:
     """Device-hours of one run (times ``remaining``, the fraction of its training still to do)."""
     nt, at_measured = throughput.rates(config.model)
     forward = FORWARD_SPEEDUP * nt
+    passes = step_passes(config)
     if config.method == "nt":
         rate = nt
     elif at_measured:
-        rate = at_measured * (BENCH_PGD_STEPS + 1) / (config.pgd_steps + 1)
+        rate = at_measured * (BENCH_PGD_STEPS + 1) / passes
     else:
-        rate = nt / (config.pgd_steps + 1)
+        rate = nt / passes
     test = config.test_subset or TEST_SIZE
     per_point = test + (NEG_SIZE if config.dataset == "cifar10" else 0)
     seconds = config.epochs * ((config.train_subset or TRAIN_SIZE) / rate + config.record_per_epoch * per_point / forward)

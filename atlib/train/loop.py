@@ -117,7 +117,8 @@ class Trainer:
             return RecordStore(records_dir)
         save_npy(records_dir / "test_index.npy", self.data.test_index)  # before the index that marks the store as created
         if len(self.probe_index):
-            save_npy(records_dir / "probe_index.npy", self.probe_index)
+            save_npy(records_dir / "probe_index.npy", self.probe_index)  # rows of the run's training set
+            save_npy(records_dir / "train_index.npy", self.data.train_index)  # its rows of the full training set
         sets = list(self.eval_sets) + ([f"{k}_ema" for k in self.eval_sets] if self.config.ema_decay is not None else [])
         labels = {k: self.eval_sets[k.removesuffix("_ema")].labels for k in sets}
         return RecordStore.create(records_dir, self.config.epochs * self.config.record_per_epoch, labels, self.data.num_classes)
