@@ -18,9 +18,10 @@ import argparse
 import ast
 import os
 import sys
+import time
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from atlib.io import atomic_path
 
@@ -128,6 +129,26 @@ def run_notebook(name_or_path: str | os.PathLike, parameters: dict[str, Any] | N
 
 
 # ----------------------------------------------------------------------------- CLI
+
+
+def render_notebooks(names: Sequence[str], offered: Callable[[str], dict[str, Any]], out_dir: str | os.PathLike,
+                     echo: Callable[[str], None] = print) -> dict[str, Path | str]:
+    """Execute each notebook into ``out_dir/<name>.ipynb`` with the parameters it declares among
+    ``offered(name)`` (the demo's and a sweep's report offer the same kinds: ``runs``, ``output_dir``,
+    ``export``...). A failing notebook does not stop the others: returns ``name -> executed notebook path``
+    or ``"FAILED: <error>"``."""
+    results: dict[str, Path | str] = {}
+    for name in names:
+        start = time.time()
+        try:
+            declared = notebook_parameters(load_notebook(name))
+            parameters = {k: v for k, v in offered(name).items() if k in declared}
+            results[name] = run_notebook(name, parameters, Path(out_dir) / f"{name}.ipynb")
+            echo(f"rendered {name} -> {results[name]} ({time.time() - start:.0f}s)")
+        except Exception as err:  # noqa: BLE001 - a notebook's failure is reported, the others still run
+            results[name] = f"FAILED: {type(err).__name__}: {err}"
+            echo(f"FAILED   {name}: {type(err).__name__}: {err}")
+    return results
 
 
 def parse_value(text: str) -> Any:

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-import types
 from pathlib import Path
 
 import numpy as np
@@ -486,9 +485,9 @@ def test_render_runs_every_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         Path(output_path).write_text("{}")
         return Path(output_path)
 
-    fake = types.SimpleNamespace(run_notebook=run_notebook, load_notebook=lambda name: name,
-                                 notebook_parameters=lambda name: declared.get(name, {"runs": "", "output_dir": ""}))
-    monkeypatch.setitem(sys.modules, "atlib.notebooks", fake)
+    monkeypatch.setattr("atlib.notebooks.run_notebook", run_notebook)
+    monkeypatch.setattr("atlib.notebooks.load_notebook", lambda name: name)
+    monkeypatch.setattr("atlib.notebooks.notebook_parameters", lambda name: declared.get(name, {"runs": "", "output_dir": ""}))
     out = tmp_path / "sweep"
     assert main(["--grid", "demo", "--out", str(out), "--render"]) == 2  # no runs yet
     assert "no runs in" in capsys.readouterr().err

@@ -16,22 +16,12 @@ def render(sweep: SweepDir, notebooks: Sequence[str] = NOTEBOOKS, echo: Callable
     """Execute each notebook into ``<out>/report/<notebook>.ipynb``, offering it ``runs=<out>/runs/*``,
     ``output_dir=<out>/report/<notebook>`` (its figures) and ``export=<out>/report/<notebook>.html``; a
     notebook gets those of them it declares. A failing notebook does not stop the others: returns
-    ``name -> executed notebook path`` or the error message."""
-    from atlib.notebooks import load_notebook, notebook_parameters, run_notebook  # papermill only when rendering
+    ``name -> executed notebook path`` or the error message (see :func:`atlib.notebooks.render_notebooks`)."""
+    from atlib.notebooks import render_notebooks  # papermill only when rendering
 
     if not find_run_dirs(sweep.runs):
         raise FileNotFoundError(f"no runs in {sweep.runs} yet: launch the sweep first (--launcher local|slurm)")
     sweep.report.mkdir(parents=True, exist_ok=True)
-    results: dict[str, Path | str] = {}
-    for name in notebooks:
-        offered = {"runs": str(sweep.runs / "*"), "output_dir": str(sweep.report / name),
-                   "export": str(sweep.report / f"{name}.html")}
-        try:
-            declared = notebook_parameters(load_notebook(name))
-            parameters = {k: v for k, v in offered.items() if k in declared}
-            results[name] = run_notebook(name, parameters, sweep.report / f"{name}.ipynb")
-            echo(f"rendered {name} -> {results[name]}")
-        except Exception as err:  # noqa: BLE001 - a notebook's failure is reported, the others still run
-            results[name] = f"{type(err).__name__}: {err}"
-            echo(f"FAILED   {name}: {results[name]}")
-    return results
+    offered = lambda name: {"runs": str(sweep.runs / "*"), "output_dir": str(sweep.report / name),  # noqa: E731
+                            "export": str(sweep.report / f"{name}.html")}
+    return render_notebooks(notebooks, offered, sweep.report, echo)
