@@ -11,6 +11,10 @@ Recorded probabilities are float16 memmaps that may be larger than memory allows
 (CIFAR-100, 5 seeds, 120 points: 1.2 GB), so everything here reads them one run and one record
 point (or one chunk, via :mod:`atlib.metrics`) at a time and never stacks a group's seeds.
 Pure NumPy and pandas: analysis never needs torch, a GPU or a model.
+
+One module on purpose, though past 400 lines: one short function per figure, all sharing the same
+identifying columns and seed statistics (``group_ids``, ``seed_stats``, ``_frame``), which a split would
+scatter; the training-set dynamics' frames live apart, in :mod:`atlib.dynamics.frames`.
 """
 
 from __future__ import annotations

@@ -142,7 +142,8 @@ def test_records_are_fp32_under_bf16_autocast(tiny_root: Path, tmp_path: Path) -
 
 @pytest.fixture(scope="module")
 def real_model_and_rows(shared_data: Path) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
-    """A narrow SmallCNN trained 4 epochs on 5,000 real CIFAR-10 images, and 1,000 class-balanced test images."""
+    """A narrow SmallCNN (channels_last, CPU bf16's faster layout) trained 4 epochs on 5,000 real CIFAR-10
+    images, and 1,000 class-balanced test images."""
     from atlib import data as atdata
     from atlib.data import DeviceLoader
     from atlib.evaluate.robust import robust_rows
@@ -153,19 +154,19 @@ def real_model_and_rows(shared_data: Path) -> tuple[nn.Module, torch.Tensor, tor
     train_set = atdata.load_cifar("cifar10", "train", root=shared_data)
     rows = balanced_subset(train_set.labels, 5000)
     train_set = atdata.ImageSet(train_set.images[rows], train_set.labels[rows], train_set.classes)
-    model = Normalized(Normalize(*NORMALIZATION["cifar10"]), SmallCNN(10, widths=(16, 32, 64)))
+    model = Normalized(Normalize(*NORMALIZATION["cifar10"]), SmallCNN(10, widths=(8, 16, 32))).to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
     loader = DeviceLoader(train_set, 128, train=True, seed=0)
     model.train()
     for epoch in range(4):
         for batch in loader.epoch(epoch):
-            loss = nn.functional.cross_entropy(model(batch.x), batch.y)
+            loss = nn.functional.cross_entropy(model(batch.x.contiguous(memory_format=torch.channels_last)), batch.y)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
     test = atdata.load_cifar("cifar10", "test", root=shared_data)
     rows = robust_rows(test.labels, 1000)
-    x = torch.from_numpy(test.images[rows]).permute(0, 3, 1, 2).float() / 255
+    x = (torch.from_numpy(test.images[rows]).permute(0, 3, 1, 2).float() / 255).contiguous(memory_format=torch.channels_last)
     return model.eval(), x, torch.from_numpy(test.labels[rows]).long()
 
 
