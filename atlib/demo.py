@@ -51,7 +51,7 @@ class DemoPlan:
 
 PLANS: dict[str, DemoPlan] = {
     "demo": DemoPlan(seeds=(0, 1), epsilons=(2.0, 8.0), synthetic_epsilons=(8.0,), synthetic_seeds=(0,),
-                     standin_size=5000, cifar_c_size=500),
+                     standin_size=5000, cifar_c_size=250),
     "quick": DemoPlan(seeds=(0,), epsilons=(8.0,), synthetic_epsilons=(8.0,), synthetic_seeds=(0,), standin_size=200,
                       cifar_c_size=10, cifar_c_workers=1),
     # claims 1-4 and 6 with three seeds; no stand-in runs (claim 5 needs real synthesized data: --synthetic PATH --synthetic-seeds 0 1 2)

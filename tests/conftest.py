@@ -45,3 +45,12 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A CIFAR-10 ImageFolder of learnable toy images plus a NEG file (see tests/tinydata.py)."""
     return write_tiny_cifar(tmp_path_factory.mktemp("tiny_cifar"))
+
+
+@pytest.fixture
+def no_shared_data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """atlib's search rule ends with ../shared/data beside the repository, which holds the real data on
+    development machines and in CI: tests of "not found" point that last place at an empty folder."""
+    import atlib.data.sources
+
+    monkeypatch.setattr(atlib.data.sources, "SHARED_DATA", tmp_path / "no-shared-data")

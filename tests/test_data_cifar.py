@@ -213,7 +213,7 @@ def test_archive_of_each_layout_is_extracted_once(name: str, layout: str, suffix
     assert new_entries.pop().startswith(archive.name.split(".tar")[0] + "-")
 
 
-def test_cifar10_archive_pattern_does_not_take_cifar100(tmp_path: Path) -> None:
+def test_cifar10_archive_pattern_does_not_take_cifar100(tmp_path: Path, no_shared_data: None) -> None:
     staging = tmp_path / "staging"
     write_archive(tmp_path / "cifar-100-python.tar.gz", write_official(staging, "cifar100"), "cifar-100-python")
     with pytest.raises(FileNotFoundError):
@@ -298,7 +298,7 @@ def test_unknown_dataset_and_split() -> None:
         load_cifar("cifar10", "val")
 
 
-def test_missing_data_without_download_names_every_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_data_without_download_names_every_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_shared_data: None) -> None:
     asked: list[Path] = []
     monkeypatch.setattr(cifar_module, "_download", lambda name, root: asked.append(root))
     monkeypatch.setenv("ATLIB_DATA", str(tmp_path / "env"))
@@ -322,7 +322,7 @@ def test_offline_download_failure_is_reported(tmp_path: Path, monkeypatch: pytes
     assert "cifar-100-python/" in message and "$ATLIB_DATA" in message and str(tmp_path / "data") in message
 
 
-def test_successful_download_is_then_loaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_successful_download_is_then_loaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_shared_data: None) -> None:
     import torchvision.datasets
 
     monkeypatch.setattr(torchvision.datasets, "CIFAR10", lambda root, download: write_official(Path(root), "cifar10"))

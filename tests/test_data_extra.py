@@ -230,7 +230,7 @@ def test_cifar_c_names_follow_the_spec_table() -> None:
 # --- CIFAR-10-NEG files ----------------------------------------------------------------------------
 
 
-def test_neg_from_folder_and_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_neg_from_folder_and_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_shared_data: None) -> None:
     np.savez(tmp_path / "CIFAR10_neg.npz", data=pattern(0, 20), labels=pattern_labels(20))
     images, labels, classes = load_cifar10_neg(tmp_path)
     assert np.array_equal(images, pattern(0, 20)) and np.array_equal(labels, pattern_labels(20))

@@ -81,7 +81,7 @@ def fake_runs(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     ]
     for k, (method, eps, synthetic, seed, cifar_c, robust, neg) in enumerate(settings):
         config = TrainConfig(model="small_cnn", method=method, epsilon_255=eps or 8, seed=seed, record_per_epoch=2,
-                             data_root=str(tiny_root), synthetic="/tmp/standin.npz" if synthetic else None,
+                             data_root=str(tiny_root), synthetic=str(out / "absent-standin.npz") if synthetic else None,
                              synthetic_tag="standin")
         probs = random_probs(rng, 6, len(labels), 10, sharpen=0.5)
         neg_probs = random_probs(rng, 6, len(neg_labels), 10) if neg else None
