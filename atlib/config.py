@@ -342,7 +342,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # batches and many epochs on 1,000 images let it learn within minutes. Its demo half (seeds, budgets, stand-in,
     # CIFAR-C) is atlib.demo.PLANS["demo"].
     "demo": dict(
-        model="small_cnn", epochs=30, lr_milestones=(24,), train_subset=1000, test_subset=1000, pgd_steps=2,
+        model="small_cnn", epochs=25, lr_milestones=(20,), train_subset=1000, test_subset=1000, pgd_steps=2,
         batch_size=32, lr=0.05, record_per_epoch=1, robust_eval_n=500, robust_eval_steps=5, eval_batch_size=500,
     ),
     # A smoke test of the whole pipeline in about a minute (`python -m atlib demo --quick`): shows nothing.
