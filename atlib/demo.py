@@ -33,7 +33,7 @@ import numpy as np
 from atlib.config import PRESETS, TrainConfig
 from atlib.data.extra import NEG_FILE
 from atlib.io import atomic_path, read_json, write_json
-from atlib.notebooks import REPO_ROOT, NotebookError, available_notebooks, load_notebook, notebook_parameters, run_notebook
+from atlib.notebooks import REPO_ROOT, available_notebooks, render_notebooks
 
 
 @dataclass(frozen=True)
@@ -232,13 +232,11 @@ def train_all(configs: Sequence[TrainConfig], cifar_c_root: Path, jobs: int,
 
 
 def notebook_parameters_for(name: str, settings: DemoSettings, example: TrainConfig) -> dict[str, Any]:
-    """The parameters among ``runs``, ``output_dir`` and ``export`` (the explorer's kernel-free copy) that notebook
-    ``name`` declares; 00_train gets ``example``'s config (already trained, so it is loaded) to show its curves."""
+    """What the demo offers notebook ``name`` (each takes those it declares): ``runs``, ``output_dir``, ``export``
+    (the explorer's kernel-free copy), and for 00_train ``example``'s config (already trained, so it is loaded)."""
     out = settings.out.resolve()
-    offered = {"runs": str(out / "runs"), "output_dir": str(out / "figures" / name), "preset": None,
-               "overrides": {**example.to_dict(), "progress": False}, "export": str(out / "figures" / name / "explorer.html")}
-    declared = notebook_parameters(load_notebook(name))
-    return {k: v for k, v in offered.items() if k in declared}
+    return {"runs": str(out / "runs"), "output_dir": str(out / "figures" / name), "preset": None,
+            "overrides": {**example.to_dict(), "progress": False}, "export": str(out / "figures" / name / "explorer.html")}
 
 
 def run_demo(settings: DemoSettings, echo: Callable[[str], None] = print) -> dict[str, Any]:
@@ -275,17 +273,10 @@ def run_demo(settings: DemoSettings, echo: Callable[[str], None] = print) -> dic
     echo(f"[demo] training {len(configs)} runs, {jobs} at a time")
     runs = train_all(configs, cifar_c, jobs, echo)
 
-    notebooks = {}
     names = list(settings.notebooks) if settings.notebooks is not None else available_notebooks()
-    for name in names:
-        step = time.time()
-        target = out / "notebooks" / f"{name}.ipynb"
-        try:
-            notebooks[name] = relative(run_notebook(name, notebook_parameters_for(name, settings, configs[0]), target))
-            echo(f"[demo] notebook {name} -> {relative(target)} ({time.time() - step:.0f}s)")
-        except (NotebookError, ValueError, FileNotFoundError) as err:
-            notebooks[name] = f"FAILED: {err}"
-            echo(f"[demo] notebook {name} FAILED: {err}")
+    rendered = render_notebooks(names, lambda name: notebook_parameters_for(name, settings, configs[0]), out / "notebooks",
+                                lambda line: echo(f"[demo] {line}"), jobs=jobs)
+    notebooks = {name: result if isinstance(result, str) else relative(result) for name, result in rendered.items()}
 
     from atlib.claims import claims_report
     from atlib.runs import group_seeds

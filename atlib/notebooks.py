@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import concurrent.futures
 import os
 import sys
 import time
@@ -132,23 +133,25 @@ def run_notebook(name_or_path: str | os.PathLike, parameters: dict[str, Any] | N
 
 
 def render_notebooks(names: Sequence[str], offered: Callable[[str], dict[str, Any]], out_dir: str | os.PathLike,
-                     echo: Callable[[str], None] = print) -> dict[str, Path | str]:
+                     echo: Callable[[str], None] = print, jobs: int = 1) -> dict[str, Path | str]:
     """Execute each notebook into ``out_dir/<name>.ipynb`` with the parameters it declares among
     ``offered(name)`` (the demo's and a sweep's report offer the same kinds: ``runs``, ``output_dir``,
-    ``export``...). A failing notebook does not stop the others: returns ``name -> executed notebook path``
-    or ``"FAILED: <error>"``."""
-    results: dict[str, Path | str] = {}
-    for name in names:
+    ``export``...), ``jobs`` at a time (each in its own kernel). A failing notebook does not stop the
+    others: returns ``name -> executed notebook path`` or ``"FAILED: <error>"``, in the order of ``names``."""
+    def render(name: str) -> Path | str:
         start = time.time()
         try:
             declared = notebook_parameters(load_notebook(name))
             parameters = {k: v for k, v in offered(name).items() if k in declared}
-            results[name] = run_notebook(name, parameters, Path(out_dir) / f"{name}.ipynb")
-            echo(f"rendered {name} -> {results[name]} ({time.time() - start:.0f}s)")
+            result: Path | str = run_notebook(name, parameters, Path(out_dir) / f"{name}.ipynb")
+            echo(f"rendered {name} -> {result} ({time.time() - start:.0f}s)")
         except Exception as err:  # noqa: BLE001 - a notebook's failure is reported, the others still run
-            results[name] = f"FAILED: {type(err).__name__}: {err}"
+            result = f"FAILED: {type(err).__name__}: {err}"
             echo(f"FAILED   {name}: {type(err).__name__}: {err}")
-    return results
+        return result
+
+    with concurrent.futures.ThreadPoolExecutor(max(1, jobs)) as pool:
+        return dict(zip(names, pool.map(render, names)))
 
 
 def parse_value(text: str) -> Any:

@@ -224,6 +224,19 @@ def test_cannot_tell_without_neg_cifar_c_or_synthesized_data(tmp_path: Path) -> 
     assert claim(report, "5a").reason == "missing settings: no runs with synthesized data for cifar100"
 
 
+def test_one_record_point_leaves_the_categories_undecided(tmp_path: Path) -> None:
+    for position in (0, 1, 2):
+        method, eps = EPS[position]
+        for seed in (0, 1):
+            config = TrainConfig(model="small_cnn", method=method, epsilon_255=eps or 8, seed=seed, epochs=1)
+            make_run(tmp_path, config, probs_from(confidences(position, seed)[-1:], LABELS), LABELS)
+    report = report_for(tmp_path)
+    for claim_id in ("3a", "3b", "3c"):
+        assert claim(report, claim_id).verdict == UNCLEAR
+        assert claim(report, claim_id).reason.startswith("missing: a setting has fewer than 2 record points")
+    assert verdicts(report)["1a"] == HOLDS  # the last record point alone answers Fig 1a
+
+
 def test_a_disagreeing_seed_makes_the_claim_undecided(tmp_path: Path) -> None:
     report = report_for(world(tmp_path, seeds=(0, 1, 2), robust_flip_seed=1))
     verdict, reason = claim(report, "6a").verdict, claim(report, "6a").reason

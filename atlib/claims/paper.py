@@ -245,7 +245,7 @@ def neg_claims(scope: Scope) -> list[ClaimResult]:
 
     def fall(s: SettingEvidence) -> Value:  # 4a is about NT: AT and other methods are shown beside it
         return _value(s, [neg_fall(r.neg_acc, r.test_acc) if r.neg_acc is not None else np.nan for r in s.runs],
-                      enters=s.method == "nt")
+                      enters=s.paper_method and s.method == "nt")
 
     def decrease(s: SettingEvidence) -> Value:
         return _value(s, [_total_decrease(r.neg_acc) if r.neg_acc is not None else np.nan for r in s.runs])
@@ -288,12 +288,15 @@ def synthetic_claims(scope: Scope) -> list[ClaimResult]:
         missing = _missing_values(paper, "CIFAR-C evaluation (with and without synthesized data)")
         standin = (f"stand-in instead of synthesized data: the '{tag}' runs trained on held-out real images, "
                    "not generated ones") if tag == "standin" else None
-        gap_a = (None if len(ats) >= 2 else f"missing settings: needs AT at two or more budgets with and without "
-                 f"'{tag}' data; found {', '.join(g.label for g in paper) or 'none'}") or missing or standin
-        gap_b = (None if nt is not None and ats else f"missing settings: needs NT and AT with and without '{tag}' data; "
-                 f"found {', '.join(g.label for g in paper) or 'none'}") or missing or standin
-        out.append(_result(SPECS["5a"], scope, values, lambda: [Less(0.0, ats[0])] + _chain(ats, True), gap_a))
-        out.append(_result(SPECS["5b"], scope, values, lambda: [Less(nt, at) for at in ats], gap_b))
+        found = ", ".join(g.label for g in paper) or "none"
+        gap_a = "; ".join(g for g in (None if len(ats) >= 2 else f"missing settings: needs AT at two or more budgets "
+                                      f"with and without '{tag}' data; found {found}", missing, standin) if g) or None
+        gap_b = "; ".join(g for g in (None if nt is not None and ats else f"missing settings: needs NT and AT with and "
+                                      f"without '{tag}' data; found {found}", missing, standin) if g) or None
+        kinds = sorted({r.cifar_c_kind for s in scope.settings for r in s.runs if r.cifar_c_kind})
+        notes = [f"CIFAR-C files: {', '.join(kinds)}"] if kinds else []
+        out.append(_result(SPECS["5a"], scope, values, lambda: [Less(0.0, ats[0])] + _chain(ats, True), gap_a, notes=notes))
+        out.append(_result(SPECS["5b"], scope, values, lambda: [Less(nt, at) for at in ats], gap_b, notes=list(notes)))
     return out
 
 

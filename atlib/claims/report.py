@@ -141,7 +141,8 @@ def claims_report(groups: Sequence[RunGroup], threshold_range: tuple[float, floa
     claims, ranges, categories = [], {}, []
     for (dataset, model), members in _scopes(done).items():
         points = [g.num_points for g in members]
-        typical = max(set(points), key=points.count)  # settings recorded otherwise are flagged by claims 3a-3c
+        # the usual number of record points (claims 3a-3c flag settings recorded otherwise, or at fewer than 2)
+        typical = max(2, max(set(points), key=points.count))
         grid = threshold_grid(typical, threshold_range)
         settings: list[SettingEvidence] = collect(members, grid, workers)
         shown_at = float(np.clip(metrics.default_threshold(typical), grid[0], grid[-1]))
