@@ -29,7 +29,6 @@ class ProfileExplorer:
     """
 
     def __init__(self, data: ProfileSet, reference: int | str = 0) -> None:
-        import altair as alt
         import ipywidgets as w
 
         if data.images is None:
