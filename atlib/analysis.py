@@ -153,16 +153,18 @@ def mean_entropy_curves(groups: Sequence[RunGroup], split: str = "test") -> pd.D
 # ----------------------------------------------------------------------------- point categories (Fig 2, 3, 6)
 
 
-def _category_rows(group: RunGroup, result: metrics.CategoryResult) -> pd.DataFrame:
-    return _part(group_ids(group), threshold=result.threshold, category=list(metrics.CATEGORIES),
-                 count=[result.counts[c] for c in metrics.CATEGORIES],
-                 percentage=[result.percentages[c] for c in metrics.CATEGORIES])
+def _category_rows(group: RunGroup, threshold: float, percentages: Sequence[float], n: int) -> pd.DataFrame:
+    """One group's four rows (categories in :data:`atlib.metrics.CATEGORIES` order) at one threshold, of ``n`` points."""
+    percentages = np.asarray(percentages, dtype=np.float64)
+    return _part(group_ids(group), threshold=threshold, category=list(metrics.CATEGORIES),
+                 count=np.rint(percentages * n / 100).astype(np.int64), percentage=percentages)
 
 
-def category_table(groups: Sequence[RunGroup], threshold: float = metrics.DEFAULT_THRESHOLD, split: str = "test") -> pd.DataFrame:
+def category_table(groups: Sequence[RunGroup], threshold: float | None = None, split: str = "test") -> pd.DataFrame:
     """Fig 2/3: share of test points in each category of Appendix B, from the seed-averaged profiles.
 
-    Columns: ids, ``threshold``, ``category`` (in :data:`atlib.metrics.CATEGORIES` order), ``count``,
+    ``threshold`` None is each group's :func:`atlib.metrics.default_threshold` (it depends on the number of
+    record points). Columns: ids, ``threshold`` (the one used), ``category`` (in :data:`atlib.metrics.CATEGORIES` order), ``count``,
     ``percentage`` (sums to 100 per group). Groups with fewer than 2 record points are skipped:
     a profile needs two points to drop (:func:`describe_missing` names them).
     """
@@ -170,18 +172,24 @@ def category_table(groups: Sequence[RunGroup], threshold: float = metrics.DEFAUL
     for group in groups:
         if group.num_points >= 2:
             conf, acc = profiles(group, split)
-            parts.append(_category_rows(group, metrics.point_categories(conf, acc, threshold)))
+            result = metrics.point_categories(conf, acc, threshold)
+            parts.append(_category_rows(group, result.threshold, [result.percentages[c] for c in metrics.CATEGORIES],
+                                        conf.shape[1]))
     return _frame(parts, [*ID_COLUMNS, "threshold", "category", "count", "percentage"])
 
 
-def threshold_sweep(group: RunGroup, thresholds: Iterable[float], split: str = "test") -> pd.DataFrame:
-    """Category shares of one group for each non-monotonicity threshold (the paper leaves it open).
+def threshold_sweep(group: RunGroup, thresholds: Iterable[float] | None = None, split: str = "test") -> pd.DataFrame:
+    """Category shares of one group for each non-monotonicity threshold (the paper leaves it open); by default
+    :func:`atlib.metrics.threshold_grid` (0.25-2 times the group's default).
 
-    Columns: ids, ``threshold``, ``category``, ``count``, ``percentage``.
+    Columns: ids, ``threshold``, ``category``, ``count``, ``percentage``, ``default`` (the group's default threshold).
     """
     conf, acc = profiles(group, split)
-    parts = [_category_rows(group, metrics.point_categories(conf, acc, float(th))) for th in thresholds]
-    return _frame(parts, [*ID_COLUMNS, "threshold", "category", "count", "percentage"])
+    grid = metrics.threshold_grid(group.num_points) if thresholds is None else thresholds
+    shares = metrics.category_shares(conf, acc, np.asarray(list(grid), dtype=np.float64))
+    parts = [_category_rows(group, float(th), row, conf.shape[1]) for th, row in zip(grid, shares)]
+    frame = _frame(parts, [*ID_COLUMNS, "threshold", "category", "count", "percentage"])
+    return frame.assign(default=metrics.default_threshold(group.num_points))
 
 
 def dataset_class_names(dataset: str, num_classes: int) -> list[str]:
@@ -190,13 +198,13 @@ def dataset_class_names(dataset: str, num_classes: int) -> list[str]:
     return list(names) if len(names) == num_classes else [str(i) for i in range(num_classes)]
 
 
-def category_examples(group: RunGroup, per_category: int = 4, threshold: float = metrics.DEFAULT_THRESHOLD,
+def category_examples(group: RunGroup, per_category: int = 4, threshold: float | None = None,
                       seed: int = 0, split: str = "test") -> pd.DataFrame:
     """Up to ``per_category`` random points of each category (of ``split``: test by default), for galleries (Fig 6).
 
     Columns: ``index`` (row of the run's records of ``split``, also of :func:`eval_images`), ``category``,
     ``label`` (true class index), ``total_drop`` (the non-monotonicity score), ``class_name``.
-    ``seed`` makes the picks reproducible.
+    ``seed`` makes the picks reproducible; ``threshold`` None is the group's default.
     """
     if per_category < 1:
         raise ValueError(f"per_category must be >= 1, got {per_category}")

@@ -350,8 +350,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         model="small_cnn", epochs=2, lr_milestones=(1,), train_subset=200, test_subset=100, pgd_steps=1,
         record_per_epoch=1, robust_eval_n=50, robust_eval_steps=2, batch_size=64, eval_batch_size=500,
     ),
-    # A longer CPU study (`python -m atlib demo --study`, three seeds): about 37 minutes on 2 cores, estimated from
-    # one measured AT run (484 s on one core); not measured whole.
+    # A longer CPU study (`python -m atlib demo --study`, three seeds): 41 min 18 s on 2 cores, measured whole
+    # (README: its claims table).
     "study": dict(
         model="small_cnn", epochs=20, lr_milestones=(16,), train_subset=3000, test_subset=2000, pgd_steps=3,
         batch_size=32, lr=0.05, record_per_epoch=2, robust_eval_n=1000, robust_eval_steps=5, eval_batch_size=1000,

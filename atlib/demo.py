@@ -31,7 +31,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from atlib.config import PRESETS, TrainConfig
-from atlib.data.extra import NEG_FILE
+from atlib.data.cifar import locate_cifar
+from atlib.data.extra import locate_cifar10_neg
 from atlib.io import atomic_path, read_json, write_json
 from atlib.notebooks import REPO_ROOT, available_notebooks, render_notebooks
 
@@ -76,7 +77,7 @@ class DemoSettings:
     synthetic: str | None = None  # a generated .npz (Wang et al. 2023 format); None: build the stand-in
     cifar_c: str | None = None  # an existing CIFAR-10-C folder (released or generated); None: generate one
     notebooks: tuple[str, ...] | None = None  # None: every shipped notebook
-    data_root: str | None = None  # None: $ATLIB_DATA, else ../shared/data beside the repo, else ./data
+    data_root: str | None = None  # searched first; then $ATLIB_DATA, ./data, ../shared/data (atlib.data.sources)
     device: str = "auto"
     jobs: int | None = None  # runs trained at once (None: see default_jobs)
     overrides: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields over PRESETS[preset] (text is converted)
@@ -91,22 +92,23 @@ class DemoSettings:
         self.out = Path(self.out) if self.out is not None else Path("outputs") / self.preset
 
 
-def resolve_data_root(explicit: str | None = None) -> Path | None:
-    """Where CIFAR-10 is read from: ``explicit``, else ``$ATLIB_DATA``, else ``../shared/data`` beside
-    the repository, else ``./data``; None if none exists (then ``load_cifar`` explains what it searched)."""
-    candidates = [explicit, os.environ.get("ATLIB_DATA"), REPO_ROOT.parent / "shared" / "data", "data"]
-    return next((Path(c).resolve() for c in candidates if c and Path(c).is_dir()), None)
-
-
 def base_config(settings: DemoSettings) -> TrainConfig:
-    """PRESETS[preset] + the settings' overrides (through ``TrainConfig.from_overrides``), reading data from
-    the resolved root, writing runs under ``<out>/runs``."""
-    root = resolve_data_root(settings.data_root)
-    neg = root / NEG_FILE if root is not None and (root / NEG_FILE).is_file() else None
-    values = {**settings.overrides, "data_root": None if root is None else str(root),
-              "neg_path": None if neg is None else str(neg), "out_dir": str(settings.out.resolve() / "runs"),
-              "device": settings.device, "progress": sys.stderr.isatty()}
-    return TrainConfig.from_overrides(values, preset=settings.preset)
+    """PRESETS[preset] + the settings' overrides (through ``TrainConfig.from_overrides``), writing runs under
+    ``<out>/runs``, reading the dataset and CIFAR-10-NEG from where :mod:`atlib.data.sources`' search rule finds
+    them (from ``settings.data_root`` on), fixed once so every run reads the same files. Data not found stays
+    None: training then fails with the folders searched."""
+    values = {**settings.overrides, "out_dir": str(settings.out.resolve() / "runs"), "device": settings.device,
+              "progress": sys.stderr.isatty()}
+    config = TrainConfig.from_overrides(values, preset=settings.preset)
+    try:
+        _, root = locate_cifar(config.dataset, "train", root=settings.data_root)
+    except FileNotFoundError:
+        return config.replace(data_root=settings.data_root)
+    try:
+        neg = str(locate_cifar10_neg(root=root)) if config.dataset == "cifar10" else None
+    except FileNotFoundError:
+        neg = None
+    return config.replace(data_root=str(root), neg_path=neg)
 
 
 def demo_configs(settings: DemoSettings, base: TrainConfig, synthetic: Path | None) -> list[TrainConfig]:
@@ -380,7 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cifar-c", help="an existing CIFAR-10-C folder (released or generated) instead of generating one")
     parser.add_argument("--cifar-c-size", type=int, help="test images corrupted for the generated CIFAR-10-C (default: the preset's)")
     parser.add_argument("--notebooks", nargs="*", help=f"notebooks to execute (default all: {' '.join(available_notebooks())})")
-    parser.add_argument("--data-root", help="folder holding CIFAR-10 (default $ATLIB_DATA, ../shared/data, ./data)")
+    parser.add_argument("--data-root", help="folder holding CIFAR-10, searched first (then $ATLIB_DATA, ./data, ../shared/data)")
     parser.add_argument("--device", default="auto", help="cpu, cuda, or auto (default)")
     parser.add_argument("--jobs", type=int, help="runs trained at once (default: one per CPU core, or 1 on a GPU)")
     parser.add_argument("--set", nargs=2, action="append", default=[], metavar=("FIELD", "VALUE"),

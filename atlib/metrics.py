@@ -2,16 +2,16 @@
 
 Recorded probabilities have shape (S, T, N, C) (seeds, checkpoints over training, points, classes)
 or (T, N, C) for one seed, often as float16 memmaps too large to convert whole (CIFAR-100 with
-5 seeds and 120 epochs is 1.2 GB in float16, 4.8 GB in float64). Functions that scan them work
-in chunks over T and accumulate in float64. This module never imports torch.
+5 seeds and 120 epochs is 1.2 GB in float16, 4.8 GB in float64). Functions that scan them stream
+each seed's records once through one compiled loop (numba) and accumulate in float64. This module
+never imports torch.
 """
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Iterator
-
+import numba
 import numpy as np
 
 CATEGORIES = ("easy", "hard", "monotone", "non-monotone")
@@ -26,14 +26,15 @@ CATEGORIES = ("easy", "hard", "monotone", "non-monotone")
 # drop per step between record points, DEFAULT_THRESHOLD_PER_STEP = 0.05: a point that loses on
 # average more than 5 points of confidence per step (summed over training) is non-monotone.
 # :func:`default_threshold` turns it into the total-drop threshold for T points: 0.35 at 8 points,
-# 1.0 at 21 (the value atlib used for every T before; at 8 points it marked no point non-monotone),
-# 1.15 at 24 and 23.95 at the paper preset's 480. Whether fluctuations stay that independent at 480
-# points of a ResNet-18 is not measured: compare categories across runs recorded at the same number of
-# points, and read them over a range of thresholds (notebook 02's sweep; claims 3a-3c of
-# :mod:`atlib.claims` must hold over 0.25-2 times this default).
+# 1.0 at 21 (the fixed value atlib 0.1 used for every T; at 8 points it marked no point non-monotone),
+# 1.2 at the demo's 25 and 23.95 at the paper preset's 480. Every face (Fig 2-3, the explorer, the
+# probe's categories, the claims) uses it when given no threshold. Whether fluctuations stay that
+# independent at 480 points of a ResNet-18 is not measured: compare categories across runs recorded at
+# the same number of points, and read them over a range of thresholds (:func:`threshold_grid`: notebook
+# 02's sweep, and claims 3a-3c of :mod:`atlib.claims`, which must hold at every threshold of it).
 DEFAULT_THRESHOLD_PER_STEP = 0.05
-THRESHOLD_POINTS = 21  # the number of record points at which the default is DEFAULT_THRESHOLD
-DEFAULT_THRESHOLD = DEFAULT_THRESHOLD_PER_STEP * (THRESHOLD_POINTS - 1)  # 1.0: point_categories' default
+RELATIVE_RANGE = (0.25, 2.0)  # the default threshold range, in units of default_threshold(T)
+THRESHOLD_STEPS = 36  # thresholds in a range (0.25, 0.30, ..., 2.00 times the default)
 
 
 def default_threshold(num_points: int) -> float:
@@ -44,9 +45,17 @@ def default_threshold(num_points: int) -> float:
     return DEFAULT_THRESHOLD_PER_STEP * (num_points - 1)
 
 
-# Size of one float64 chunk while scanning probabilities (32 MiB; entropy holds about 3 at once).
-_CHUNK_BYTES = 1 << 25
-_TABLE_BLOCK = 1 << 17  # float16 values looked up at once by _mean_entropy (their indices and terms stay in cache)
+def threshold_grid(num_points: int, threshold_range: tuple[float, float] | None = None) -> np.ndarray:
+    """:data:`THRESHOLD_STEPS` thresholds spanning ``threshold_range`` (absolute total drops), by default
+    :data:`RELATIVE_RANGE` times :func:`default_threshold` for ``num_points`` record points."""
+    if threshold_range is None:
+        scale = default_threshold(num_points)
+        lo, hi = RELATIVE_RANGE[0] * scale, RELATIVE_RANGE[1] * scale
+    else:
+        lo, hi = (float(x) for x in threshold_range)
+    if not 0 <= lo <= hi:
+        raise ValueError(f"threshold range must be two numbers 0 <= low <= high, got {lo}, {hi}")
+    return np.unique(np.round(np.linspace(lo, hi, THRESHOLD_STEPS), 6))
 
 
 def entropy(probs: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -55,28 +64,15 @@ def entropy(probs: np.ndarray, axis: int = -1) -> np.ndarray:
     Computed in float64 whatever the input dtype; float16 input (the records) reads each term
     from a table of ``p log p`` over all 65,536 float16 values, the same float64 numbers as the
     direct formula, several times faster. Converts its whole input; for full recordings use
-    :func:`mean_entropy_over_time`, which works in chunks.
+    :func:`mean_entropy_over_time`, which streams them.
     """
     p = np.asarray(probs)
     if p.dtype == np.float16:
-        return 0.0 - _plogp_table()[p.view(np.uint16)].sum(axis=axis)
+        return 0.0 - _float16_tables()[0][p.view(np.uint16)].sum(axis=axis)
     p = p.astype(np.float64, copy=False)
     logp = np.zeros_like(p)
     np.log(p, out=logp, where=p > 0)
     return 0.0 - (p * logp).sum(axis=axis)  # "0.0 -" turns the -0.0 of one-hot rows into 0.0
-
-
-@functools.cache
-def _plogp_table() -> np.ndarray:
-    """``p log p`` (float64) for every float16 bit pattern (index = the value's uint16 view), as
-    :func:`entropy` computes it: 0 for p = 0, ``p * 0`` for negative p, NaN for NaN. Read-only."""
-    p = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16).view(np.float16).astype(np.float64)
-    logp = np.zeros_like(p)
-    with np.errstate(invalid="ignore"):
-        np.log(p, out=logp, where=p > 0)
-        table = p * logp
-    table.flags.writeable = False
-    return table
 
 
 def _as_4d(probs: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -101,50 +97,6 @@ def _check_labels(labels: np.ndarray, n: int, c: int) -> np.ndarray:
     return labels.astype(np.intp, copy=False)
 
 
-def _chunks(p3: np.ndarray) -> Iterator[tuple[slice, np.ndarray]]:
-    """Yield ``(time slice, p3[slice])`` views of one seed's (T, N, C) records whose float64 copy fits in ``_CHUNK_BYTES``."""
-    n_times, n, c = p3.shape
-    step = max(1, _CHUNK_BYTES // (n * c * 8))
-    for t0 in range(0, n_times, step):
-        sl = slice(t0, min(n_times, t0 + step))
-        yield sl, p3[sl]
-
-
-def _correct(chunk: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """(t, N) bool: ``chunk.argmax(-1) == labels`` (the first maximum on ties, as argmax).
-
-    float16 records (softmax outputs: never negative, never NaN) are compared as their uint16 bit
-    patterns, which order such values exactly as the values, at integer speed (3x for 100 classes).
-    """
-    return (chunk.view(np.uint16) if chunk.dtype == np.float16 else chunk).argmax(axis=-1) == labels
-
-
-def _mean_entropy(chunk: np.ndarray) -> np.ndarray:
-    """(t,) entropy averaged over the points of a (t, N, C) chunk, float64.
-
-    float16 records read each term ``p log p`` from :func:`_plogp_table` (the float64 values of
-    :func:`entropy`, so the result agrees with it to rounding), in cache-sized blocks: the uint16
-    patterns are widened into a reused index buffer and looked up with ``np.take``, five times
-    faster than float64 logarithms and twice as fast as fancy indexing. Other dtypes go through
-    :func:`entropy`.
-    """
-    if chunk.dtype != np.float16:
-        return entropy(chunk).mean(axis=-1)
-    table = _plogp_table()
-    rows = chunk.view(np.uint16).reshape(len(chunk), -1)
-    index = np.empty(min(_TABLE_BLOCK, rows.shape[1]), dtype=np.intp)
-    terms = np.empty(len(index), dtype=np.float64)
-    out = np.empty(len(rows), dtype=np.float64)
-    for t, row in enumerate(rows):
-        total = 0.0
-        for start in range(0, len(row), len(index)):
-            part = row[start:start + len(index)]
-            np.copyto(index[: len(part)], part)
-            total += np.take(table, index[: len(part)], out=terms[: len(part)], mode="clip").sum()
-        out[t] = 0.0 - total / chunk.shape[1]
-    return out
-
-
 @dataclass
 class RecordSummary:
     """What the analyses read from one seed's (T, N, C) records, gathered in one pass over them.
@@ -167,22 +119,77 @@ def summarize_records(probs: np.ndarray, labels: np.ndarray) -> RecordSummary:
 
 
 def _scan(p3: np.ndarray, labels: np.ndarray | None, with_entropy: bool) -> RecordSummary:
-    """The one loop over a seed's records: entropy if asked, true-class confidences and accuracy if labelled."""
-    p3 = p3.view(np.ndarray)  # records are memmaps: each slice of one costs tens of microseconds in Python
+    """The one pass over a seed's (T, N, C) records: entropy if asked, true-class confidences and accuracy if labelled.
+
+    float16 records (softmax outputs: never negative, never NaN) go to :func:`_scan_kernel` as their
+    uint16 bit patterns, which order such values exactly as the values: argmax runs at integer
+    speed, and each ``p log p`` and true-class value is read from a float64 table. Memory-mapped
+    records are streamed, never copied.
+    """
+    p3 = p3.view(np.ndarray)  # records are memmaps: plain views keep numba from copying them
     n_times, n, _ = p3.shape
+    tables = None
+    if p3.dtype == np.float16:
+        p3, tables = p3.view(np.uint16), _float16_tables()
+    elif p3.dtype != np.float64:
+        p3 = p3.astype(np.float64)
+    ent = np.empty(n_times if with_entropy else 0)
+    conf = np.empty((n_times, n) if labels is not None else (0, 0))
+    acc = np.empty(n_times if labels is not None else 0)
+    _scan_kernel(p3, tables, np.zeros(0, np.intp) if labels is None else labels, ent, conf, acc)
     nan = np.full(0, np.nan)
-    ent = np.empty(n_times) if with_entropy else nan
-    conf = np.empty((n_times, n)) if labels is not None else nan
-    acc = np.empty(n_times) if labels is not None else nan
-    if labels is not None:
-        flat = np.arange(n) * p3.shape[2] + labels  # true class of each point in a (t, N * C) view
-    for sl, chunk in _chunks(p3):
+    return RecordSummary(mean_entropy=ent if with_entropy else nan, confidences=conf if labels is not None else nan,
+                         accuracies=acc if labels is not None else nan)
+
+
+@functools.cache
+def _float16_tables() -> np.ndarray:
+    """(2, 65536) float64, indexed by a float16 bit pattern (its uint16 view): row 0 ``p log p`` as
+    :func:`entropy` computes it (0 for p = 0, ``p * 0`` for negative p, NaN for NaN), row 1 the value ``p``. Read-only."""
+    p = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16).view(np.float16).astype(np.float64)
+    logp = np.zeros_like(p)
+    with np.errstate(invalid="ignore"):
+        np.log(p, out=logp, where=p > 0)
+        tables = np.stack([p * logp, p])
+    tables.flags.writeable = False
+    return tables
+
+
+@numba.njit(nogil=True, cache=True)
+def _scan_kernel(data, tables, labels, ent, conf, acc):  # pragma: no cover - compiled; tested through _scan
+    """Fill ``ent`` (T,) with the mean entropy, ``conf`` (T, N) with the true-class value and ``acc`` (T,)
+    with the top-1 accuracy (first maximum on ties, as argmax) of (T, N, C) ``data``, in one pass.
+
+    ``data`` is float64, or float16 bit patterns with ``tables`` (:func:`_float16_tables`) to read
+    their ``p log p`` and values from (one float64 row sum per point, then over points). An empty ``ent`` / ``conf`` skips that part. Without the GIL,
+    so threads scan runs side by side.
+    """
+    n_times, n, c = data.shape
+    with_entropy, labelled = ent.size > 0, conf.size > 0
+    for k in range(n_times):
+        total, correct = 0.0, 0
+        for i in range(n):
+            row = data[k, i]
+            row_sum, best, arg = 0.0, row[0], 0
+            for j in range(c):
+                u = row[j]
+                if with_entropy:
+                    if tables is None:
+                        if u > 0:
+                            row_sum += u * np.log(u)
+                    else:
+                        row_sum += tables[0, u]
+                if u > best:
+                    best, arg = u, j
+            total += row_sum
+            if labelled:
+                label = labels[i]
+                conf[k, i] = row[label] if tables is None else tables[1, row[label]]
+                correct += arg == label
         if with_entropy:
-            ent[sl] = _mean_entropy(chunk)
-        if labels is not None:
-            conf[sl] = chunk.reshape(len(chunk), -1)[:, flat]
-            acc[sl] = _correct(chunk, labels).mean(axis=-1)
-    return RecordSummary(mean_entropy=ent, confidences=conf, accuracies=acc)
+            ent[k] = 0.0 - total / n
+        if labelled:
+            acc[k] = correct / n
 
 
 def learning_profiles(probs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -285,7 +292,7 @@ class CategoryResult:
 
 
 def point_categories(
-    confidences: np.ndarray, accuracies: np.ndarray, threshold: float = DEFAULT_THRESHOLD
+    confidences: np.ndarray, accuracies: np.ndarray, threshold: float | None = None
 ) -> CategoryResult:
     """Assign every point the category of Appendix B's ``point_category``, vectorised over points.
 
@@ -293,10 +300,14 @@ def point_categories(
     otherwise it takes the nearest template (L1 distance), ties going to the first of easy, hard,
     monotone, as ``min`` over the paper's dict does. Sums run over contiguous per-point rows so
     every value, and hence every tie, is bit-identical to the per-point reference.
-    ``confidences`` is (T, N), ``accuracies`` is (T,), as returned by :func:`learning_profiles`.
+    ``confidences`` is (T, N), ``accuracies`` is (T,), as returned by :func:`learning_profiles`;
+    ``threshold`` None is :func:`default_threshold` of their T.
     """
-    threshold = _check_threshold(threshold)
+    if threshold is not None:
+        threshold = _check_threshold(threshold)
     drop, distances = _drops_and_distances(confidences, accuracies)
+    if threshold is None:
+        threshold = default_threshold(len(accuracies))
     categories = distances.argmin(axis=1).astype(np.int8)
     categories[drop > threshold] = CATEGORIES.index("non-monotone")
 

@@ -37,6 +37,17 @@ def show_notes(notes: Sequence[str], title: str = "What these runs lack") -> Non
     display(Markdown(f"**{title}:**\n\n{body}"))
 
 
+def show_thresholds(groups: Sequence[Any], threshold: float | None) -> None:
+    """Print the non-monotonicity threshold each setting's categories use: ``threshold``, or its
+    ``atlib.metrics.default_threshold`` when None (it depends on the setting's number of record points)."""
+    from atlib.metrics import default_threshold
+
+    for g in groups:
+        if g.num_points >= 2:
+            used = default_threshold(g.num_points) if threshold is None else threshold
+            print(f"{g.label}: non-monotonicity threshold {used:.3g} ({g.num_points} record points)")
+
+
 def load_groups(runs: str, include_synthetic: bool = True, expected_seeds: int = 5,
                 datasets: Sequence[str] | None = None) -> list[Any]:
     """The analysis notebooks' prologue: load and group the runs, say what was found, what was left

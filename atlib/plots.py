@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from atlib.io import atomic_path
-from atlib.metrics import CATEGORIES, DEFAULT_THRESHOLD
+from atlib.metrics import CATEGORIES, DEFAULT_THRESHOLD_PER_STEP
 from atlib.setting import METHOD_INFO, kind_key, mix, ramp
 
 WIDTH, HEIGHT = 360, 240
@@ -255,15 +255,16 @@ def categories_vs_epsilon_chart(df: pd.DataFrame) -> alt.TopLevelMixin:
 
 
 def threshold_sweep_chart(df: pd.DataFrame) -> alt.TopLevelMixin:
-    """Category shares against the non-monotonicity threshold; the default threshold marked."""
-    _check(df, ["threshold", "category", "percentage"], "threshold_sweep")
+    """Category shares against the non-monotonicity threshold; each group's default threshold (column ``default``) marked."""
+    _check(df, ["threshold", "category", "percentage", "default"], "threshold_sweep")
     base = alt.Chart().encode(
         x=alt.X("threshold:Q", axis=_axis("Non-monotonicity threshold (total confidence drop)")),
         y=alt.Y("percentage:Q", axis=_axis("Test points (%)"), scale=alt.Scale(domain=[0, 100])),
         color=_category_color(), tooltip=["category:N", "threshold:Q", alt.Tooltip("percentage:Q", format=".1f")])
-    rule = alt.Chart().mark_rule(strokeDash=[4, 3], color="#888").encode(x=alt.datum(DEFAULT_THRESHOLD))
+    rule = alt.Chart().mark_rule(strokeDash=[4, 3], color="#888").encode(
+        x="min(default):Q", tooltip=[alt.Tooltip("min(default):Q", title="default threshold", format=".3g")])
     chart = alt.layer(*_line_and_points(base), rule, data=_data(df)).properties(width=WIDTH, height=HEIGHT)
-    subtitle = f"dashed: default threshold {DEFAULT_THRESHOLD:g}"
+    subtitle = f"dashed: the default threshold, {DEFAULT_THRESHOLD_PER_STEP:g} per step between record points"
     if "label" in df and df["label"].nunique() > 1:
         return chart.facet(column=alt.Column("label:N", header=_header())).properties(
             title=_title("Point categories vs threshold", subtitle))

@@ -35,7 +35,7 @@
 # %% tags=["parameters"]
 runs = "outputs/runs/cifar10_*"  # runs to compare: a glob, a runs folder or a run folder; seeds are grouped
 split = "test"  # "test", or "neg" (CIFAR-10-NEG) for CIFAR-10 runs that recorded it
-threshold = None  # non-monotonicity threshold (total confidence drop); None: atlib.metrics.DEFAULT_THRESHOLD
+threshold = None  # non-monotonicity threshold (total confidence drop); None: atlib.metrics.default_threshold of each group's record points
 reference = 0  # group whose categories filter and sort: its position (NT comes first) or its label
 export = None  # an .html path to also write the kernel-free version, for example outputs/explorer/report.html
 

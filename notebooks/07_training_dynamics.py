@@ -41,18 +41,16 @@ include_synthetic = True  # the generated images' gallery needs the runs trained
 max_events = 8  # forgetting events at and past this count share one bar
 map_points = 3000  # training examples drawn per data map (None: all)
 el2n_fraction = 0.1  # EL2N at the record point nearest this fraction of training
-threshold = None  # Appendix B threshold for the probe's categories; None: atlib.metrics.DEFAULT_THRESHOLD
+threshold = None  # Appendix B threshold for the probe's categories; None: atlib.metrics.default_threshold of each setting's record points
 gallery_size = 12  # synthesized images of lowest AUM shown per setting
 expected_seeds = 5  # the paper trains five seeds per setting
 
 # %%
 import pandas as pd
 
-from atlib import metrics
 from atlib.dynamics import charts, frames
-from atlib.notebook_helpers import load_groups, show_figure, show_notes
+from atlib.notebook_helpers import load_groups, show_figure, show_notes, show_thresholds
 
-threshold = metrics.DEFAULT_THRESHOLD if threshold is None else threshold
 groups, notes = frames.dynamics_groups(load_groups(runs, include_synthetic, expected_seeds))
 probe, probe_notes = frames.probe_groups(groups)
 show_notes(notes + probe_notes, "What the training records lack")
@@ -121,7 +119,7 @@ show_figure(lambda df: charts.score_distribution_chart(df, "el2n"), frames.el2n_
 # never learned with negative AUM, and non-monotone points (whose profile drops) to be forgotten more.
 
 # %%
-print(f"non-monotonicity threshold: {threshold:g}")
+show_thresholds(probe, threshold)
 show_figure(charts.probe_crosstab_chart, frames.probe_crosstab(probe, threshold), output_dir, "probe_categories_vs_forgetting",
             empty="No run recorded the training probe (train_probe_size > 0).")
 correlations = frames.probe_correlations(probe, threshold, el2n_fraction)

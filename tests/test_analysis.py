@@ -193,12 +193,20 @@ def test_threshold_sweep_matches_reference_and_moves_points_out_of_non_monotone(
     for th in thresholds:
         expected = reference_categories(store, "nt", th)
         assert non_mono[th] == pytest.approx(100 * (expected == "non-monotone").mean())
+        counts = df[df["threshold"] == th]["count"].tolist()
+        assert counts == [int((expected == c).sum()) for c in metrics.CATEGORIES]
     assert non_mono.is_monotonic_decreasing and non_mono[100.0] == 0
+    # By default: 0.25-2 times the group's default threshold, which the frame carries for the chart's rule.
+    group = store["by_key"]["nt"]
+    default = analysis.threshold_sweep(group)
+    scale = metrics.default_threshold(group.num_points)
+    np.testing.assert_allclose(default["threshold"].unique()[[0, -1]], [0.25 * scale, 2 * scale])
+    assert default["threshold"].nunique() == metrics.THRESHOLD_STEPS and (default["default"] == scale).all()
 
 
 def test_category_examples_pick_members_of_each_category(store: dict) -> None:
     group = store["by_key"]["nt"]
-    expected = reference_categories(store, "nt", metrics.DEFAULT_THRESHOLD)
+    expected = reference_categories(store, "nt", metrics.default_threshold(store["by_key"]["nt"].num_points))
     picks = analysis.category_examples(group, per_category=3, seed=1)
     assert list(picks.columns[:4]) == ["index", "category", "label", "total_drop"]
     for category, rows in picks.groupby("category"):

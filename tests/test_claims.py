@@ -20,7 +20,7 @@ import pytest
 from fakeruns import make_run
 
 from atlib import analysis, metrics
-from atlib.claims import FAILS, HOLDS, UNCLEAR, Less, Value, judge, report_for, threshold_grid
+from atlib.claims import FAILS, HOLDS, UNCLEAR, Less, Value, judge, report_for
 from atlib.claims.paper import neg_fall
 from atlib.config import METHODS, TrainConfig
 from atlib.runs import group_seeds, load_runs
@@ -246,7 +246,7 @@ def test_a_disagreeing_seed_makes_the_claim_undecided(tmp_path: Path) -> None:
 
 def test_point_category_claims_report_the_thresholds_where_they_hold(tmp_path: Path) -> None:
     runs = world(tmp_path, zigzag={0: 0.5, 1: 0.15, 2: 0.08})  # AT's swings are small: non-monotone only at low thresholds
-    grid = threshold_grid(T, (0.05, 1.0))
+    grid = metrics.threshold_grid(T, (0.05, 1.0))
     report = report_for(runs, threshold_range=(0.05, 1.0))
     evaluation = claim(report, "3b").thresholds
     np.testing.assert_array_equal(evaluation.grid, grid)
@@ -342,7 +342,7 @@ def test_summarize_records_is_one_pass_of_the_separate_functions() -> None:
 
 
 def test_default_threshold_scales_with_the_number_of_record_points() -> None:
-    assert metrics.default_threshold(metrics.THRESHOLD_POINTS) == metrics.DEFAULT_THRESHOLD
+    assert metrics.default_threshold(21) == pytest.approx(1.0)  # atlib 0.1's fixed threshold, at 21 points
     values = [metrics.default_threshold(t) for t in (2, 8, 24, 480)]
     assert values == sorted(values) and len(set(values)) == 4
     with pytest.raises(ValueError, match="at least 2 record points"):

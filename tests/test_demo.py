@@ -21,7 +21,7 @@ from PIL import Image
 from atlib.data.constants import CLASS_NAMES
 from atlib.config import PRESETS
 from atlib.demo import (
-    DemoSettings, base_config, demo_configs, format_summary, relative, resolve_data_root, run_demo, settings_from_args,
+    DemoSettings, base_config, demo_configs, format_summary, relative, run_demo, settings_from_args,
     wilson_interval,
 )
 from atlib.notebooks import REPO_ROOT
@@ -155,13 +155,21 @@ def test_summary_paths_are_relative_to_the_repository(tmp_path: Path) -> None:
     assert wilson_interval(0.0, 50)[0] == 0.0 and wilson_interval(1.0, 50)[1] == 1.0
 
 
-def test_data_root_resolution_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    explicit, env = tmp_path / "explicit", tmp_path / "env"
-    explicit.mkdir(), env.mkdir()
-    monkeypatch.setenv("ATLIB_DATA", str(env))
-    assert resolve_data_root(str(explicit)) == explicit
-    assert resolve_data_root(None) == env
-    assert resolve_data_root(str(tmp_path / "absent")) == env  # a missing folder is skipped, not trusted
+def test_demo_data_follows_the_one_search_rule(tiny_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                no_shared_data: None) -> None:
+    monkeypatch.chdir(tmp_path)  # no ./data here
+    monkeypatch.setenv("ATLIB_DATA", str(tiny_root))
+    settings = DemoSettings(out=tmp_path / "demo")
+    base = base_config(settings)
+    assert (base.data_root, base.neg_path) == (str(tiny_root), str(tiny_root / "CIFAR10_neg.npz"))
+    # An explicit folder is searched first; one without the data (or absent) does not stop the search.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for explicit in (empty, tmp_path / "absent"):
+        assert base_config(dataclasses.replace(settings, data_root=str(explicit))).data_root == str(tiny_root)
+    monkeypatch.delenv("ATLIB_DATA")
+    lost = base_config(settings)  # found nowhere: training will say where it looked
+    assert (lost.data_root, lost.neg_path) == (None, None)
 
 
 def test_cli_dispatches_subcommands() -> None:

@@ -27,7 +27,7 @@ from atlib.explorer import export, gallery
 from atlib.explorer.__main__ import main
 from atlib.explorer.charts import compile_spec
 from atlib.io import save_npy
-from atlib.metrics import CATEGORIES, DEFAULT_THRESHOLD
+from atlib.metrics import CATEGORIES, default_threshold
 from fakeruns import make_dynamics, make_run, random_probs
 from test_plots import drawn_profile, units
 
@@ -99,7 +99,7 @@ def reference(probs: np.ndarray) -> dict:
     """Independent per-image facts of one group from its (S, T, N, C) records."""
     mean = probs.mean(axis=0)
     acc = (probs.argmax(-1) == LABELS).mean(-1).mean(0)
-    cats = [point_category(acc, mean[:, n], LABELS[n], DEFAULT_THRESHOLD) for n in range(len(LABELS))]
+    cats = [point_category(acc, mean[:, n], LABELS[n], default_threshold(len(acc))) for n in range(len(LABELS))]
     conf = mean[:, np.arange(len(LABELS)), LABELS]
     steps = np.diff(conf, axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -268,7 +268,8 @@ def test_bad_inputs_raise_clear_errors(fixture, tmp_path):
     with pytest.raises(KeyError, match="no 'neg' records"):
         explorer.ProfileSet.load(fixture["runs"], split="neg")
     data = explorer.ProfileSet.load(fixture["runs"], images=fixture["images"])
-    assert data.threshold == DEFAULT_THRESHOLD  # the default when none is given
+    assert data.threshold is None  # none given: each group's default for its number of record points
+    assert {s.categories.threshold for s in data.summaries} == {default_threshold(g.num_points) for g in data.groups}
     with pytest.raises(ValueError, match="category must be"):
         data.filtered_rows(category="weird")
     with pytest.raises(ValueError, match="no run group labelled"):

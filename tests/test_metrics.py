@@ -11,7 +11,6 @@ from paper_reference import point_category
 from atlib import metrics
 from atlib.metrics import (
     CATEGORIES,
-    DEFAULT_THRESHOLD,
     accuracy_over_time,
     entropy,
     histogram,
@@ -61,7 +60,7 @@ def test_point_categories_equal_appendix_b_on_random_profiles(t: int) -> None:
     ref_drop = _reference_drop(conf)
     assert np.array_equal(total_confidence_drop(conf), ref_drop)  # bit-identical, not just close
     # Thresholds include values equal to some points' exact drops, where the strict ">" decides.
-    thresholds = [0.0, 0.25, 0.5, DEFAULT_THRESHOLD, 2.0, ref_drop[rng.integers(0, 600)], np.median(ref_drop)]
+    thresholds = [0.0, 0.25, 0.5, 1.0, 2.0, ref_drop[rng.integers(0, 600)], np.median(ref_drop)]
     for threshold in thresholds:
         result = point_categories(conf, acc, threshold)
         assert np.array_equal(result.names(), _reference_categories(conf, acc, threshold)), threshold
@@ -76,7 +75,8 @@ def test_point_categories_when_profiles_equal_accuracies() -> None:
     conf = np.repeat(acc[:, None], 5, axis=1)
     conf[:, 1] = np.clip(acc + 1e-3, 0, 1)
     result = point_categories(conf, acc)
-    assert np.array_equal(result.names(), _reference_categories(conf, acc, DEFAULT_THRESHOLD))
+    assert result.threshold == metrics.default_threshold(t)  # None: the default for T record points
+    assert np.array_equal(result.names(), _reference_categories(conf, acc, result.threshold))
     assert set(result.names()) == {"monotone"}
     assert np.all(result.distances[[0, 2, 3, 4], 2] == 0)
 
@@ -99,7 +99,7 @@ def test_point_categories_tie_order_and_strict_threshold() -> None:
     assert list(result.names()) == ["easy", "easy", "hard", "hard", "non-monotone"]
     assert list(result.names()) == list(_reference_categories(conf, acc, 0.25))
     assert point_categories(conf[:, [2]], acc_for_hard_tie).names()[0] == "hard"
-    assert _reference_categories(conf[:, [2]], acc_for_hard_tie, DEFAULT_THRESHOLD)[0] == "hard"
+    assert _reference_categories(conf[:, [2]], acc_for_hard_tie, metrics.default_threshold(t))[0] == "hard"
     assert result.distances[0].tolist() == [2.0, 2.0, 2.0]
     assert result.total_drop.tolist() == [0.0, 0.0, 0.0, 0.25, 0.5]
 
@@ -161,7 +161,7 @@ def _random_probs(rng: np.random.Generator, shape: tuple[int, ...], dtype=np.flo
     return rng.dirichlet(np.full(shape[-1], 0.3), size=shape[:-1]).astype(dtype)
 
 
-def test_learning_profiles_match_naive_loops(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_learning_profiles_match_naive_loops() -> None:
     rng = np.random.default_rng(2)
     s, t, n, c = 3, 5, 11, 4
     probs = _random_probs(rng, (s, t, n, c))
@@ -176,11 +176,12 @@ def test_learning_profiles_match_naive_loops(monkeypatch: pytest.MonkeyPatch) ->
     conf, acc = learning_profiles(probs, labels)
     np.testing.assert_allclose(conf, conf_ref, rtol=1e-12)
     np.testing.assert_allclose(acc, acc_ref, rtol=1e-12)
-    # Tiny chunks (one checkpoint at a time) give the same answer.
-    monkeypatch.setattr(metrics, "_CHUNK_BYTES", 1)
-    conf_chunked, acc_chunked = learning_profiles(probs, labels)
-    np.testing.assert_array_equal(conf_chunked, conf)
-    np.testing.assert_array_equal(acc_chunked, acc)
+    # A strided view (no contiguous copy) gives the same answer.
+    padded = np.zeros((s, t, n, c + 1), dtype=probs.dtype)
+    padded[..., :c] = probs
+    conf_strided, acc_strided = learning_profiles(padded[..., :c], labels)
+    np.testing.assert_array_equal(conf_strided, conf)
+    np.testing.assert_array_equal(acc_strided, acc)
     # A single seed without the seed axis is that seed's profile.
     conf1, acc1 = learning_profiles(probs[1], labels)
     np.testing.assert_allclose(conf1, probs[1, :, np.arange(n), labels].T.astype(np.float64))
@@ -200,7 +201,7 @@ def test_learning_profiles_read_a_float16_memmap(tmp_path) -> None:
     np.testing.assert_array_equal(acc, ref_acc)
 
 
-def test_accuracy_and_mean_entropy_over_time(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_accuracy_and_mean_entropy_over_time() -> None:
     rng = np.random.default_rng(4)
     probs = _random_probs(rng, (2, 6, 13, 5), dtype=np.float32)
     labels = rng.integers(0, 5, size=13)
@@ -211,10 +212,21 @@ def test_accuracy_and_mean_entropy_over_time(monkeypatch: pytest.MonkeyPatch) ->
     ent = mean_entropy_over_time(probs)
     assert ent.shape == (2, 6)
     np.testing.assert_allclose(ent, entropy(probs).mean(-1), rtol=1e-12)
-    monkeypatch.setattr(metrics, "_CHUNK_BYTES", 1)
-    np.testing.assert_array_equal(mean_entropy_over_time(probs[1]), ent[1])
+    # float16 records (read through bit-pattern tables) agree with their float64 values.
+    half = probs.astype(np.float16)
+    np.testing.assert_allclose(mean_entropy_over_time(half), entropy(half.astype(np.float64)).mean(-1), rtol=1e-12)
+    np.testing.assert_array_equal(accuracy_over_time(half, labels), accuracy_over_time(half.astype(np.float64), labels))
     # Uniform predictions have entropy log C at every checkpoint.
     np.testing.assert_allclose(mean_entropy_over_time(np.full((3, 4, 5), 0.2)), np.log(5), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_accuracy_ties_go_to_the_first_maximum_as_argmax(dtype) -> None:
+    # Point 0 ties classes 1 and 2 with label 2; point 1 ties classes 0 and 3 with label 0.
+    probs = np.array([[[0.1, 0.4, 0.4, 0.1], [0.3, 0.2, 0.2, 0.3]]], dtype=dtype)
+    summary = metrics.summarize_records(probs, np.array([2, 0]))
+    np.testing.assert_array_equal(summary.accuracies, [0.5])
+    np.testing.assert_array_equal(summary.confidences, probs[:, [0, 1], [2, 0]].astype(np.float64))
 
 
 def test_probability_and_label_validation() -> None:

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from atlib import plots
-from atlib.metrics import CATEGORIES, DEFAULT_THRESHOLD
+from atlib.metrics import CATEGORIES, DEFAULT_THRESHOLD_PER_STEP
 
 KINDS = [("NT", "nt", 0.0, False), ("AT ε=2/255", "at", 2.0, False), ("AT ε=8/255", "at", 8.0, False),
          ("NT + synth", "nt", 0.0, True), ("AT ε=8/255 + synth", "at", 8.0, True)]
@@ -156,13 +156,20 @@ def test_categories_vs_epsilon_chart_puts_nt_at_zero() -> None:
     assert data.groupby("epsilon_255")["percentage"].sum().to_dict() == {0.0: 100.0, 2.0: 100.0, 8.0: 100.0}
 
 
-def test_threshold_sweep_chart_marks_the_default_threshold() -> None:
+def test_threshold_sweep_chart_marks_each_groups_default_threshold() -> None:
     df = pd.DataFrame({"threshold": np.repeat([0.5, 1.0, 2.0], 4), "category": list(CATEGORIES) * 3,
-                       "percentage": [0, 10, 10, 80, 0, 20, 30, 50, 5, 30, 45, 20.0], "label": "NT"})
+                       "percentage": [0, 10, 10, 80, 0, 20, 30, 50, 5, 30, 45, 20.0], "label": "NT", "default": 1.2})
     spec = plots.threshold_sweep_chart(df).to_dict()
     rule = [u for u in units(spec) if u["type"] == "rule"][0]
-    assert rule["encoding"]["x"] == {"datum": DEFAULT_THRESHOLD}
+    assert (rule["encoding"]["x"]["field"], rule["encoding"]["x"]["aggregate"]) == ("default", "min")
     assert len(rows(spec)) == 12 and "(NT)" in spec["title"]["text"]
+    assert f"{DEFAULT_THRESHOLD_PER_STEP:g} per step" in spec["title"]["subtitle"]
+    # Two groups recorded at different numbers of points: one panel each, each rule from its own rows.
+    other = df.assign(label="AT ε=8/255", default=2.4)
+    faceted = plots.threshold_sweep_chart(pd.concat([df, other])).to_dict()
+    assert faceted["facet"]["column"]["field"] == "label" and len(rows(faceted)) == 24
+    with pytest.raises(ValueError, match="default"):
+        plots.threshold_sweep_chart(df.drop(columns="default"))
 
 
 # ----------------------------------------------------------------------------- Fig 4, 5, 7/8, robustness, curves

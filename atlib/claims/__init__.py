@@ -7,8 +7,8 @@ statistics are listed in :mod:`atlib.claims.paper`. CLI: ``python -m atlib claim
 """
 
 from atlib.claims.specs import SPECS, ClaimResult, ThresholdEvaluation
-from atlib.claims.report import ClaimsReport, claims_report, report_for, threshold_grid
+from atlib.claims.report import ClaimsReport, claims_report, report_for
 from atlib.claims.rule import FAILS, HOLDS, UNCLEAR, VERDICTS, Less, Value, judge
 
 __all__ = ["SPECS", "ClaimResult", "ClaimsReport", "FAILS", "HOLDS", "Less", "ThresholdEvaluation", "UNCLEAR", "VERDICTS",
-           "Value", "claims_report", "judge", "report_for", "threshold_grid"]
+           "Value", "claims_report", "judge", "report_for"]

@@ -6,8 +6,9 @@ import argparse
 import sys
 from typing import Sequence
 
-from atlib.claims.report import RELATIVE_RANGE, report_for
+from atlib.claims.report import report_for
 from atlib.io import write_json
+from atlib.metrics import RELATIVE_RANGE
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,8 +16,6 @@ from atlib.claims.specs import ClaimResult
 from atlib.claims.rule import VERDICTS
 from atlib.runs import RunGroup, group_seeds, load_runs
 
-THRESHOLD_STEPS = 36  # thresholds in the grid (0.25, 0.30, ..., 2.00 for the range 0.25-2.0)
-RELATIVE_RANGE = (0.25, 2.0)  # default range, in units of metrics.default_threshold(T)
 FRAME_COLUMNS = ["id", "figure", "claim", "dataset", "model", "verdict", "label", "method", "epsilon_255", "data",
                  "synthetic", "enters", "mean", "min", "max", "n_seeds", "unit"]
 
@@ -93,19 +91,6 @@ def _value_text(v: Any, unit: str) -> str:
     return f"{v.label}{beside} {_number(v.mean, unit)}{spread} (n={len(v.per_seed)})"
 
 
-def threshold_grid(num_points: int, threshold_range: tuple[float, float] | None = None) -> np.ndarray:
-    """The thresholds claims 3a-3c are judged at: ``threshold_range`` (absolute), or by default
-    :data:`RELATIVE_RANGE` times :func:`atlib.metrics.default_threshold` for ``num_points`` record points."""
-    if threshold_range is None:
-        scale = metrics.default_threshold(num_points)
-        lo, hi = RELATIVE_RANGE[0] * scale, RELATIVE_RANGE[1] * scale
-    else:
-        lo, hi = (float(x) for x in threshold_range)
-    if not 0 <= lo <= hi:
-        raise ValueError(f"threshold range must be two numbers 0 <= low <= high, got {lo}, {hi}")
-    return np.unique(np.round(np.linspace(lo, hi, THRESHOLD_STEPS), 6))
-
-
 def _scopes(groups: Sequence[RunGroup]) -> dict[tuple[str, str], list[RunGroup]]:
     """Groups by dataset and model; two groups of one setting (e.g. trained for different epochs) are refused."""
     scopes: dict[tuple[str, str], list[RunGroup]] = {}
@@ -143,7 +128,7 @@ def claims_report(groups: Sequence[RunGroup], threshold_range: tuple[float, floa
         points = [g.num_points for g in members]
         # the usual number of record points (claims 3a-3c flag settings recorded otherwise, or at fewer than 2)
         typical = max(2, max(set(points), key=points.count))
-        grid = threshold_grid(typical, threshold_range)
+        grid = metrics.threshold_grid(typical, threshold_range)
         settings: list[SettingEvidence] = collect(members, grid, workers)
         shown_at = float(np.clip(metrics.default_threshold(typical), grid[0], grid[-1]))
         claims += scope_claims(Scope(dataset, model, settings), shown_at)

@@ -215,12 +215,13 @@ def el2n_distribution(groups: Sequence[RunGroup], fraction: float = EL2N_FRACTIO
 # ----------------------------------------------------------------------------- the training probe: categories vs forgetting and AUM
 
 
-def probe_scores(group: RunGroup, threshold: float = profile_metrics.DEFAULT_THRESHOLD,
+def probe_scores(group: RunGroup, threshold: float | None = None,
                  fraction: float = EL2N_FRACTION, clean: bool = False) -> pd.DataFrame:
     """One row per probe example: its Appendix B ``category`` and ``total_drop`` (from the probe's
     seed-averaged learning profiles, as for test points), and from the training statistics (seed means)
     ``forgetting`` events, ``never_learned`` (share of seeds), ``aum``, ``confidence``, ``variability``;
-    ``el2n`` at :func:`el2n_point`. Also ``row`` (probe record row), ``column``, ``label``."""
+    ``el2n`` at :func:`el2n_point`. Also ``row`` (probe record row), ``column``, ``label``. ``threshold`` None:
+    the group's ``default_threshold``."""
     conf, acc = analysis.profiles(group, "probe")
     categories = profile_metrics.point_categories(conf, acc, threshold)
     columns = group.runs[0].probe_index()
@@ -241,7 +242,7 @@ def probe_scores(group: RunGroup, threshold: float = profile_metrics.DEFAULT_THR
                          **{k: _seed_mean(v) for k, v in per_seed.items()}, "el2n": el2n_scores(group, fraction)})
 
 
-def probe_crosstab(groups: Sequence[RunGroup], threshold: float = profile_metrics.DEFAULT_THRESHOLD,
+def probe_crosstab(groups: Sequence[RunGroup], threshold: float | None = None,
                    clean: bool = False) -> pd.DataFrame:
     """Probe examples by Appendix B category against their forgetting events (:data:`CROSS_BUCKETS`),
     counts summed over seeds (each seed's events against the group's category). Columns: ids,
@@ -272,7 +273,7 @@ CORRELATED = (("total_drop", "forgetting"), ("total_drop", "aum"), ("forgetting"
               ("el2n", "forgetting"))  # the pairs probe_correlations reports
 
 
-def probe_correlations(groups: Sequence[RunGroup], threshold: float = profile_metrics.DEFAULT_THRESHOLD,
+def probe_correlations(groups: Sequence[RunGroup], threshold: float | None = None,
                        fraction: float = EL2N_FRACTION, clean: bool = False) -> pd.DataFrame:
     """Spearman rank correlation between the probe's scores (:data:`CORRELATED` pairs of
     :func:`probe_scores` columns), over the examples where both are defined. Columns: ids, ``x``,

@@ -18,7 +18,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", required=True, type=Path, help="HTML file to write")
     parser.add_argument("--split", default="test", choices=SPLITS, help="test images, CIFAR-10-NEG or the training probe")
     parser.add_argument("--threshold", type=float, default=None,
-                        help="non-monotonicity threshold (default: atlib.metrics.DEFAULT_THRESHOLD)")
+                        help="non-monotonicity threshold (default: atlib.metrics.default_threshold of each group's number of record points)")
     parser.add_argument("--reference", default="0", help="group whose categories choose the images: position or label")
     parser.add_argument("--max-images", type=int, default=240)
     parser.add_argument("--per-category", type=int, default=10)

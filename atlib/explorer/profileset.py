@@ -53,7 +53,7 @@ class GroupSummary:
         return self.final_probs.argmax(axis=1)
 
 
-def summarize_group(group: RunGroup, split: str, threshold: float) -> GroupSummary:
+def summarize_group(group: RunGroup, split: str, threshold: float | None) -> GroupSummary:
     """Categories, final predictions and final entropies of every image of ``split`` for one group."""
     if group.num_points < 2:
         raise ValueError(f"{group.label}: only {group.num_points} record point(s); point categories need at least 2 "
@@ -117,7 +117,7 @@ class ProfileSet:
     images: np.ndarray | None  # (N, H, W, 3) uint8
     dataset_index: np.ndarray  # (N,)
     class_names: list[str]
-    threshold: float
+    threshold: float | None  # None: each group's metrics.default_threshold (see summaries[k].categories.threshold)
     images_error: str = ""
     _probs: list[list[np.ndarray]] = field(init=False, repr=False)  # per group, each seed's (T, N, C) memmap
 
@@ -127,7 +127,7 @@ class ProfileSet:
     @classmethod
     def load(cls, runs: RunsLike, split: str = "test", threshold: float | None = None, images: np.ndarray | None = None,
              require_images: bool = True) -> "ProfileSet":
-        """Summarize every group of ``runs``. ``threshold`` defaults to ``metrics.DEFAULT_THRESHOLD``;
+        """Summarize every group of ``runs``. ``threshold`` None is each group's ``metrics.default_threshold``;
         ``images`` to the ones the runs evaluated, read from their data (without them, an error, or
         with ``require_images=False`` a set without images)."""
         groups = resolve_groups(runs)
@@ -157,7 +157,7 @@ class ProfileSet:
             if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3 or len(images) != len(labels):
                 raise ValueError(f"images must be uint8 (N, H, W, 3) with N={len(labels)} (one per recorded {split!r} "
                                  f"example), got {images.dtype} {images.shape}")
-        threshold = metrics.DEFAULT_THRESHOLD if threshold is None else float(threshold)
+        threshold = None if threshold is None else float(threshold)
         return cls(groups=groups, summaries=[summarize_group(g, split, threshold) for g in groups], split=split,
                    labels=labels, images=images, dataset_index=np.asarray(index), images_error=error,
                    class_names=analysis.dataset_class_names(groups[0].config.dataset, n_classes), threshold=threshold)

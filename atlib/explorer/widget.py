@@ -72,7 +72,7 @@ class ProfileExplorer:
     def from_runs(cls, runs: RunsLike, split: str = "test", threshold: float | None = None,
                   reference: int | str = 0, images: np.ndarray | None = None) -> "ProfileExplorer":
         """The explorer over ``runs`` (glob, folder, list of runs or groups), seeds grouped;
-        ``threshold`` defaults to ``metrics.DEFAULT_THRESHOLD``."""
+        ``threshold`` None is each group's ``metrics.default_threshold``."""
         return cls(ProfileSet.load(runs, split, threshold, images), reference)
 
     # -- display
