@@ -266,7 +266,7 @@ def threshold_sweep_chart(df: pd.DataFrame) -> alt.TopLevelMixin:
     chart = alt.layer(*_line_and_points(base), rule, data=_data(df)).properties(width=WIDTH, height=HEIGHT)
     subtitle = f"dashed: the default threshold, {DEFAULT_THRESHOLD_PER_STEP:g} per step between record points"
     if "label" in df and df["label"].nunique() > 1:
-        return chart.facet(column=alt.Column("label:N", header=_header())).properties(
+        return chart.facet(column=alt.Column("label:N", sort=list(dict.fromkeys(df["label"])), header=_header())).properties(
             title=_title("Point categories vs threshold", subtitle))
     label = f" ({df['label'].iloc[0]})" if "label" in df else ""
     return chart.properties(title=_title(f"Point categories vs threshold{label}", subtitle))

@@ -168,6 +168,7 @@ def test_threshold_sweep_chart_marks_each_groups_default_threshold() -> None:
     other = df.assign(label="AT ε=8/255", default=2.4)
     faceted = plots.threshold_sweep_chart(pd.concat([df, other])).to_dict()
     assert faceted["facet"]["column"]["field"] == "label" and len(rows(faceted)) == 24
+    assert faceted["facet"]["column"]["sort"] == ["NT", "AT ε=8/255"]  # the frame's (settings') order, not alphabetical
     with pytest.raises(ValueError, match="default"):
         plots.threshold_sweep_chart(df.drop(columns="default"))
 
