@@ -185,8 +185,8 @@ def threshold_sweep(group: RunGroup, thresholds: Iterable[float] | None = None, 
     Columns: ids, ``threshold``, ``category``, ``count``, ``percentage``, ``default`` (the group's default threshold).
     """
     conf, acc = profiles(group, split)
-    grid = metrics.threshold_grid(group.num_points) if thresholds is None else thresholds
-    shares = metrics.category_shares(conf, acc, np.asarray(list(grid), dtype=np.float64))
+    grid = metrics.threshold_grid(group.num_points) if thresholds is None else np.asarray(list(thresholds), dtype=np.float64)
+    shares = metrics.category_shares(conf, acc, grid)
     parts = [_category_rows(group, float(th), row, conf.shape[1]) for th, row in zip(grid, shares)]
     frame = _frame(parts, [*ID_COLUMNS, "threshold", "category", "count", "percentage"])
     return frame.assign(default=metrics.default_threshold(group.num_points))

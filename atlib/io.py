@@ -50,6 +50,17 @@ def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
         np.save(f, np.asarray(array), allow_pickle=False)
 
 
+def preallocate_npy(path: str | os.PathLike, dtype: Any, shape: tuple[int, ...], fill: float | int | None = None) -> None:
+    """Create an ``.npy`` file of ``shape`` to be filled in place later (memory-mapped), atomically. ``fill`` None
+    leaves it zero without writing (a sparse file: large record arrays cost no time or disk until written)."""
+    with atomic_path(path) as tmp:
+        array = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
+        if fill is not None:
+            array[...] = fill
+        array.flush()
+        del array
+
+
 def _json_default(obj: Any) -> Any:
     if isinstance(obj, (np.integer, np.floating)):
         return obj.item()

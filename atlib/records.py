@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from atlib.io import atomic_path, read_json, save_npy, write_json
+from atlib.io import preallocate_npy, read_json, save_npy, write_json
 
 INDEX = "index.json"
 
@@ -37,10 +37,7 @@ class RecordStore:
         folder.mkdir(parents=True, exist_ok=True)
         for name, set_labels in labels.items():
             save_npy(folder / f"{name}_labels.npy", np.asarray(set_labels, dtype=np.int64))
-            with atomic_path(folder / f"{name}_probs.npy") as tmp:
-                array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(capacity, len(set_labels), num_classes))
-                array.flush()
-                del array
+            preallocate_npy(folder / f"{name}_probs.npy", np.float16, (capacity, len(set_labels), num_classes))
         write_json(folder / INDEX, {"count": 0, "capacity": capacity, "sets": sorted(labels), "points": []})
         return cls(folder)
 

@@ -21,21 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from atlib.io import atomic_path, read_json, save_npy, write_json
+from atlib.io import preallocate_npy, read_json, save_npy, write_json
 
 FIELDS = ("loss", "correct", "p_true", "margin")  # per original training example and epoch
 SYNTHETIC = {"step": np.int32, "index": np.int64, "label": np.int64,
              "loss": np.float16, "margin": np.float16, "correct": np.uint8}  # per synthesized row seen
 INDEX = "index.json"
 _RESERVED = ("epochs_done", "synthetic_rows", "epochs", "clean")
-
-
-def _preallocate(path: Path, dtype: Any, shape: tuple[int, ...], fill: float | int) -> None:
-    with atomic_path(path) as tmp:
-        array = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
-        array[...] = fill
-        array.flush()
-        del array
 
 
 class DynamicsStore:
@@ -71,11 +63,11 @@ class DynamicsStore:
         save_npy(folder / "labels.npy", labels)
         for prefix in ("", "clean_") if clean else ("",):
             for name in FIELDS:
-                _preallocate(folder / f"{prefix}{name}.npy", np.float16, (epochs, n), np.nan)
-        _preallocate(folder / "step.npy", np.int32, (epochs, n), -1)
+                preallocate_npy(folder / f"{prefix}{name}.npy", np.float16, (epochs, n), np.nan)
+        preallocate_npy(folder / "step.npy", np.int32, (epochs, n), -1)
         if synthetic_capacity > 0:
             for key, dtype in SYNTHETIC.items():
-                _preallocate(folder / f"synthetic_{key}.npy", dtype, (synthetic_capacity,), 0)
+                preallocate_npy(folder / f"synthetic_{key}.npy", dtype, (synthetic_capacity,), 0)
         write_json(folder / INDEX, {"epochs_done": 0, "synthetic_rows": 0, "epochs": int(epochs), "clean": bool(clean), **meta})
         return cls(folder)
 
