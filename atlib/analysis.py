@@ -1,6 +1,6 @@
 """The paper's analyses as tidy pandas DataFrames, one function per figure.
 
-Every function takes the seed groups of :func:`atlib.runs.group_seeds` and returns a long-format
+Every function takes the seed groups of :func:`atlib.store.runs.group_seeds` and returns a long-format
 frame whose first columns identify the group (:data:`ID_COLUMNS`: its setting's columns ``label``,
 ``series``, ``dataset``, ``model``, ``method``, ``epsilon_255``, ``synthetic``, ``data`` from
 :meth:`atlib.setting.Setting.columns`, and ``n_seeds``), so one frame feeds a chart, a table or a filter alike. Seeds are averaged: ``mean`` and ``std`` are the mean and
@@ -27,7 +27,7 @@ import pandas as pd
 
 from atlib import metrics
 from atlib.data.constants import CIFAR_C_COMMON, CIFAR_C_CORRUPTIONS, CLASS_NAMES
-from atlib.runs import Run, RunGroup, load_run
+from atlib.store.runs import Run, RunGroup, load_run
 from atlib.setting import METHOD_INFO, SETTING_COLUMNS
 
 ID_COLUMNS = (*SETTING_COLUMNS, "n_seeds")

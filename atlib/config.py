@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 from atlib.data.constants import DATASETS
 
-# Training methods (losses in atlib.losses; names, order and colours in atlib.setting). "external" marks
+# Training methods (losses in atlib.train.losses; names, order and colours in atlib.setting). "external" marks
 # runs recorded from checkpoints trained elsewhere (atlib.evaluate.external): they are never trained here.
 METHODS = ("nt", "at", "trades", "mart", "fgsm_rs", "external")
 ADVERSARIAL_METHODS = ("at", "trades", "mart", "fgsm_rs")

@@ -33,7 +33,7 @@ import numpy as np
 from atlib.config import PRESETS, TrainConfig
 from atlib.data.cifar import locate_cifar
 from atlib.data.extra import locate_cifar10_neg
-from atlib.io import atomic_path, read_json, write_json
+from atlib.store.io import atomic_path, read_json, write_json
 from atlib.notebooks import REPO_ROOT, available_notebooks, render_notebooks
 
 
@@ -189,7 +189,7 @@ def default_jobs(device: str) -> int:
 
 def finished(config: TrainConfig) -> bool:
     """True if ``config``'s run is complete with CIFAR-C metrics and was trained with this same config."""
-    from atlib.runs import CONFIG, METRICS
+    from atlib.store.runs import CONFIG, METRICS
 
     run_dir = Path(config.out_dir) / config.run_name
     if not (run_dir / METRICS).is_file():
@@ -201,7 +201,7 @@ def train_all(configs: Sequence[TrainConfig], cifar_c_root: Path, jobs: int,
               echo: Callable[[str], None] = print) -> list[Any]:
     """Every config through :func:`train_and_evaluate`, ``jobs`` at a time (worker processes of one
     torch thread each when ``jobs`` > 1), finished ones just loaded; returns the runs in the order of ``configs``."""
-    from atlib.runs import load_run
+    from atlib.store.runs import load_run
 
     paths: dict[int, str] = {}
 
@@ -281,7 +281,7 @@ def run_demo(settings: DemoSettings, echo: Callable[[str], None] = print) -> dic
     notebooks = {name: result if isinstance(result, str) else relative(result) for name, result in rendered.items()}
 
     from atlib.claims import claims_report
-    from atlib.runs import group_seeds
+    from atlib.store.runs import group_seeds
 
     claims = claims_report(group_seeds(runs))
     summary = _summary(runs, synthetic, settings, cifar_c, notebooks, claims, time.time() - start)

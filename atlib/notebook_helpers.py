@@ -53,7 +53,7 @@ def load_groups(runs: str, include_synthetic: bool = True, expected_seeds: int =
     """The analysis notebooks' prologue: load and group the runs, say what was found, what was left
     out and (via ``analysis.describe_missing``) what is missing. Returns the groups to analyse."""
     from atlib import analysis
-    from atlib.runs import group_seeds, load_runs
+    from atlib.store.runs import group_seeds, load_runs
 
     found = group_seeds(load_runs(runs))
     groups = [g for g in found if include_synthetic or not g.config.uses_synthetic]

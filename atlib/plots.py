@@ -29,7 +29,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from atlib.io import atomic_path
+from atlib.store.io import atomic_path
 from atlib.metrics import CATEGORIES, DEFAULT_THRESHOLD_PER_STEP
 from atlib.setting import METHOD_INFO, kind_key, mix, ramp
 
@@ -69,7 +69,7 @@ def series_color(method: str, synthetic: bool) -> str:
 def _kinds(df: pd.DataFrame, by: str = "label") -> pd.DataFrame:
     """One row per value of ``by`` in the settings' order (:func:`atlib.setting.kind_key`: NT first, then
     AT by ε, original data first, then the other methods); ties keep the frame's order, which
-    :func:`atlib.runs.group_seeds` gave. A ``series`` has no ε: it is ordered by method and data."""
+    :func:`atlib.store.runs.group_seeds` gave. A ``series`` has no ε: it is ordered by method and data."""
     kinds = df.drop_duplicates(by)
     eps = kinds["epsilon_255"] if by == "label" else [0.0] * len(kinds)
     keys = [kind_key(m, e, s) for m, e, s in zip(kinds["method"], eps, kinds["synthetic"])]

@@ -1,7 +1,7 @@
 """What identifies a setting (the runs that differ only in their seed), and how it is named, ordered and coloured.
 
 Every place that names, groups, sorts or colours runs reads it here: ``TrainConfig.run_name``,
-:func:`atlib.runs.group_seeds`, the identifying columns of :mod:`atlib.analysis` frames and the
+:func:`atlib.store.runs.group_seeds`, the identifying columns of :mod:`atlib.analysis` frames and the
 order and colours of :mod:`atlib.plots`. So a new training method is one entry of :data:`METHOD_INFO`
 (plus its value in ``atlib.config.METHODS`` and its loss), and its label, run name, place in every
 order, colour and frame columns follow. Kept free of torch, like :mod:`atlib.config`.

@@ -28,9 +28,9 @@ import numpy as np
 
 from atlib.claims import claims_report
 from atlib.config import TrainConfig
-from atlib.io import save_npy, write_json
-from atlib.records import RecordStore
-from atlib.runs import group_seeds, load_runs
+from atlib.store.io import save_npy, write_json
+from atlib.store.records import RecordStore
+from atlib.store.runs import group_seeds, load_runs
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS, POINTS, IMAGES, GRID_SETTINGS = 5, 480, 10_000, {10: 12, 100: 12}

@@ -30,7 +30,7 @@ from fakeruns import make_run, random_probs  # noqa: E402
 
 from atlib.config import TrainConfig  # noqa: E402
 from atlib.explorer import ProfileExplorer, ProfileSet, export_html  # noqa: E402
-from atlib.io import write_json  # noqa: E402
+from atlib.store.io import write_json  # noqa: E402
 
 EPSILONS = (0.0, 2.0, 8.0, 16.0)
 

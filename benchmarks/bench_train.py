@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from atlib.io import write_json
+from atlib.store.io import write_json
 from training_timing import make_trainer, time_recording, time_steps
 
 PAPER_TRAIN_SIZE = 50_000

@@ -34,9 +34,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from atlib.io import write_json
+from atlib.store.io import write_json
 from atlib.models import build_model
-from atlib.records import RecordStore
+from atlib.store.records import RecordStore
 from atlib.train import Trainer, resolve_device
 from training_timing import make_trainer, sync, time_recording, time_steps
 

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from atlib.config import TrainConfig
-from atlib.distributed import Distributed
+from atlib.train.distributed import Distributed
 from atlib.train import Trainer, resolve_device
 
 

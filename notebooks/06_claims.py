@@ -46,7 +46,7 @@ from IPython.display import Markdown, display
 
 from atlib import metrics, plots
 from atlib.claims import claims_report
-from atlib.io import write_json
+from atlib.store.io import write_json
 from atlib.notebook_helpers import load_groups, show_figure
 
 groups = load_groups(runs, include_synthetic=True, expected_seeds=expected_seeds)

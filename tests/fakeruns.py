@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 
 from atlib.config import TrainConfig
-from atlib.dynamics import FIELDS, DynamicsStore
-from atlib.io import read_json, save_npy, write_json
-from atlib.records import RecordStore
+from atlib.store.dynamics import FIELDS, DynamicsStore
+from atlib.store.io import read_json, save_npy, write_json
+from atlib.store.records import RecordStore
 
 
 def make_run(out_dir: Path, config: TrainConfig, probs: np.ndarray, labels: np.ndarray,

@@ -18,11 +18,11 @@ import pytest
 import torch
 from torch import nn
 
-from atlib.checkpoint import Position
+from atlib.store.checkpoint import Position
 from atlib.config import TrainConfig
-from atlib.io import read_json, write_json
-from atlib.records import RecordStore
-from atlib.runs import load_run
+from atlib.store.io import read_json, write_json
+from atlib.store.records import RecordStore
+from atlib.store.runs import load_run
 from tinydata import REPO, tiny_config
 
 
@@ -30,7 +30,7 @@ def test_resume_loads_the_checkpoint_to_the_cpu_whatever_the_device(tiny_root: P
     """A checkpoint mapped to the training device puts the RNG states there too, and torch.set_rng_state /
     torch.cuda.set_rng_state_all take CPU byte tensors only: every resumed GPU run crashed. Here the
     trainer's device is the meta device, which fails the same way as CUDA if anything is mapped to it."""
-    from atlib.distributed import Distributed
+    from atlib.train.distributed import Distributed
     from atlib.train import Trainer, train
 
     config = tiny_config(tiny_root, tmp_path, epochs=1)
@@ -76,7 +76,7 @@ def test_the_training_step_reads_nothing_back_from_the_device(tiny_root: Path, t
 
 
 def test_sync_batchnorm_converts_every_batchnorm_and_the_choice_is_recorded(tiny_root: Path, tmp_path: Path) -> None:
-    from atlib.distributed import with_sync_batchnorm
+    from atlib.train.distributed import with_sync_batchnorm
     from atlib.models import build_model
     from atlib.train import train
 
@@ -90,7 +90,7 @@ def test_sync_batchnorm_converts_every_batchnorm_and_the_choice_is_recorded(tiny
 
 def test_the_process_group_timeout_comes_from_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
     """Rank 0's final evaluation must not trip the other ranks' collective timeout (NCCL's default: 10 min)."""
-    import atlib.distributed as distributed
+    import atlib.train.distributed as distributed
 
     seen = {}
     monkeypatch.setattr(distributed.dist, "is_initialized", lambda: False)

@@ -13,7 +13,7 @@ from PIL import Image
 
 from atlib import analysis, metrics
 from atlib.config import TrainConfig
-from atlib.runs import group_seeds, load_runs
+from atlib.store.runs import group_seeds, load_runs
 from fakeruns import make_run, random_probs
 
 REPO = Path(__file__).resolve().parents[1]

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from atlib.evaluate.accuracy import correct_predictions, pgd_attack
 from atlib.evaluate.autoattack import INSTALL, autoattack_class, run_autoattack
-from atlib.io import read_json, write_json
+from atlib.store.io import read_json, write_json
 from atlib.models import Normalize, Normalized, SmallCNN
 
 EPS = 16 / 255

@@ -12,9 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from atlib.awp import AWP, DEFAULT_GAMMA, DEFAULT_WARMUP
-from atlib.ema import ema_model
-from atlib.losses import MethodLoss
+from atlib.train.awp import AWP, DEFAULT_GAMMA, DEFAULT_WARMUP
+from atlib.train.ema import ema_model
+from atlib.train.losses import MethodLoss
 
 EPS = 8 / 255
 # Stated tolerance for AWP: the reference forms the direction from the proxy's weight difference

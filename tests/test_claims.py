@@ -23,7 +23,7 @@ from atlib import analysis, metrics
 from atlib.claims import FAILS, HOLDS, UNCLEAR, Less, Value, judge, report_for
 from atlib.claims.paper import neg_fall
 from atlib.config import METHODS, TrainConfig
-from atlib.runs import group_seeds, load_runs
+from atlib.store.runs import group_seeds, load_runs
 
 REPO = Path(__file__).resolve().parents[1]
 T, N, C, N_NEG = 8, 60, 10, 40

@@ -9,7 +9,7 @@ from atlib import analysis, metrics
 from atlib.config import TrainConfig
 from atlib.dynamics import charts, frames
 from atlib.dynamics import metrics as dm
-from atlib.runs import group_seeds, load_runs
+from atlib.store.runs import group_seeds, load_runs
 from fakeruns import make_dynamics, make_run, random_probs
 
 E, N, C, T = 6, 24, 10, 6  # epochs, training examples, classes, record points

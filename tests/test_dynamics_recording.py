@@ -107,7 +107,7 @@ def test_a_run_stored_before_training_records_resumes_without_them(tiny_root: Pa
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """A run started by an atlib without record_train/train_probe_size (its config.json lacks them, its
     records have no probe) resumes with today's defaults, and records what it recorded before."""
-    from atlib.io import read_json, write_json
+    from atlib.store.io import read_json, write_json
     from atlib.train import Trainer, train
 
     legacy = tiny_config(tiny_root, tmp_path, record_train=False, train_probe_size=0)

@@ -1,4 +1,4 @@
-"""atlib.dynamics.store: round trip, unseen = NaN / -1, crash safety, truncate, epoch order."""
+"""atlib.store.dynamics: round trip, unseen = NaN / -1, crash safety, truncate, epoch order."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from atlib.dynamics import FIELDS, SYNTHETIC, DynamicsStore
+from atlib.store.dynamics import FIELDS, SYNTHETIC, DynamicsStore
 
 
 def _stats(rng: np.random.Generator, n: int, seen: np.ndarray) -> dict[str, np.ndarray]:
@@ -87,7 +87,7 @@ def test_rows_written_without_index_are_invisible(tmp_path):
     before = store.field("loss")
     # The crash: epoch 1's rows reach the files, the index is never replaced.
     code = ("import sys, numpy as np\n"
-            "import atlib.dynamics.store as s\n"
+            "import atlib.store.dynamics as s\n"
             "s.DynamicsStore._write_index = lambda *a: sys.exit(9)\n"
             f"st = s.DynamicsStore({str(tmp_path / 'dynamics')!r})\n"
             "st.write_epoch(1, {f: np.full(6, 5.0) for f in s.FIELDS}, np.arange(6),\n"
@@ -151,5 +151,5 @@ def test_bad_input_is_refused(tmp_path):
 
 
 def test_package_is_torch_free():
-    code = "import sys, atlib.dynamics, atlib.dynamics.store; assert 'torch' not in sys.modules, 'torch imported'"
+    code = "import sys, atlib.dynamics, atlib.store.dynamics; assert 'torch' not in sys.modules, 'torch imported'"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -26,7 +26,7 @@ from atlib.data.constants import CLASS_NAMES
 from atlib.explorer import export, gallery
 from atlib.explorer.__main__ import main
 from atlib.explorer.charts import compile_spec
-from atlib.io import save_npy
+from atlib.store.io import save_npy
 from atlib.metrics import CATEGORIES, default_threshold
 from fakeruns import make_dynamics, make_run, random_probs
 from test_plots import drawn_profile, units

@@ -9,7 +9,7 @@ import numpy as np
 
 from atlib.config import TrainConfig
 from atlib.explorer.profileset import _robust_text, autoattack_per_image
-from atlib.runs import group_seeds, load_runs
+from atlib.store.runs import group_seeds, load_runs
 from fakeruns import make_run, random_probs
 
 

@@ -21,7 +21,7 @@ from atlib.evaluate.accuracy import predict_proba
 from atlib.evaluate.external import checkpoint_series, record_checkpoints
 from atlib.evaluate.trained import load_trained_model
 from atlib.models import NORMALIZATION, build_model, load_external
-from atlib.runs import group_seeds, load_runs
+from atlib.store.runs import group_seeds, load_runs
 from tinydata import CLASSES
 
 

@@ -26,7 +26,7 @@ def test_a_run_trained_with_atlib_data_is_analysed_without_it(tiny_root: Path, t
     """As a new user: runs trained with $ATLIB_DATA set in the shell, the explorer opened in a JupyterLab
     started without it, elsewhere."""
     from atlib import analysis
-    from atlib.runs import load_run
+    from atlib.store.runs import load_run
     from atlib.train import train
 
     monkeypatch.setenv("ATLIB_DATA", str(tiny_root))
@@ -42,7 +42,7 @@ def test_a_run_trained_with_atlib_data_is_analysed_without_it(tiny_root: Path, t
 
 
 def test_a_moved_synthetic_file_resumes_and_a_changed_one_is_refused(tiny_root: Path, tmp_path: Path) -> None:
-    from atlib.records import RecordStore
+    from atlib.store.records import RecordStore
     from atlib.train import train
 
     rng = np.random.default_rng(0)

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from atlib.attacks import pgd
-from atlib.losses import DEFAULT_BETA, METHODS, MethodLoss, mart_loss, trades_loss
+from atlib.train.losses import DEFAULT_BETA, METHODS, MethodLoss, mart_loss, trades_loss
 
 EPS = 8 / 255
 B, C = 8, 10  # B a power of two: a mean's 1/B scales gradients exactly, so sum and mean give the same signs

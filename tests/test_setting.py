@@ -13,7 +13,7 @@ import pytest
 
 from atlib import analysis, config as config_module, plots, setting
 from atlib.config import TrainConfig
-from atlib.runs import RunGroup, group_seeds, load_run, load_runs
+from atlib.store.runs import RunGroup, group_seeds, load_run, load_runs
 from atlib.setting import METHOD_INFO, MethodInfo, Param, Setting
 from fakeruns import make_run, random_probs
 from test_plots import color_map

@@ -19,9 +19,9 @@ import yaml
 from PIL import Image
 
 from atlib.config import PRESETS, TrainConfig
-from atlib.io import read_json, write_json
-from atlib.records import RecordStore
-from atlib.runs import load_run, run_status
+from atlib.store.io import read_json, write_json
+from atlib.store.records import RecordStore
+from atlib.store.runs import load_run, run_status
 from atlib.sweep import SweepDir, TrainPack, expand, load_grid, load_throughput, parse_grid, run_hours, run_local, survey
 from atlib.sweep.__main__ import main
 from atlib.sweep.estimate import FORWARD_SPEEDUP

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from atlib.config import TrainConfig, learning_rate
-from atlib.records import RecordStore
-from atlib.runs import group_seeds, load_run, load_runs, run_status
+from atlib.store.records import RecordStore
+from atlib.store.runs import group_seeds, load_run, load_runs, run_status
 from atlib.subsets import balanced_subset
 
 from tinydata import REPO, tiny_config

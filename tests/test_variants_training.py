@@ -44,7 +44,7 @@ def test_ema_is_recorded_beside_a_raw_model_it_leaves_untouched(tiny_root: Path,
     assert ema.point_values("test_acc_ema").shape == (4,) and set(ema.metrics["ema"]) >= {"clean_acc", "robust_acc", "neg_acc"}
     assert ema.metrics["ema"]["clean_acc"] == ema.point_values("test_acc_ema")[-1]
     from atlib import analysis, metrics
-    from atlib.runs import group_seeds
+    from atlib.store.runs import group_seeds
 
     curves = analysis.mean_entropy_curves(group_seeds([ema]), split="test_ema")  # analysis reads the EMA records by split
     np.testing.assert_allclose(curves["mean"], metrics.mean_entropy_over_time(ema.probs("test_ema")), rtol=1e-6)

@@ -7,7 +7,7 @@ import sys
 from typing import Sequence
 
 from atlib.claims.report import report_for
-from atlib.io import write_json
+from atlib.store.io import write_json
 from atlib.metrics import RELATIVE_RANGE
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from atlib import metrics
 from atlib.config import TrainConfig
-from atlib.runs import Run, RunGroup
+from atlib.store.runs import Run, RunGroup
 from atlib.setting import Setting
 
 ROBUST_EPS = "8"  # robust accuracy is compared at PGD 8/255, the budget every run evaluates by default

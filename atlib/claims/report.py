@@ -14,7 +14,7 @@ from atlib.claims.evidence import SettingEvidence, collect, finished
 from atlib.claims.paper import Scope, scope_claims
 from atlib.claims.specs import ClaimResult
 from atlib.claims.rule import VERDICTS
-from atlib.runs import RunGroup, group_seeds, load_runs
+from atlib.store.runs import RunGroup, group_seeds, load_runs
 
 FRAME_COLUMNS = ["id", "figure", "claim", "dataset", "model", "verdict", "label", "method", "epsilon_255", "data",
                  "synthetic", "enters", "mean", "min", "max", "n_seeds", "unit"]

@@ -21,7 +21,7 @@ import atlib
 from atlib.corruptions.core import (
     BLOCK_SIZE, CORRUPTIONS, IMAGE_SHAPE, SEVERITIES, check_images, check_request, corrupt_block,
 )  # fmt: skip
-from atlib.io import read_json, save_npy, write_json
+from atlib.store.io import read_json, save_npy, write_json
 
 MANIFEST = "generation.json"
 MOTION_BLUR_NOTE = (

@@ -24,7 +24,7 @@ from atlib.data.imagefolder import class_dirs, read_image_folder
 from atlib.data.imageset import ImageSet, validate_image_set
 from atlib.data.official import OFFICIAL_ARCHIVES, OFFICIAL_DIRS, official_paths, read_official
 from atlib.data.sources import DATA_ENV, Root, candidate_roots, describe_roots
-from atlib.io import read_json, save_npy, write_json
+from atlib.store.io import read_json, save_npy, write_json
 
 SPLITS: tuple[str, ...] = ("train", "test")
 _NAME_PATTERN: dict[str, re.Pattern[str]] = {

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from atlib.data.cache import cache_dir, source_key
-from atlib.io import atomic_path
+from atlib.store.io import atomic_path
 
 _LOCAL_HEADER = struct.Struct("<4s5H3L2H")  # zip local file header, 30 bytes
 _LOCAL_SIGNATURE = b"PK\x03\x04"

@@ -20,7 +20,7 @@ from atlib import analysis
 from atlib import metrics as profile_metrics
 from atlib.dynamics import metrics as dm
 from atlib.analysis import _frame
-from atlib.runs import RunGroup
+from atlib.store.runs import RunGroup
 
 ID_COLUMNS = analysis.ID_COLUMNS
 CLEAN_INPUT = "clean, eval mode"

@@ -1,5 +1,5 @@
 """Per-example statistics of every training presentation, taken from the forward pass the step already
-makes, accumulated on the device and written once per epoch to a :class:`~atlib.dynamics.store.DynamicsStore`.
+makes, accumulated on the device and written once per epoch to a :class:`~atlib.store.dynamics.DynamicsStore`.
 
 For each original training example seen in a batch: the loss, correctness (argmax), the true-class
 probability and the margin (true-class logit minus the largest other logit), and the global step.
@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from atlib.dynamics.store import FIELDS, DynamicsStore
+from atlib.store.dynamics import FIELDS, DynamicsStore
 
 SYNTHETIC_KEYS = ("step", "index", "label", "loss", "margin", "correct")
 

@@ -19,7 +19,7 @@ import torch
 from atlib.evaluate.autoattack import ATTACKS, VERSIONS, autoattack_class
 from atlib.evaluate.corruptions import add_cifar_c_metrics
 from atlib.evaluate.external import add_autoattack_metrics, evaluate_checkpoint, record_checkpoints
-from atlib.io import write_json
+from atlib.store.io import write_json
 from atlib.models import EXTERNAL_ARCHS, MODEL_NAMES, NORMALIZATION
 
 

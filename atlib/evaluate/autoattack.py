@@ -26,7 +26,7 @@ from torch import nn
 from atlib.attacks import _frozen, check_epsilon
 from atlib.evaluate.accuracy import _to_images, correct_predictions
 from atlib.evaluate.robust import robust_rows
-from atlib.io import read_json, write_json
+from atlib.store.io import read_json, write_json
 
 PACKAGE = "pyautoattack"
 PINNED = "0.2.0"

@@ -20,9 +20,9 @@ from tqdm.auto import tqdm
 
 from atlib import data as atdata
 from atlib.evaluate.accuracy import accuracy
-from atlib.io import read_json, write_json
+from atlib.store.io import read_json, write_json
 from atlib.evaluate.trained import load_trained_model
-from atlib.runs import METRICS, load_run
+from atlib.store.runs import METRICS, load_run
 
 GENERATION_FILE = "generation.json"  # written beside generated files by atlib.corruptions
 

@@ -31,10 +31,10 @@ from atlib.evaluate.autoattack import autoattack_evaluation
 from atlib.evaluate.corruptions import evaluate_corruptions
 from atlib.evaluate.robust import pgd_evaluation
 from atlib.evaluate.trained import load_trained_model
-from atlib.io import atomic_path, read_json, save_npy, write_json
+from atlib.store.io import atomic_path, read_json, save_npy, write_json
 from atlib.models import load_external
-from atlib.records import RecordStore
-from atlib.runs import CHECKPOINT, CONFIG, META, METRICS, RECORDS, Run, load_run
+from atlib.store.records import RecordStore
+from atlib.store.runs import CHECKPOINT, CONFIG, META, METRICS, RECORDS, Run, load_run
 from atlib.subsets import balanced_subset
 
 Normalization = tuple[Sequence[float], Sequence[float]] | None

@@ -7,9 +7,9 @@ from pathlib import Path
 import torch
 
 from atlib import data as atdata
-from atlib.checkpoint import load_checkpoint
+from atlib.store.checkpoint import load_checkpoint
 from atlib.models import build_model
-from atlib.runs import CHECKPOINT, load_run
+from atlib.store.runs import CHECKPOINT, load_run
 
 
 def load_trained_model(run_path: str | Path, device: str | torch.device = "cpu") -> torch.nn.Module:

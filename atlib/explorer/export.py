@@ -84,7 +84,7 @@ def export_html(runs: RunsLike | ProfileSet, path: str | Path, dataset_indices: 
     default :func:`default_selection` under ``reference`` (``per_category`` examples of each category
     and the most non-monotone images, ``max_images`` in all). Written atomically.
     """
-    from atlib.io import atomic_path
+    from atlib.store.io import atomic_path
 
     data = runs if isinstance(runs, ProfileSet) else ProfileSet.load(runs, split, threshold, images)
     ref = data.group_index(reference)

@@ -27,7 +27,7 @@ import pandas as pd
 
 from atlib import analysis, metrics, plots
 from atlib.dynamics.frames import presentation_history
-from atlib.runs import Run, RunGroup, group_seeds, load_runs
+from atlib.store.runs import Run, RunGroup, group_seeds, load_runs
 
 ALL = "all"
 SORTS = ("non-monotonicity", "entropy", "dataset index")

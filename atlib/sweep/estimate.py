@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from atlib.config import TrainConfig
-from atlib.io import read_json
+from atlib.store.io import read_json
 
 # ASSUMPTION, used only without a benchmark file: NT training img/s on one A100/H100-class GPU
 # (bf16 autocast, channels_last, batch 128, data on the device). Conservative round figures.

@@ -19,7 +19,7 @@ from typing import Any, Mapping
 from submitit import SlurmJob
 from submitit.core.utils import JobPaths
 
-from atlib.io import read_json, write_json
+from atlib.store.io import read_json, write_json
 
 # Slurm states of a job that is queued or still going (a requeued job stays the same id).
 SLURM_ACTIVE = frozenset({"PENDING", "RUNNING", "REQUEUED", "CONFIGURING", "COMPLETING", "RESIZING", "SUSPENDED",

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterator, Sequence
 import submitit
 
 from atlib.config import TrainConfig
-from atlib.runs import run_status
+from atlib.store.runs import run_status
 from atlib.sweep.grid import GRIDS_DIR, SlurmOptions
 from atlib.sweep.jobs import Job, SweepDir, log_tail
 

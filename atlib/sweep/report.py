@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Sequence
 
-from atlib.runs import find_run_dirs
+from atlib.store.runs import find_run_dirs
 from atlib.sweep.jobs import SweepDir
 
 NOTEBOOKS = ("01_entropy", "02_point_categories", "03_cifar10_neg", "04_synthesized_data", "05_profile_explorer", "06_claims")

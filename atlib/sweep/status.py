@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Sequence
 
 from atlib.config import TrainConfig
-from atlib.io import read_json
-from atlib.runs import CONFIG, PROGRESS, RECORDS, run_status
+from atlib.store.io import read_json
+from atlib.store.runs import CONFIG, PROGRESS, RECORDS, run_status
 from atlib.setting import Setting
 from atlib.sweep.estimate import Throughput, run_hours
 from atlib.sweep.jobs import SLURM_ACTIVE, Job, SweepDir, job_states, log_tail

@@ -2,7 +2,7 @@
 FGSM-RS, optionally with AWP and a weight EMA), recording every test example's predicted probabilities
 at every record point, with exact resume.
 
-The methods differ only in their loss (:mod:`atlib.losses`: an attack crafting the training inputs,
+The methods differ only in their loss (:mod:`atlib.train.losses`: an attack crafting the training inputs,
 then an objective). The loop is the only place in atlib that mutates a model.
 
 CLI: ``python -m atlib.train --dataset cifar10 --model resnet18 --method at --epsilon-255 8 --seed 0``
@@ -18,9 +18,9 @@ import torch
 from tqdm.auto import tqdm
 
 from atlib.config import TrainConfig
-from atlib.distributed import init_distributed
-from atlib.io import read_json, write_json
-from atlib.runs import CHECKPOINT, CONFIG, META, METRICS, PROGRESS, RECORDS, Run, load_run
+from atlib.train.distributed import init_distributed
+from atlib.store.io import read_json, write_json
+from atlib.store.runs import CHECKPOINT, CONFIG, META, METRICS, PROGRESS, RECORDS, Run, load_run
 from atlib.train.cli import build_parser, config_from_args, main
 from atlib.train.loop import Trainer
 

@@ -19,24 +19,24 @@ from tqdm.auto import tqdm
 
 import atlib
 from atlib import data as atdata
-from atlib.awp import AWP
-from atlib.checkpoint import Position, load_checkpoint, save_checkpoint, set_rng_states
+from atlib.train.awp import AWP
+from atlib.store.checkpoint import Position, load_checkpoint, save_checkpoint, set_rng_states
 from atlib.config import TrainConfig, learning_rate, switch_on
-from atlib.distributed import Distributed, with_sync_batchnorm
+from atlib.train.distributed import Distributed, with_sync_batchnorm
 from atlib.dynamics.recorder import PresentationRecorder
-from atlib.dynamics.store import DynamicsStore
-from atlib.ema import ema_model
+from atlib.store.dynamics import DynamicsStore
+from atlib.train.ema import ema_model
 from atlib.evaluate.accuracy import predict_proba
-from atlib.evaluate.final import final_metrics
-from atlib.inputs import load_run_data, take_rows
-from atlib.io import read_json, save_npy, write_json
-from atlib.losses import MethodLoss
+from atlib.train.final import final_metrics
+from atlib.train.inputs import load_run_data, take_rows
+from atlib.store.io import read_json, save_npy, write_json
+from atlib.train.losses import MethodLoss
 from atlib.models import build_model
-from atlib.records import RecordStore
-from atlib.runs import CHECKPOINT, META, METRICS, PROGRESS, RECORDS
+from atlib.store.records import RecordStore
+from atlib.store.runs import CHECKPOINT, META, METRICS, PROGRESS, RECORDS
 from atlib.subsets import balanced_subset
 
-DYNAMICS = "dynamics"  # per-example training statistics (atlib.dynamics.store)
+DYNAMICS = "dynamics"  # per-example training statistics (atlib.store.dynamics)
 PROBE_DEFAULT_MAX = 5000
 
 

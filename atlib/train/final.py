@@ -9,7 +9,7 @@ import torch
 
 from atlib.config import TrainConfig
 from atlib.evaluate.robust import pgd_evaluation
-from atlib.inputs import RunData
+from atlib.train.inputs import RunData
 
 
 def final_metrics(config: TrainConfig, model: torch.nn.Module, data: RunData, clean_acc: float, neg_acc: float | None,

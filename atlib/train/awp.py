@@ -23,7 +23,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from atlib.checkpoint import unwrap
+from atlib.store.checkpoint import unwrap
 
 # The papers' defaults: gamma 0.01 for AT (AT-AWP), 0.005 for TRADES (TRADES-AWP, which also waits
 # 10 warm-up epochs before perturbing; AT-AWP perturbs from the start).

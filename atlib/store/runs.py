@@ -1,7 +1,7 @@
 """The on-disk run store and its readers: the contract between training and analysis.
 
 A run folder ``outputs/runs/<name>/`` holds ``config.json``, ``meta.json``, ``progress.json``,
-``records/`` (see :mod:`atlib.records`), ``checkpoint.pt`` and, once finished, ``metrics.json``.
+``records/`` (see :mod:`atlib.store.records`), ``checkpoint.pt`` and, once finished, ``metrics.json``.
 Reading a run needs NumPy only: no torch, no GPU, no model.
 """
 
@@ -17,9 +17,9 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from atlib.config import TrainConfig
-from atlib.dynamics import DynamicsStore
-from atlib.io import read_json
-from atlib.records import RecordStore
+from atlib.store.dynamics import DynamicsStore
+from atlib.store.io import read_json
+from atlib.store.records import RecordStore
 from atlib.setting import Setting
 
 CONFIG, META, METRICS, PROGRESS, CHECKPOINT, RECORDS = (
@@ -161,7 +161,7 @@ class RunGroup:
         others = [r.name for r in self.runs if r.setting != self.setting]
         if others:
             raise ValueError(f"a RunGroup holds the seeds of one setting; {others} differ from {self.runs[0].name} "
-                             "in more than the seed (group runs with atlib.runs.group_seeds)")
+                             "in more than the seed (group runs with atlib.store.runs.group_seeds)")
 
     @property
     def label(self) -> str:

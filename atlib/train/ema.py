@@ -16,7 +16,7 @@ from __future__ import annotations
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from atlib.checkpoint import unwrap
+from atlib.store.checkpoint import unwrap
 
 
 def ema_model(model: nn.Module, decay: float) -> AveragedModel:

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from atlib.io import atomic_path
+from atlib.store.io import atomic_path
 
 
 @dataclass(frozen=True)

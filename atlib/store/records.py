@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from atlib.io import preallocate_npy, read_json, save_npy, write_json
+from atlib.store.io import preallocate_npy, read_json, save_npy, write_json
 
 INDEX = "index.json"
 

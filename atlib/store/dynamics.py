@@ -1,5 +1,5 @@
 """``<run>/dynamics/``: per-epoch statistics of every original training example, and one row per
-synthesized image seen, recorded from the training forward pass (torch-free, like :mod:`atlib.records`).
+synthesized image seen, recorded from the training forward pass (torch-free, like :mod:`atlib.store.records`).
 
 Layout: ``train_index.npy`` (int64 (N,): rows of the full training set), ``labels.npy`` (int64 (N,)),
 for each of :data:`FIELDS` a float16 ``<field>.npy`` of shape (epochs, N), NaN where the example was not
@@ -7,7 +7,7 @@ presented in that epoch, and ``step.npy`` (int32 (epochs, N), -1 there). With ``
 from a clean eval-mode forward, ``clean_<field>.npy``. Synthesized images are drawn with replacement,
 so they get rows, not columns: ``synthetic_<key>.npy`` for :data:`SYNTHETIC` (length ``synthetic_capacity``).
 
-Crash safety as in :class:`atlib.records.RecordStore`: an epoch's rows are written and flushed *before*
+Crash safety as in :class:`atlib.store.records.RecordStore`: an epoch's rows are written and flushed *before*
 ``index.json`` (atomically replaced) counts them, so a reader sees an epoch whole or not at all.
 
 Conventions: ``correct`` is argmax == label (not p > 0.5); ``margin`` is on logits (true-class logit
@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from atlib.io import preallocate_npy, read_json, save_npy, write_json
+from atlib.store.io import preallocate_npy, read_json, save_npy, write_json
 
 FIELDS = ("loss", "correct", "p_true", "margin")  # per original training example and epoch
 SYNTHETIC = {"step": np.int32, "index": np.int64, "label": np.int64,
@@ -32,7 +32,7 @@ _RESERVED = ("epochs_done", "synthetic_rows", "epochs", "clean")
 
 class DynamicsStore:
     """<run>/dynamics/: crash-safe per-epoch training statistics (rows first, then an atomically replaced
-    index.json, like atlib.records.RecordStore)."""
+    index.json, like atlib.store.records.RecordStore)."""
 
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
