@@ -5,12 +5,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test browser-test benchmarks gpu-check
+.PHONY: setup demo test docs browser-test benchmarks gpu-check
 
-$(STAMP): requirements.txt requirements-autoattack.txt Makefile pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt requirements-autoattack.txt Makefile pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -r requirements.txt
+	$(PY) -m pip install -r requirements.txt -r requirements-dev.txt
 	# Frost textures for CIFAR-C: the package's own deps pull GUI OpenCV, which we replace by headless.
 	$(PY) -m pip install --no-deps imagecorruptions==1.1.2
 	$(PY) -m pip install --no-deps --no-build-isolation -e .
@@ -26,6 +26,11 @@ demo: setup
 test: setup
 	scripts/ensure_chromium.sh
 	$(PY) -m pytest -q
+	$(PY) -m mkdocs build --strict --quiet --site-dir outputs/site
+
+# The documentation site, built offline into outputs/site (open outputs/site/index.html; no network needed).
+docs: setup
+	$(PY) -m mkdocs build --strict --site-dir outputs/site
 
 browser-test: setup
 	scripts/browser_test.sh

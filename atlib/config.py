@@ -87,7 +87,7 @@ class TrainConfig:
 
     data_root: str | None = None  # CIFAR root (else $ATLIB_DATA, then ./data)
     neg_path: str | None = None  # CIFAR10_neg.npz (else searched); recorded only for cifar10
-    cifar_c_root: str | None = None  # evaluate CIFAR-C at the end when given
+    cifar_c_root: str | None = None  # evaluate CIFAR-C at the end: a folder, or "auto" to find it with the data search rule
     out_dir: str = "outputs/runs"
     name: str | None = None  # run folder name; default derived from the config (see run_name)
     progress: bool = True

@@ -501,3 +501,64 @@ def test_render_runs_every_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert calls[4][1] == {"runs": str(out / "runs" / "*"), "export": str(out / "report" / "05_profile_explorer.html")}
     text = capsys.readouterr().out
     assert "FAILED   03_cifar10_neg: RuntimeError: cell 4 failed" in text and text.count("rendered ") == 5
+
+
+def test_paper_dry_run_names_every_missing_input_with_its_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture, no_shared_data: None) -> None:
+    """On a fresh clone with an empty data folder, the paper grid's dry run says what is missing and where to get it."""
+    _forbid_executors(monkeypatch)
+    clone, data = tmp_path / "clone", tmp_path / "empty-data"
+    clone.mkdir()
+    data.mkdir()
+    monkeypatch.chdir(clone)
+    monkeypatch.setenv("ATLIB_DATA", str(data))
+    assert main(["--grid", "paper", "--out", str(tmp_path / "sweep"), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    missing = out[out.index("missing inputs"):]
+    expected = {  # input -> its source and the command that prepares it
+        "cifar10 (data_root=None): runs start without it": "https://www.cs.toronto.edu/~kriz/cifar.html",
+        "CIFAR-10-NEG (neg_path=None): runs start without it": "arXiv:2202.09931",
+        "CIFAR-10-C (cifar_c_root=auto): needed before launching": "https://zenodo.org/records/2535967 and extract it "
+        f"into a data folder, or generate it: python -m atlib corruptions --dataset cifar10 --out {data}/CIFAR-10-C",
+        "CIFAR-100-C (cifar_c_root=auto): needed before launching": "https://zenodo.org/records/3555552",
+        "synthetic=DM-Improves-AT/cifar10/1m.npz: needed before launching": "download cifar10/1m.npz from "
+        f"https://huggingface.co/datasets/P2333/DM-Improves-AT and put it at {data}/DM-Improves-AT/cifar10/1m.npz",
+        "synthetic=DM-Improves-AT/cifar100/1m.npz: needed before launching": "download cifar100/1m.npz",
+        "cifar100 (data_root=None): runs start without it": "torchvision downloads it",
+    }
+    entries = missing.split("\n- ")[1:]
+    assert len(entries) == len(expected)
+    for what, source in expected.items():
+        entry = next(e for e in entries if e.startswith(what))
+        assert source in entry.split("get it: ")[1].replace("\n", " ")
+    assert f"{data} ($ATLIB_DATA)" in missing  # the folders searched
+    assert main(["--grid", "paper", "--out", str(tmp_path / "sweep"), "--launcher", "local"]) == 2  # refused
+    assert "grid inputs not found: CIFAR-10-C (cifar_c_root=auto)" in capsys.readouterr().err
+
+
+def test_grid_inputs_are_found_in_the_data_folder(tiny_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """'auto' CIFAR-C and a relative synthesized path are found under $ATLIB_DATA, from any working directory,
+    and a run resolves them to the same files."""
+    from atlib.sweep.status import missing_inputs
+    from atlib.train.inputs import resolve_inputs
+
+    data = tmp_path / "data"
+    (data / "CIFAR-10-C").mkdir(parents=True)
+    np.save(data / "CIFAR-10-C" / "labels.npy", np.tile(np.arange(10), 5))
+    (data / "gen" / "cifar10").mkdir(parents=True)
+    np.savez(data / "gen" / "cifar10" / "1m.npz", image=np.zeros((10, 32, 32, 3), np.uint8), label=np.arange(10))
+    monkeypatch.setenv("ATLIB_DATA", str(data))
+    monkeypatch.chdir(tmp_path)
+    grid = write_grid(tmp_path / "g.yaml", {
+        "fixed": {"model": "small_cnn", "data_root": str(tiny_root), "cifar_c_root": "auto"},
+        "product": {"synthetic": [None, "gen/{dataset}/1m.npz"], "seed": [0]},
+    })
+    configs = expand(load_grid(grid), tmp_path / "runs")
+    assert missing_inputs(configs) == []
+    inputs = resolve_inputs(next(c for c in configs if c.uses_synthetic))
+    assert inputs["cifar_c_root"] == str(data.resolve() / "CIFAR-10-C")
+    assert inputs["synthetic"]["path"] == str(data.resolve() / "gen" / "cifar10" / "1m.npz")
+    (data / "gen" / "cifar10" / "1m.npz").unlink()
+    assert [m.what for m in missing_inputs(configs)] == ["synthetic=gen/cifar10/1m.npz"]
+    with pytest.raises(FileNotFoundError, match="huggingface.co/datasets/P2333/DM-Improves-AT"):
+        resolve_inputs(next(c for c in configs if c.uses_synthetic))

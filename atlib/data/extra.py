@@ -9,10 +9,11 @@ import numpy as np
 from atlib.data.constants import CIFAR_C_CORRUPTIONS, CIFAR_C_SEVERITIES, CLASS_NAMES, NUM_CLASSES, check_dataset
 from atlib.data.imageset import ImageSet, validate_image_set
 from atlib.data.npzmap import npz_keys, npz_memmap
-from atlib.data.sources import DATA_ENV, candidate_roots, describe_roots
+from atlib.data.sources import DATA_ENV, candidate_roots, describe_roots, find_path
 
 NEG_FILE = "CIFAR10_neg.npz"
 CIFAR_C_DIRS: dict[str, str] = {"cifar10": "CIFAR-10-C", "cifar100": "CIFAR-100-C"}
+CIFAR_C_SEARCH = "auto"  # a config's cifar_c_root that means: find CIFAR-C with the search rule
 _SYNTHETIC_FORMAT = "a .npz with 'image' uint8 (N, 32, 32, 3) and 'label' integer (N,) (Wang et al. 2023)"
 
 
@@ -83,7 +84,7 @@ def load_cifar_c(name: str, corruption: str, severity: int | None = None, root: 
         raise ValueError(f"unknown corruption {corruption!r}; expected one of: {', '.join(CIFAR_C_CORRUPTIONS)}")
     if severity is not None and severity not in CIFAR_C_SEVERITIES:
         raise ValueError(f"severity must be one of 1..5 or None (all five); got {severity!r}")
-    folder = _cifar_c_folder(name, root)
+    folder = locate_cifar_c(name, root)
     file = folder / f"{corruption}.npy"
     if not file.is_file():
         raise FileNotFoundError(f"{folder} has no {corruption}.npy; the release has one .npy per corruption")
@@ -99,7 +100,10 @@ def load_cifar_c(name: str, corruption: str, severity: int | None = None, root: 
     return ImageSet(images[rows], blocks.reshape(-1)[rows].copy(), CLASS_NAMES[name])
 
 
-def _cifar_c_folder(name: str, root: str | Path | None) -> Path:
+def locate_cifar_c(name: str, root: str | Path | None = None) -> Path:
+    """The CIFAR-C folder of ``name`` (``CIFAR-10-C/`` or ``CIFAR-100-C/`` holding ``labels.npy``): ``root`` itself or
+    its ``CIFAR-10-C/`` child, then that child in each folder of the search rule (``$ATLIB_DATA``, ``./data``)."""
+    check_dataset(name)
     roots = candidate_roots(root)
     candidates = [r.path / CIFAR_C_DIRS[name] for r in roots]
     if root is not None:
@@ -112,3 +116,11 @@ def _cifar_c_folder(name: str, root: str | Path | None) -> Path:
             f"<corruption>.npy per corruption. Set ${DATA_ENV} or pass root=..."
         )
     return found
+
+
+def resolve_cifar_c(name: str, cifar_c_root: str | Path) -> Path:
+    """The CIFAR-C folder a config's ``cifar_c_root`` names: ``"auto"`` finds it with the search rule; a path is
+    read as :func:`atlib.data.sources.find_path` does (relative paths also under the data folders)."""
+    if str(cifar_c_root) == CIFAR_C_SEARCH:
+        return locate_cifar_c(name)
+    return locate_cifar_c(name, find_path(cifar_c_root) or cifar_c_root)

@@ -46,6 +46,35 @@ def existing_root(root: str | os.PathLike | None = None) -> Path | None:
     return next((r.path for r in candidate_roots(root) if r.path.is_dir()), None)
 
 
+def find_path(path: str | os.PathLike) -> Path | None:
+    """A file or folder a config names (a synthesized set, a CIFAR-C folder): as given (relative paths from the
+    working directory), else, for a relative path, under each folder of :func:`candidate_roots` in turn. So a
+    grid can say ``DM-Improves-AT/cifar10/1m.npz`` and find it in ``$ATLIB_DATA``, wherever that is. None when
+    absent everywhere."""
+    given = Path(path).expanduser()
+    if given.exists():
+        return given.resolve()
+    if given.is_absolute():
+        return None
+    return next((r.path / given for r in candidate_roots(None) if (r.path / given).exists()), None)
+
+
+# Where each input atlib reads comes from, for messages that name a missing input (``{dataset}`` filled in).
+WHERE_TO_GET = {
+    "cifar10": "CIFAR-10 (Krizhevsky 2009): torchvision downloads it at the first run when online; offline, put the "
+               "official python release (https://www.cs.toronto.edu/~kriz/cifar.html) in a data folder",
+    "cifar100": "CIFAR-100 (Krizhevsky 2009): torchvision downloads it at the first run when online; offline, put the "
+                "official python release (https://www.cs.toronto.edu/~kriz/cifar.html) in a data folder",
+    "neg": "CIFAR10_neg.npz, CIFAR-10-NEG of Kaplun et al. 2022 (Deconstructing Distributions, arXiv:2202.09931), "
+           "in a data folder (without it runs record no NEG accuracy: Fig 4, claims 4a/4b)",
+    "synthetic": "the generated data of Wang et al. 2023 (arXiv:2302.04638): download {dataset}/1m.npz from "
+                 "https://huggingface.co/datasets/P2333/DM-Improves-AT and put it at {where}",
+    "cifar_c": "{cifar_c} (Hendrycks & Dietterich 2019): download it from {url} and extract it into a data folder, "
+               "or generate it: python -m atlib corruptions --dataset {dataset} --out {root}/{cifar_c}",
+}
+CIFAR_C_URLS = {"cifar10": "https://zenodo.org/records/2535967", "cifar100": "https://zenodo.org/records/3555552"}
+
+
 def content_hash(path: str | os.PathLike, chunk: int = 1 << 24) -> str:
     """sha256 of a file's bytes: the identity of an input that may move (a synthesized set's path changes
     with the repository; its content must not). About 1 GB/s."""

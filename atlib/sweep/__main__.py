@@ -14,8 +14,8 @@ from atlib.sweep.grid import Grid, SlurmOptions, builtin_grids, expand, load_gri
 from atlib.sweep.jobs import SweepDir
 from atlib.sweep.launch import require_slurm, run_local, submit_slurm, visible_gpus
 from atlib.sweep.report import render
-from atlib.sweep.status import (TO_SUBMIT, conflicts_message, format_plan, format_status, missing_inputs, summary_line,
-                                 survey)
+from atlib.sweep.status import (TO_SUBMIT, conflicts_message, format_missing, format_plan, format_status, missing_inputs,
+                                 summary_line, survey)
 
 
 SLURM_HELP = {
@@ -75,7 +75,7 @@ def _main(args: argparse.Namespace) -> int:
     print(format_plan(states, load_throughput()))
     missing = missing_inputs(configs)
     if missing:
-        print("missing inputs (fix the grid's paths before launching): " + ", ".join(missing))
+        print(format_missing(missing))
     todo = [s.config for s in states if s.state in TO_SUBMIT]
     if args.dry_run:
         if args.launcher:
@@ -86,8 +86,9 @@ def _main(args: argparse.Namespace) -> int:
         raise ValueError("choose --launcher slurm or --launcher local (or --dry-run / --status / --render)")
     if conflicts_message(states):
         raise ValueError(conflicts_message(states))
-    if missing:
-        raise FileNotFoundError("grid inputs do not exist: " + ", ".join(missing))
+    blocking = [m.what for m in missing if m.blocking]
+    if blocking:
+        raise FileNotFoundError("grid inputs not found: " + ", ".join(blocking) + "; --dry-run says where to get each")
     if not todo:
         print("nothing to submit")
         return 0

@@ -156,12 +156,56 @@ def format_status(states: Sequence[RunState], sweep: SweepDir, tail: int = 12) -
     return "\n".join(lines)
 
 
-def missing_inputs(configs: Sequence[TrainConfig]) -> list[str]:
-    """Input paths named by the grid that do not exist here (checked before anything is submitted)."""
-    missing = {
-        f"{key}={value}"
-        for c in configs
-        for key in ("synthetic", "data_root", "neg_path", "cifar_c_root")
-        if (value := getattr(c, key)) is not None and not Path(value).exists()
-    }
-    return sorted(missing)
+@dataclass(frozen=True)
+class MissingInput:
+    """An input some runs of a grid need that is not found here, and where to get it."""
+
+    what: str  # the input, as the grid names it
+    source: str  # where to get it, and the command that prepares it
+    blocking: bool  # True: launching is refused; False: runs start without it (downloaded, or not recorded)
+
+
+def missing_inputs(configs: Sequence[TrainConfig]) -> list[MissingInput]:
+    """Every input of the grid's runs that the data search rule does not find here (checked before anything is
+    submitted): the dataset (downloaded by torchvision when online), CIFAR-10-NEG, the synthesized set, CIFAR-C."""
+    from atlib.data.cifar import locate_cifar
+    from atlib.data.extra import CIFAR_C_DIRS, locate_cifar10_neg, resolve_cifar_c
+    from atlib.data.sources import CIFAR_C_URLS, WHERE_TO_GET, candidate_roots, find_path
+
+    root = candidate_roots(None)[0].path  # where a download is best put: $ATLIB_DATA, else ./data
+    found: dict[str, MissingInput] = {}
+    for c in configs:
+        try:
+            _, cifar_root = locate_cifar(c.dataset, "train", root=c.data_root, download=False)
+        except FileNotFoundError:
+            cifar_root = None
+            found.setdefault(c.dataset, MissingInput(f"{c.dataset} (data_root={c.data_root})", WHERE_TO_GET[c.dataset], False))
+        if c.dataset == "cifar10":
+            try:
+                locate_cifar10_neg(c.neg_path, root=cifar_root)
+            except FileNotFoundError:
+                found.setdefault("neg", MissingInput(f"CIFAR-10-NEG (neg_path={c.neg_path})", WHERE_TO_GET["neg"], c.neg_path is not None))
+        if c.uses_synthetic and find_path(c.synthetic) is None:
+            what = f"synthetic={c.synthetic}"
+            found.setdefault(what, MissingInput(what, WHERE_TO_GET["synthetic"].format(dataset=c.dataset, where=root / c.synthetic), True))
+        if c.cifar_c_root is not None:
+            try:
+                resolve_cifar_c(c.dataset, c.cifar_c_root)
+            except FileNotFoundError:
+                what = f"{CIFAR_C_DIRS[c.dataset]} (cifar_c_root={c.cifar_c_root})"
+                source = WHERE_TO_GET["cifar_c"].format(cifar_c=CIFAR_C_DIRS[c.dataset], url=CIFAR_C_URLS[c.dataset],
+                                                        dataset=c.dataset, root=root)
+                found.setdefault(what, MissingInput(what, source, True))
+    return list(found.values())
+
+
+def format_missing(missing: Sequence[MissingInput]) -> str:
+    """The ``--dry-run`` list of missing inputs, each with its source, and the folders searched."""
+    from atlib.data.sources import candidate_roots, describe_roots
+
+    lines = ["missing inputs (relative paths and 'auto' are looked for in these data folders, in order):",
+             describe_roots(candidate_roots(None))]
+    for m in missing:
+        effect = "needed before launching" if m.blocking else "runs start without it"
+        lines += [f"- {m.what}: {effect}", f"    get it: {m.source}"]
+    return "\n".join(lines)

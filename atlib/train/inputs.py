@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,10 +35,11 @@ def resolve_inputs(config: TrainConfig) -> dict[str, Any]:
     """Every input of a run, found once with ``atlib.data``'s search rule and recorded in its meta.json:
     the CIFAR root, the CIFAR-10-NEG file (looked for beside the CIFAR data first; None when absent and not
     asked for), the synthetic file with its content hash (its identity when the file moves), the CIFAR-C
-    folder. Analysis and the explorer read these, never the environment of the process they run in."""
+    folder (``cifar_c_root="auto"``: found with the search rule). Relative synthetic and CIFAR-C paths are
+    also looked for under the data folders, so one ``$ATLIB_DATA`` serves every input. Analysis and the explorer read these, never the environment of the process they run in."""
     from atlib.data.cifar import locate_cifar
-    from atlib.data.extra import locate_cifar10_neg
-    from atlib.data.sources import content_hash
+    from atlib.data.extra import locate_cifar10_neg, resolve_cifar_c
+    from atlib.data.sources import WHERE_TO_GET, content_hash, find_path
 
     _, cifar_root = locate_cifar(config.dataset, "train", root=config.data_root)
     inputs: dict[str, Any] = {"cifar_root": str(cifar_root), "neg_path": None, "synthetic": None, "cifar_c_root": None}
@@ -51,14 +51,13 @@ def resolve_inputs(config: TrainConfig) -> dict[str, Any]:
                 raise
             tqdm.write(f"[atlib] CIFAR-10-NEG not found, not recording it ({err})")
     if config.uses_synthetic:
-        path = Path(config.synthetic).expanduser().resolve()
-        if not path.is_file():
-            raise FileNotFoundError(f"synthetic data file {path} does not exist (TrainConfig.synthetic)")
+        path = find_path(config.synthetic)
+        if path is None or not path.is_file():
+            raise FileNotFoundError(f"synthetic data file {config.synthetic} not found, as given or under a data folder "
+                                    f"(TrainConfig.synthetic); {WHERE_TO_GET['synthetic'].format(dataset=config.dataset, where=config.synthetic)}")
         inputs["synthetic"] = {"path": str(path), "sha256": content_hash(path)}
     if config.cifar_c_root is not None:
-        from atlib.evaluate.corruptions import cifar_c_source
-
-        inputs["cifar_c_root"] = cifar_c_source(config.dataset, config.cifar_c_root)["root"]
+        inputs["cifar_c_root"] = str(resolve_cifar_c(config.dataset, config.cifar_c_root))
     return inputs
 
 
