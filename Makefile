@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test docs browser-test benchmarks gpu-check
+.PHONY: setup demo test browser-test benchmarks gpu-check
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-autoattack.txt Makefile pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,11 +26,6 @@ demo: setup
 test: setup
 	scripts/ensure_chromium.sh
 	$(PY) -m pytest -q
-	$(PY) -m mkdocs build --strict --quiet --site-dir outputs/site
-
-# The documentation site, built offline into outputs/site (open outputs/site/index.html; no network needed).
-docs: setup
-	$(PY) -m mkdocs build --strict --site-dir outputs/site
 
 browser-test: setup
 	scripts/browser_test.sh
