@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test browser-test benchmarks gpu-check
+.PHONY: setup demo test test-fast browser-test benchmarks gpu-check
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-autoattack.txt Makefile pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,9 +23,17 @@ setup: $(STAMP)
 demo: setup
 	$(PY) -m atlib demo
 
+# `make test` is the full suite and the CI command (.ci/run); `make test-fast` leaves out the slow tier
+# (tests marked `slow`: training, kill -9, compile, browser, notebooks). PYTEST_WORKERS=0 runs serially.
+PYTEST_WORKERS ?= 2
+PYTEST_PARALLEL := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS))
+
 test: setup
 	scripts/ensure_chromium.sh
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(PYTEST_PARALLEL)
+
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_PARALLEL)
 
 browser-test: setup
 	scripts/browser_test.sh

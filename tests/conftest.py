@@ -8,6 +8,14 @@ from typing import Iterator
 
 import pytest
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Under pytest-xdist (`make test`) each worker gets one core: one torch/OpenMP thread per worker, and
+    # the processes the tests start inherit it, so workers do not fight over the cores.
+    os.environ["OMP_NUM_THREADS"] = "1"
+    import torch
+
+    torch.set_num_threads(1)
+
 from tinydata import write_tiny_cifar
 
 REPO = Path(__file__).resolve().parents[1]

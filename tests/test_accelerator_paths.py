@@ -26,6 +26,7 @@ from atlib.store.runs import load_run
 from tinydata import REPO, tiny_config
 
 
+@pytest.mark.slow
 def test_resume_loads_the_checkpoint_to_the_cpu_whatever_the_device(tiny_root: Path, tmp_path: Path) -> None:
     """A checkpoint mapped to the training device puts the RNG states there too, and torch.set_rng_state /
     torch.cuda.set_rng_state_all take CPU byte tensors only: every resumed GPU run crashed. Here the
@@ -41,6 +42,7 @@ def test_resume_loads_the_checkpoint_to_the_cpu_whatever_the_device(tiny_root: P
     assert all(p.device.type == "cpu" for p in trainer.model.parameters())
 
 
+@pytest.mark.slow
 def test_robust_accuracy_is_measured_on_class_balanced_rows(tiny_root: Path, tmp_path: Path) -> None:
     """The test set is ordered by class: its first 20 rows are 8 airplanes, 8 cars and 4 birds."""
     from atlib.train import train
@@ -59,6 +61,7 @@ def test_robust_accuracy_is_measured_on_class_balanced_rows(tiny_root: Path, tmp
     assert 0 <= run.metrics["robust_acc"]["8"] <= info["clean_acc"]
 
 
+@pytest.mark.slow
 def test_the_training_step_reads_nothing_back_from_the_device(tiny_root: Path, tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """PGD's [0, 1] range check reads the range back to the host: a stall per step on a GPU. The loop skips it."""
@@ -75,6 +78,7 @@ def test_the_training_step_reads_nothing_back_from_the_device(tiny_root: Path, t
     assert run.complete
 
 
+@pytest.mark.slow
 def test_sync_batchnorm_converts_every_batchnorm_and_the_choice_is_recorded(tiny_root: Path, tmp_path: Path) -> None:
     from atlib.train.distributed import with_sync_batchnorm
     from atlib.models import build_model
@@ -102,6 +106,7 @@ def test_the_process_group_timeout_comes_from_the_config(monkeypatch: pytest.Mon
     assert seen == {"backend": "gloo", "timeout": dt.timedelta(minutes=90)}
 
 
+@pytest.mark.slow
 def test_a_stored_config_from_before_new_fields_still_resumes(tiny_root: Path, tmp_path: Path) -> None:
     """atlib 0.1 stored amp/channels_last as booleans and had no sync_bn/dist_timeout_min fields."""
     from atlib.train import train
@@ -118,6 +123,7 @@ def test_a_stored_config_from_before_new_fields_still_resumes(tiny_root: Path, t
     assert config.conflicts_with({**stored, "amp": False}) == {"amp": ("off", "auto")}
 
 
+@pytest.mark.slow
 def test_records_are_fp32_under_bf16_autocast(tiny_root: Path, tmp_path: Path) -> None:
     """Training runs under bf16 autocast (honoured on the CPU when asked for); the recorded probabilities
     are an fp32 forward of the saved model, equal up to float16 storage rounding."""
@@ -170,6 +176,7 @@ def real_model_and_rows(shared_data: Path) -> tuple[nn.Module, torch.Tensor, tor
     return model.eval(), x, torch.from_numpy(test.labels[rows]).long()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("eps_255", [1, 8])
 def test_pgd_under_bf16_autocast_is_as_strong_as_fp32(real_model_and_rows, eps_255: int) -> None:
     """bf16 keeps 8 significant bits (about one grey level near 1.0), and a PGD-10 step at 1/255 is a quarter
@@ -200,6 +207,7 @@ def _cli(root: Path, out: Path) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_amp_channels_last_compile_run_killed_and_resumed_writes_identical_records(tiny_root: Path, tmp_path: Path) -> None:
     """Every accelerator path PyTorch has on the CPU at once: bf16 autocast, channels_last, torch.compile
     (inductor, with the system C compiler). Inductor's CPU kernels are deterministic, and the resumed

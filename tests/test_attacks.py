@@ -265,6 +265,7 @@ def test_robust_accuracy_drops_below_clean_accuracy(fitted) -> None:
         accuracy(model, x, y[:-1])
 
 
+@pytest.mark.slow
 def test_pgd_on_a_compiled_model_matches_eager() -> None:
     """The training engine attacks a torch.compile'd model; freezing parameters must not break tracing."""
     model = _small_cnn().train()

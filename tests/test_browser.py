@@ -22,7 +22,7 @@ import pytest
 
 from test_explorer import NON_MONOTONE_NT, SECOND_NT, make_explorer_runs, name_of
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")

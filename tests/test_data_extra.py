@@ -74,6 +74,7 @@ def test_synthetic_small_file_round_trips(save, tmp_path: Path) -> None:
     assert load_synthetic(tmp_path / "gen.npz").classes == tuple(str(k) for k in range(10))  # max label + 1
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc to read resident memory")
 def test_large_uncompressed_file_is_memory_mapped_not_read(tmp_path: Path) -> None:
     n = 100_000  # 307 MB of pixels

@@ -18,6 +18,7 @@ def real(shared_data: Path) -> dict[str, ImageSet]:
     return {split: load_cifar("cifar10", split, root=shared_data) for split in ("train", "test")}
 
 
+@pytest.mark.slow
 def test_real_archive_sizes_and_classes(real: dict[str, ImageSet]) -> None:
     for split, per_class in (("train", 5000), ("test", 1000)):
         images, labels, classes = real[split]
@@ -30,6 +31,7 @@ def test_real_archive_sizes_and_classes(real: dict[str, ImageSet]) -> None:
     assert 80 < real["test"].images.mean() < 160 and real["test"].images.std() > 40
 
 
+@pytest.mark.slow
 def test_real_test_order_matches_the_official_order_map(real: dict[str, ImageSet], shared_data: Path) -> None:
     """Row class*1000 + n holds test/<class>/n.jpg (sorted by class, then file name); the extracts'
     map from official index to JPEG file then puts the JPEG rows in the official order."""
@@ -52,6 +54,7 @@ def test_real_test_order_matches_the_official_order_map(real: dict[str, ImageSet
     assert np.median(shifted) > 4 * np.median(error), "neighbouring rows are other images"
 
 
+@pytest.mark.slow
 def test_real_second_load_comes_from_the_cache(real: dict[str, ImageSet], shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cifar_module, "read_image_folder", lambda *a: pytest.fail("decoded again"))
     again = load_cifar("cifar10", "train", root=shared_data)

@@ -59,6 +59,7 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(threads)
 
 
+@pytest.mark.slow
 def test_quick_demo_runs_everything_and_a_rerun_redoes_nothing(small_cifar: Path, tmp_path: Path, one_thread: None) -> None:
     settings = DemoSettings(preset="quick", out=tmp_path / "demo", data_root=str(small_cifar), notebooks=("04_synthesized_data",),
                             jobs=2)

@@ -26,6 +26,7 @@ def test_statistics_are_those_of_the_training_forward() -> None:
     torch.testing.assert_close(stats["correct"], torch.tensor([1.0, 0.0]))  # argmax, not p > 0.5
 
 
+@pytest.mark.slow
 def test_presentations_follow_the_loaders_plan_with_synthetic_batches(tiny_root: Path, tmp_path: Path) -> None:
     from atlib.data.mixing import make_plan
     from atlib.train import train
@@ -58,6 +59,7 @@ def test_presentations_follow_the_loaders_plan_with_synthetic_batches(tiny_root:
     assert np.bincount(run.labels("probe"), minlength=10).tolist() == [4] * 10 and len(probe_rows) == 40
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("crash_points, when", [(3, "after"), (2, "before")])
 def test_an_interrupted_run_resumes_to_the_same_training_records(tiny_root: Path, tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch,
@@ -91,6 +93,7 @@ def test_an_interrupted_run_resumes_to_the_same_training_records(tiny_root: Path
     np.testing.assert_array_equal(whole.probs("probe"), resumed.probs("probe"))
 
 
+@pytest.mark.slow
 def test_bad_probe_size_and_turning_recording_off(tiny_root: Path, tmp_path: Path) -> None:
     from atlib.config import TrainConfig
     from atlib.train import train
@@ -103,6 +106,7 @@ def test_bad_probe_size_and_turning_recording_off(tiny_root: Path, tmp_path: Pat
     assert run.dynamics is None and "probe" not in run.records.sets
 
 
+@pytest.mark.slow
 def test_a_run_stored_before_training_records_resumes_without_them(tiny_root: Path, tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """A run started by an atlib without record_train/train_probe_size (its config.json lacks them, its

@@ -6,11 +6,14 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 from tinydata import REPO
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 
+@pytest.mark.slow
 def test_gpu_check_runs_its_cpu_sized_mode(tiny_root: Path, tmp_path: Path, monkeypatch, capsys) -> None:
     import gpu_check
 

@@ -21,6 +21,7 @@ def test_one_search_rule_ends_with_the_shared_data_folder(tmp_path: Path, monkey
     assert [r.origin for r in roots][-1] == "../shared/data beside the repository"
 
 
+@pytest.mark.slow
 def test_a_run_trained_with_atlib_data_is_analysed_without_it(tiny_root: Path, tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """As a new user: runs trained with $ATLIB_DATA set in the shell, the explorer opened in a JupyterLab
@@ -41,6 +42,7 @@ def test_a_run_trained_with_atlib_data_is_analysed_without_it(tiny_root: Path, t
     assert images.shape == (80, 32, 32, 3) and analysis.eval_images(run, "neg").shape == (20, 32, 32, 3)
 
 
+@pytest.mark.slow
 def test_a_moved_synthetic_file_resumes_and_a_changed_one_is_refused(tiny_root: Path, tmp_path: Path) -> None:
     from atlib.store.records import RecordStore
     from atlib.train import train

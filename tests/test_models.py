@@ -104,6 +104,7 @@ def test_channels_last_and_bf16_autocast(name: str) -> None:
     torch.testing.assert_close(out_bf16.float(), ref, rtol=0.1, atol=0.1 * ref.abs().max().item())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", LIGHT_MODELS)
 def test_traceable_by_torch_compile_without_graph_breaks(name: str) -> None:
     model = build_model(name, 10)

@@ -127,6 +127,7 @@ def _text_outputs(nb: nbformat.NotebookNode) -> str:
     return "\n".join(parts)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(ANALYSIS_FIGURES))
 def test_analysis_notebook_executes_and_saves_figures(name: str, fake_runs: Path, tmp_path: Path) -> None:
     figures = tmp_path / "figures"
@@ -159,6 +160,7 @@ def test_analysis_notebook_executes_and_saves_figures(name: str, fake_runs: Path
         assert "images unavailable" in text  # the stand-in synthetic file is not on disk: the table stands alone
 
 
+@pytest.mark.slow
 def test_train_notebook_trains_and_then_reports_missing_cifar_c(tiny_root: Path, tmp_path: Path) -> None:
     overrides = dict(
         model="small_cnn", method="at", epsilon_255=8, pgd_steps=1, epochs=2, batch_size=32, lr=0.05, lr_milestones=[1],
@@ -181,6 +183,7 @@ def test_train_notebook_trains_and_then_reports_missing_cifar_c(tiny_root: Path,
     assert (figures / "robust_accuracy_vs_epsilon.png").is_file()
 
 
+@pytest.mark.slow
 def test_dynamics_notebook_without_training_records_names_the_option(tmp_path: Path) -> None:
     make_run(tmp_path / "runs", TrainConfig(model="small_cnn", method="nt"), random_probs(np.random.default_rng(0), 2, 4, 10),
              np.arange(4))
@@ -189,6 +192,7 @@ def test_dynamics_notebook_without_training_records_names_the_option(tmp_path: P
                      tmp_path / "07.ipynb")
 
 
+@pytest.mark.slow
 def test_failing_notebook_names_itself_and_keeps_the_partial_copy(tmp_path: Path) -> None:
     output = tmp_path / "bad.ipynb"
     with pytest.raises(NotebookError, match=r"00_train\.py failed in cell \d+: ValueError: .*epsilon_255") as info:
@@ -232,6 +236,7 @@ def test_resolve_notebook_errors_list_the_shipped_notebooks(tmp_path: Path) -> N
         resolve_notebook("99_nothing")
 
 
+@pytest.mark.slow
 def test_kernel_is_this_python_and_imports_atlib(tmp_path: Path) -> None:
     source = tmp_path / "probe.py"
     source.write_text('# %% tags=["parameters"]\nout = ""\n\n# %%\nimport sys, atlib, pathlib\n'
@@ -243,6 +248,7 @@ def test_kernel_is_this_python_and_imports_atlib(tmp_path: Path) -> None:
     assert Path(cwd) == REPO  # relative paths in parameters are relative to the repository root
 
 
+@pytest.mark.slow
 def test_cli_parses_literals_and_reports_errors(tmp_path: Path) -> None:
     assert parse_value("8") == 8 and parse_value("[2, 8]") == [2, 8] and parse_value("{'a': 1}") == {"a": 1}
     assert parse_value("None") is None and parse_value("outputs/runs/*") == "outputs/runs/*"

@@ -346,6 +346,7 @@ class EnvJob(submitit.helpers.Checkpointable):
         return str(run)
 
 
+@pytest.mark.slow
 def test_local_launcher_runs_one_job_per_gpu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("atlib.sweep.launch.TrainJob", EnvJob)
     monkeypatch.setenv("PYTHONPATH", str(REPO / "tests"))  # the jobs unpickle EnvJob from this module
@@ -364,6 +365,7 @@ def test_local_launcher_runs_one_job_per_gpu(tmp_path: Path, monkeypatch: pytest
     assert set(sweep.latest_jobs()) == {c.run_name for c in configs}
 
 
+@pytest.mark.slow
 def test_local_launcher_runs_k_jobs_per_device(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """--runs-per-gpu 2 on the CPU: two processes share it, the third run waits for a free slot."""
     monkeypatch.setattr("atlib.sweep.launch.TrainJob", EnvJob)
@@ -380,6 +382,7 @@ def test_local_launcher_runs_k_jobs_per_device(tmp_path: Path, monkeypatch: pyte
         run_local(sweep, configs, gpus=[], runs_per_gpu=0)
 
 
+@pytest.mark.slow
 def test_a_pack_trains_its_runs_in_parallel_processes(tiny_root: Path, tmp_path: Path) -> None:
     from tinydata import tiny_config
 
@@ -422,6 +425,7 @@ def _sweep_cmd(grid: Path, out: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "atlib.sweep", "--grid", str(grid), "--out", str(out), "--launcher", "local", *extra]
 
 
+@pytest.mark.slow
 def test_local_sweep_killed_and_resumed(tiny_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO), CUDA_VISIBLE_DEVICES="")
     at_name, nt_name = "cifar10_small_cnn_at8_s0", "cifar10_small_cnn_nt_s0"

@@ -22,6 +22,7 @@ from atlib.subsets import balanced_subset
 from tinydata import REPO, tiny_config
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["nt", "at"])
 def test_tiny_run_completes_with_valid_records(tiny_root: Path, tmp_path: Path, method: str) -> None:
     from atlib.train import train
@@ -44,6 +45,7 @@ def test_tiny_run_completes_with_valid_records(tiny_root: Path, tmp_path: Path, 
     assert run_status(run.path) == "done"
 
 
+@pytest.mark.slow
 def test_training_learns_toy_task(tiny_root: Path, tmp_path: Path) -> None:
     from atlib.train import train
 
@@ -51,6 +53,7 @@ def test_training_learns_toy_task(tiny_root: Path, tmp_path: Path) -> None:
     assert run.point_values("test_acc")[-1] >= 0.5  # chance is 0.1
 
 
+@pytest.mark.slow
 def test_finished_run_is_not_retrained(tiny_root: Path, tmp_path: Path) -> None:
     from atlib.train import train
 
@@ -63,6 +66,7 @@ def test_finished_run_is_not_retrained(tiny_root: Path, tmp_path: Path) -> None:
     assert (forced.path / "checkpoint.pt").stat().st_mtime_ns != stamps[first.path / "checkpoint.pt"]
 
 
+@pytest.mark.slow
 def test_conflicting_config_is_refused(tiny_root: Path, tmp_path: Path) -> None:
     from atlib.train import train
 
@@ -80,6 +84,7 @@ def _cli(root: Path, out: Path, *extra: str) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_identical_records(tiny_root: Path, tmp_path: Path) -> None:
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
     subprocess.run(_cli(tiny_root, tmp_path / "full"), check=True, env=env, capture_output=True)
@@ -173,6 +178,7 @@ def test_cli_reports_bad_input(tmp_path: Path) -> None:
     assert main(["--method", "at", "--epsilon-255", "0.03", "--out-dir", str(tmp_path)]) == 2
 
 
+@pytest.mark.slow
 def test_runs_group_by_seed(tiny_root: Path, tmp_path: Path) -> None:
     from atlib.train import train
 
@@ -195,6 +201,7 @@ def test_balanced_subset() -> None:
         balanced_subset(labels, 30)
 
 
+@pytest.mark.slow
 def test_torchrun_ddp_on_cpu(tiny_root: Path, tmp_path: Path) -> None:
     """Two gloo ranks train one run; rank 0 alone writes a complete, valid run folder."""
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))

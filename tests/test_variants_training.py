@@ -18,6 +18,7 @@ from tinydata import tiny_config
     (dict(method="at", awp_gamma=0.01), "cifar10_small_cnn_at8_awp0.01_s0"),
     (dict(method="trades", awp_gamma=0.005, awp_warmup=1), "cifar10_small_cnn_trades8_beta6_awp0.005_warmup1_s0"),
 ])
+@pytest.mark.slow
 def test_every_method_trains_and_records_like_at(tiny_root: Path, tmp_path: Path, changes: dict, name: str) -> None:
     from atlib.train import train
 
@@ -30,6 +31,7 @@ def test_every_method_trains_and_records_like_at(tiny_root: Path, tmp_path: Path
     assert set(run.metrics["robust_acc"]) == {"8"} and 0 <= run.metrics["robust_acc"]["8"] <= 1
 
 
+@pytest.mark.slow
 def test_ema_is_recorded_beside_a_raw_model_it_leaves_untouched(tiny_root: Path, tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     from atlib.train import Trainer, train
