@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast browser-test benchmarks gpu-check
+.PHONY: setup demo test test-fast docs browser-test benchmarks gpu-check
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-autoattack.txt Makefile pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,9 +31,14 @@ PYTEST_PARALLEL := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS))
 test: setup
 	scripts/ensure_chromium.sh
 	$(PY) -m pytest -q $(PYTEST_PARALLEL)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet --site-dir outputs/site
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_PARALLEL)
+
+# The documentation site, built offline into outputs/site (open outputs/site/index.html; no network needed).
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir outputs/site
 
 browser-test: setup
 	scripts/browser_test.sh
