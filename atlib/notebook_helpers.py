@@ -20,7 +20,7 @@ def show_figure(build: Callable[[Any], Any], df: Any, output_dir: str | os.PathL
     """
     from IPython.display import Image, Markdown, display
 
-    from atlib.plots import save_chart
+    from atlib.plots.style import save_chart
 
     if df is None or len(df) == 0:
         display(Markdown(f"**{name}: not drawn.** {empty}"))

@@ -48,7 +48,8 @@ expected_seeds = 5  # the paper trains five seeds per setting
 # %%
 import pandas as pd
 
-from atlib.dynamics import charts, frames
+from atlib.dynamics import frames
+from atlib import plots
 from atlib.notebook_helpers import load_groups, show_figure, show_notes, show_thresholds
 
 groups, notes = frames.dynamics_groups(load_groups(runs, include_synthetic, expected_seeds))
@@ -72,10 +73,10 @@ display(recorded)
 
 # %%
 training_side = lambda df: df[~df["clean"].astype(bool)]  # noqa: E731  (the clean eval-mode forward is shown with the data maps)
-show_figure(charts.forgetting_histogram_chart, training_side(frames.forgetting_histogram(groups, max_events)), output_dir,
+show_figure(plots.forgetting_histogram_chart, training_side(frames.forgetting_histogram(groups, max_events)), output_dir,
             "forgetting_histogram", empty="No run recorded training dynamics.")
 summary = training_side(frames.forgetting_summary(groups))
-show_figure(charts.forgetting_summary_chart, summary, output_dir, "forgetting_vs_epsilon", empty="No run recorded training dynamics.")
+show_figure(plots.forgetting_summary_chart, summary, output_dir, "forgetting_vs_epsilon", empty="No run recorded training dynamics.")
 if len(summary):
     display(summary.pivot_table(index="label", columns="metric", values="mean", sort=False).mul(100).round(1))
 
@@ -90,7 +91,7 @@ if len(summary):
 
 # %%
 maps = frames.data_map(groups, sample=map_points)
-show_figure(charts.data_map_chart, maps, output_dir, "data_maps", empty="No run recorded training dynamics.")
+show_figure(plots.data_map_chart, maps, output_dir, "data_maps", empty="No run recorded training dynamics.")
 if len(maps):
     bounds = maps.groupby(["label", "input"], sort=False)[["easy_from", "hard_below", "ambiguous_from"]].first()
     display(bounds.rename(columns={"easy_from": "easy: confidence ≥", "hard_below": "hard: confidence ≤",
@@ -106,9 +107,9 @@ if len(maps):
 # pruning (Paul et al.).
 
 # %%
-show_figure(lambda df: charts.score_distribution_chart(df, "aum"), frames.aum_distribution(groups), output_dir,
+show_figure(lambda df: plots.score_distribution_chart(df, "aum"), frames.aum_distribution(groups), output_dir,
             "aum_distribution", empty="No run recorded training dynamics.")
-show_figure(lambda df: charts.score_distribution_chart(df, "el2n"), frames.el2n_distribution(probe, el2n_fraction),
+show_figure(lambda df: plots.score_distribution_chart(df, "el2n"), frames.el2n_distribution(probe, el2n_fraction),
             output_dir, "el2n_distribution", empty="No run recorded the training probe (train_probe_size > 0).")
 
 # %% [markdown]
@@ -120,10 +121,10 @@ show_figure(lambda df: charts.score_distribution_chart(df, "el2n"), frames.el2n_
 
 # %%
 show_thresholds(probe, threshold)
-show_figure(charts.probe_crosstab_chart, frames.probe_crosstab(probe, threshold), output_dir, "probe_categories_vs_forgetting",
+show_figure(plots.probe_crosstab_chart, frames.probe_crosstab(probe, threshold), output_dir, "probe_categories_vs_forgetting",
             empty="No run recorded the training probe (train_probe_size > 0).")
 correlations = frames.probe_correlations(probe, threshold, el2n_fraction)
-show_figure(charts.probe_correlation_chart, correlations, output_dir, "probe_rank_correlations",
+show_figure(plots.probe_correlation_chart, correlations, output_dir, "probe_rank_correlations",
             empty="No run recorded the training probe (train_probe_size > 0).")
 if len(correlations):
     display(correlations.assign(pair=correlations["x"] + " ~ " + correlations["y"]).pivot_table(
@@ -149,5 +150,5 @@ for group in synthetic:
     except (FileNotFoundError, ValueError) as err:
         print(f"{group.label}: images unavailable ({err}); the table above lists them by their row in the synthesized set")
         continue
-    show_figure(lambda df: charts.synthetic_gallery_chart(df, images, f"{group.label}: lowest-AUM synthesized images"),
+    show_figure(lambda df: plots.synthetic_gallery_chart(df, images, f"{group.label}: lowest-AUM synthesized images"),
                 suspicious, output_dir, f"suspicious_synthetic_{group.setting.slug}")

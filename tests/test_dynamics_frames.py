@@ -7,7 +7,8 @@ import pytest
 
 from atlib import analysis, metrics
 from atlib.config import TrainConfig
-from atlib.dynamics import charts, frames
+from atlib.dynamics import frames
+from atlib import plots
 from atlib.dynamics import metrics as dm
 from atlib.store.runs import group_seeds, load_runs
 from fakeruns import make_dynamics, make_run, random_probs
@@ -188,20 +189,20 @@ def test_charts_build_and_validate(runs):
     groups = runs["groups"]
     training = lambda df: df[~df["clean"]]  # noqa: E731
     built = [
-        charts.forgetting_histogram_chart(training(frames.forgetting_histogram(groups))),
-        charts.forgetting_summary_chart(training(frames.forgetting_summary(groups))),
-        charts.data_map_chart(frames.data_map(groups, sample=10)),
-        charts.score_distribution_chart(frames.aum_distribution(groups), "aum"),
-        charts.score_distribution_chart(frames.el2n_distribution(groups), "el2n"),
-        charts.probe_crosstab_chart(frames.probe_crosstab(groups)),
-        charts.probe_correlation_chart(frames.probe_correlations(groups)),
+        plots.forgetting_histogram_chart(training(frames.forgetting_histogram(groups))),
+        plots.forgetting_summary_chart(training(frames.forgetting_summary(groups))),
+        plots.data_map_chart(frames.data_map(groups, sample=10)),
+        plots.score_distribution_chart(frames.aum_distribution(groups), "aum"),
+        plots.score_distribution_chart(frames.el2n_distribution(groups), "el2n"),
+        plots.probe_crosstab_chart(frames.probe_crosstab(groups)),
+        plots.probe_correlation_chart(frames.probe_correlations(groups)),
     ]
     suspicious = frames.suspicious_synthetic(_group(runs, "AT ε=8/255 + standin"), count=3)
-    built.append(charts.synthetic_gallery_chart(suspicious, np.zeros((3, 32, 32, 3), np.uint8), "lowest AUM"))
+    built.append(plots.synthetic_gallery_chart(suspicious, np.zeros((3, 32, 32, 3), np.uint8), "lowest AUM"))
     for chart in built:
         spec = chart.to_dict()  # validates against the Vega-Lite schema
         assert spec["$schema"]
     with pytest.raises(ValueError, match="filter the forgetting_histogram frame"):
-        charts.forgetting_histogram_chart(frames.forgetting_histogram(groups))
+        plots.forgetting_histogram_chart(frames.forgetting_histogram(groups))
     with pytest.raises(ValueError, match="one image per row"):
-        charts.synthetic_gallery_chart(suspicious, np.zeros((2, 32, 32, 3), np.uint8), "x")
+        plots.synthetic_gallery_chart(suspicious, np.zeros((2, 32, 32, 3), np.uint8), "x")

@@ -20,7 +20,8 @@ import pytest
 from paper_reference import point_category
 from PIL import Image
 
-from atlib import explorer, plots
+from atlib import explorer
+from atlib.plots import profiles
 from atlib.config import TrainConfig
 from atlib.data.constants import CLASS_NAMES
 from atlib.explorer import export, gallery
@@ -196,7 +197,7 @@ def test_slider_shows_the_seed_averaged_profile_entropy_and_categories(ex, fixtu
             assert line["category"] == ref["categories"][row]
             assert line["total drop"] == pytest.approx(ref["drop"][row], abs=1e-9)
             assert line["correct"] == (ref["prediction"][row] == LABELS[row])
-        assert ex.image.value == plots.png_bytes(fixture["images"][row], 5)
+        assert ex.image.value == profiles.png_bytes(fixture["images"][row], 5)
     groups = ex.spec["datasets"]["profile_groups"]
     assert [g["label"] for g in groups] == ["NT", "AT ε=8/255"] and groups[0]["epoch"] == [1, 2, 3, 4, 5, 6]
 
@@ -319,7 +320,7 @@ def test_gallery_shows_category_examples_under_both_numbers(fixture):
         assert profile["title"]["text"] == f"{examples['category'][k]}: {examples['class'][k]}"
         assert profile["title"]["subtitle"][0] == name_of(row)
         url = spec["datasets"][image["data"]["name"]][0]["url"]
-        assert url == plots.png_data_url(fixture["images"][row], gallery.IMAGE_SCALE)
+        assert url == profiles.png_data_url(fixture["images"][row], gallery.IMAGE_SCALE)
     drawn = drawn_profile({**cells[-1][1], "datasets": spec["datasets"]})  # the last cell, rendered by Vega
     last = rows[-1]
     top = drawn.query("stack_order == -1").sort_values("epoch")
@@ -341,7 +342,7 @@ def test_export_html_is_self_contained_with_the_chosen_images(fixture, tmp_path)
     assert set(data.summaries[0].categories.names()[chosen]) == set(CATEGORIES)  # one of each at least
     images = spec["datasets"]["images"]
     assert [r["caption"].split(" · true class")[0] for r in images] == [name_of(r) for r in chosen]
-    assert images[0]["pick"] == 0 and images[0]["url"] == plots.png_data_url(fixture["images"][NON_MONOTONE_NT], 4)
+    assert images[0]["pick"] == 0 and images[0]["url"] == profiles.png_data_url(fixture["images"][NON_MONOTONE_NT], 4)
     row = next(r for r in spec["datasets"]["profile"] if r["pick"] == 0 and r["group"] == 0)
     nt = reference(fixture["probs"]["nt"])
     np.testing.assert_allclose(np.array(row["permille"]) / 1000, nt["mean"][:, NON_MONOTONE_NT], atol=5e-4)

@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from atlib import plots
+from atlib.plots import profiles, robustness, style
 from atlib.metrics import CATEGORIES, DEFAULT_THRESHOLD_PER_STEP
 
 KINDS = [("NT", "nt", 0.0, False), ("AT ε=2/255", "at", 2.0, False), ("AT ε=8/255", "at", 8.0, False),
@@ -77,13 +78,13 @@ def test_label_colours_are_fixed_per_run_kind_across_figures() -> None:
     entropy = plots.mean_entropy_chart(curves()).to_dict()
     neg = plots.neg_accuracy_chart(curves(kinds=KINDS[2:])).to_dict()  # fewer kinds, another domain
     a, b = color_map(entropy), color_map(neg)
-    assert a["AT ε=8/255"] == b["AT ε=8/255"] == plots.label_color("at", 8, False)
+    assert a["AT ε=8/255"] == b["AT ε=8/255"] == style.label_color("at", 8, False)
     assert a["AT ε=8/255 + synth"] == b["AT ε=8/255 + synth"] != a["AT ε=8/255"]
     assert list(a) == ["NT", "NT + synth", "AT ε=2/255", "AT ε=8/255", "AT ε=8/255 + synth"]  # NT first, then by ε
-    reds = [plots.label_color("at", e, False) for e in (1, 2, 4, 8, 16)]
+    reds = [style.label_color("at", e, False) for e in (1, 2, 4, 8, 16)]
     assert all(luminance(x) > luminance(y) for x, y in zip(reds, reds[1:]))  # stronger attack, darker line
-    assert plots.label_color("at", 0.5, False) == reds[0] and plots.label_color("at", 32, False) == reds[-1]
-    r, g, b = (int(plots.label_color("at", 8, True)[i:i + 2], 16) for i in (1, 3, 5))
+    assert style.label_color("at", 0.5, False) == reds[0] and style.label_color("at", 32, False) == reds[-1]
+    r, g, b = (int(style.label_color("at", 8, True)[i:i + 2], 16) for i in (1, 3, 5))
     assert b > r  # synthesized data: the blue family
 
 
@@ -139,7 +140,7 @@ def test_category_distribution_chart_bars_in_category_order() -> None:
     bar, text = units(spec)
     assert (bar["type"], text["type"]) == ("bar", "text")
     assert bar["encoding"]["x"]["sort"] == list(CATEGORIES) and bar["encoding"]["y"]["field"] == "percentage"
-    assert color_map(spec, "category") == plots.CATEGORY_COLORS
+    assert color_map(spec, "category") == style.CATEGORY_COLORS
     assert [r["percentage"] for r in rows(spec)] == [10.0, 20.0, 30.0, 40.0]
     multi = plots.category_distribution_chart(category_frame()).to_dict()
     assert multi["facet"]["column"]["field"] == "label" and len(rows(multi)) == 12
@@ -196,9 +197,9 @@ def test_cifar_c_chart_has_four_series_and_nt_as_reference_lines() -> None:
     by_filter = {}
     for unit in units(spec):
         by_filter.setdefault(unit["transform"][0]["filter"], []).append(unit)
-    nt_rule = [u for u in by_filter[plots.without_epsilon()] if u["type"] == "rule"][0]
+    nt_rule = [u for u in by_filter[robustness.without_epsilon()] if u["type"] == "rule"][0]
     assert "x" not in nt_rule["encoding"] and nt_rule["mark"]["strokeDash"]  # horizontal dashed reference
-    at_line = [u for u in by_filter[f"!({plots.without_epsilon()})"] if u["type"] == "line"][0]
+    at_line = [u for u in by_filter[f"!({robustness.without_epsilon()})"] if u["type"] == "line"][0]
     assert at_line["encoding"]["x"]["field"] == "epsilon_255" and at_line["encoding"]["y"]["field"] == "mean"
     data = pd.DataFrame(rows(spec))
     assert dict(zip(data["label"], data["series"])) == {"NT": "NT", "AT ε=2/255": "AT", "AT ε=8/255": "AT",
@@ -251,7 +252,7 @@ def profile_frame(epochs: int, classes: int, true: int = 3) -> pd.DataFrame:
 
 
 def drawn_profile(spec: dict) -> pd.DataFrame:
-    """What Vega draws for a :func:`plots.learning_profile_view` spec: one row per (epoch, class) of its area.
+    """What Vega draws for a :func:`profiles.learning_profile_view` spec: one row per (epoch, class) of its area.
 
     Renders with vl-convert (the Vega runtime) after turning the area into points, whose ARIA labels
     carry each datum's fields, so the spec's own transforms (lookup, flattens, calculations) are what
@@ -273,17 +274,17 @@ def drawn_profile(spec: dict) -> pd.DataFrame:
 
 def test_learning_profile_rows_are_compact_and_exact_to_a_permille() -> None:
     df = profile_frame(7, 10, true=2)
-    image, group = plots.learning_profile_rows(df)
+    image, group = profiles.learning_profile_rows(df)
     assert image["true_class"] == 2 and image["classes"] == list(range(10))
     np.testing.assert_array_equal(image["permille"], np.rint(df["probability"].to_numpy().reshape(7, 10) * 1000))
     assert group == {"epoch": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0], "accuracy": list(np.round(np.linspace(0.1, 0.9, 7), 4))}
     with pytest.raises(ValueError, match="true class"):
-        plots.learning_profile_rows(df.assign(is_true=False))
+        profiles.learning_profile_rows(df.assign(is_true=False))
 
 
 def test_learning_profile_chart_draws_every_class_at_every_point_in_vega() -> None:
     df = profile_frame(12, 100)  # CIFAR-100: 1,200 (point, class) values, unfolded in the browser from one compact row
-    spec = plots.learning_profile_chart(df, title="x").to_dict()
+    spec = profiles.learning_profile_chart(df, title="x").to_dict()
     assert len(rows(spec)) == 2  # the image row and its group row; neither Altair's row limit nor size grows with T x C
     drawn = drawn_profile(spec).sort_values(["epoch", "class_name"], key=lambda s: s.map(
         lambda v: int(v[1:]) if isinstance(v, str) else v)).reset_index(drop=True)
@@ -300,7 +301,7 @@ def test_learning_profile_chart_draws_every_class_at_every_point_in_vega() -> No
 
 
 def test_learning_profile_chart_names_the_true_class_and_fixes_class_colours() -> None:
-    spec = plots.learning_profile_chart(profile_frame(10, 10, true=4)).to_dict()
+    spec = profiles.learning_profile_chart(profile_frame(10, 10, true=4)).to_dict()
     assert spec["title"]["text"] == "Learning profile (true class: c4)"
     color = units(spec)[0]["encoding"]["color"]
     assert color["legend"]["title"] == "Class" and color["scale"]["domain"] == [f"c{i}" for i in range(10)]
@@ -308,29 +309,29 @@ def test_learning_profile_chart_names_the_true_class_and_fixes_class_colours() -
     rest = top.groupby("epoch", as_index=False).first().assign(class_index=-1, class_name="other", is_true=False,
                                                                 probability=lambda d: 1 - top.groupby("epoch")["probability"].sum().to_numpy())
     top = pd.concat([top, rest]).sort_values(["epoch", "class_index"], kind="stable")
-    spec = plots.learning_profile_chart(top).to_dict()
+    spec = profiles.learning_profile_chart(top).to_dict()
     assert units(spec)[0]["encoding"]["color"]["scale"]["domain"] == ["0", "c1", "2", "3", "c4", "other"]
     assert set(drawn_profile(spec)["class_name"]) == {"c1", "c4", "other"}
 
 
 def test_image_chart_embeds_a_nearest_neighbour_upscale() -> None:
     image = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
-    spec = plots.image_chart(image, scale=3, title="cat").to_dict()
+    spec = profiles.image_chart(image, scale=3, title="cat").to_dict()
     (unit,) = units(spec)
     assert unit["type"] == "image" and spec["width"] == spec["height"] == 96
     url = rows(spec)[0]["url"]
-    assert url == plots.png_data_url(image, 3) and url.startswith("data:image/png;base64,")
+    assert url == profiles.png_data_url(image, 3) and url.startswith("data:image/png;base64,")
     decoded = np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))))
     np.testing.assert_array_equal(decoded, image.repeat(3, axis=0).repeat(3, axis=1))
     with pytest.raises(ValueError, match="uint8"):
-        plots.image_chart(image.astype(np.float32))
+        profiles.image_chart(image.astype(np.float32))
     with pytest.raises(ValueError, match="scale"):
-        plots.png_bytes(image, 0)
+        profiles.png_bytes(image, 0)
 
 
 def test_charts_compose_side_by_side() -> None:
     image = np.zeros((32, 32, 3), dtype=np.uint8)
-    spec = alt.hconcat(plots.image_chart(image), plots.learning_profile_chart(profile_frame(5, 10))).to_dict()
+    spec = alt.hconcat(profiles.image_chart(image), profiles.learning_profile_chart(profile_frame(5, 10))).to_dict()
     assert len(spec["hconcat"]) == 2
 
 

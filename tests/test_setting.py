@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from atlib import analysis, config as config_module, plots, setting
+from atlib.plots import robustness, style
 from atlib.config import TrainConfig
 from atlib.store.runs import RunGroup, group_seeds, load_run, load_runs
 from atlib.setting import METHOD_INFO, MethodInfo, Param, Setting
@@ -71,7 +72,7 @@ def test_nt_and_at_order_is_unchanged() -> None:
 
 
 def test_nt_and_at_colours_are_unchanged() -> None:
-    """The former plots.label_color, with its constants, as the reference."""
+    """The former style.label_color, with its constants, as the reference."""
     ramps = {False: ("#f4845f", "#d7301f", "#a50f15", "#4d0008"), True: ("#74a9cf", "#2b8cbe", "#045a8d", "#012a4a")}
 
     def former(method: str, eps: float, synthetic: bool) -> str:
@@ -84,7 +85,7 @@ def test_nt_and_at_colours_are_unchanged() -> None:
         return "#" + "".join(f"{v:02x}" for v in np.rint(a + (b - a) * (pos - lo)).astype(int))
 
     for method, eps, synthetic in itertools.product(("nt", "at"), (*EPSILONS, 0.5, 3.0, 12.0), (False, True)):
-        assert plots.label_color(method, eps, synthetic) == former(method, eps, synthetic)
+        assert style.label_color(method, eps, synthetic) == former(method, eps, synthetic)
 
 
 # ----------------------------------------------------------------------------- identity
@@ -165,7 +166,7 @@ def test_order_is_nt_then_at_by_epsilon_original_first_then_other_methods() -> N
                        "External ext", "NT"]
     # The charts order a frame's labels the same way, from its columns alone.
     frame = pd.DataFrame([{**Setting.of(c).columns(), "n_seeds": 1} for c in reversed(configs) if c.dataset == "cifar10"])
-    assert plots.color_scale(frame).domain == ordered[:-1]
+    assert style.color_scale(frame).domain == ordered[:-1]
 
 
 def test_every_config_method_has_an_entry_and_unknown_ones_say_where_to_add_them() -> None:
@@ -183,21 +184,21 @@ def _rgb(color: str) -> np.ndarray:
 
 def test_colour_families_are_distinct_per_method() -> None:
     """No colour of one method's family (any ε, either data) comes within 40 RGB units of another's."""
-    colours = {m: [plots.label_color(m, e, s) for e in (1, 2, 4, 8, 16) for s in (False, True)] for m in METHOD_INFO}
+    colours = {m: [style.label_color(m, e, s) for e in (1, 2, 4, 8, 16) for s in (False, True)] for m in METHOD_INFO}
     for a, b in itertools.combinations(METHOD_INFO, 2):
         closest = min(np.linalg.norm(_rgb(x) - _rgb(y)) for x in colours[a] for y in colours[b])
         assert closest > 40, (a, b, closest)
-    lightness = [_rgb(plots.label_color("trades", e, False)).sum() for e in (1, 2, 4, 8, 16)]
+    lightness = [_rgb(style.label_color("trades", e, False)).sum() for e in (1, 2, 4, 8, 16)]
     assert lightness == sorted(lightness, reverse=True)  # within a family: stronger attack, darker
 
 
 def test_variants_of_one_family_at_one_epsilon_get_distinct_shades() -> None:
     at, awp = TrainConfig(), TrainConfig(awp_gamma=0.01)
     frame = pd.DataFrame([{**Setting.of(c).columns(), "n_seeds": 1} for c in (at, awp)])
-    scale = plots.color_scale(frame)
+    scale = style.color_scale(frame)
     assert scale.domain == ["AT ε=8/255", "AT ε=8/255 + AWP γ=0.01"]
-    assert scale.range[0] == plots.label_color("at", 8, False) != scale.range[1]
-    assert scale.range[1] == setting.mix(scale.range[0], "#ffffff", plots.TWIN_LIGHTEN)
+    assert scale.range[0] == style.label_color("at", 8, False) != scale.range[1]
+    assert scale.range[1] == setting.mix(scale.range[0], "#ffffff", style.TWIN_LIGHTEN)
 
 
 # ----------------------------------------------------------------------------- a new method is one entry
@@ -212,10 +213,10 @@ def test_a_new_method_is_one_table_entry(monkeypatch: pytest.MonkeyPatch, tmp_pa
     assert fake.run_name == "cifar10_resnet18_fake4_lr0.05_s0"
     assert (Setting.of(fake).label, Setting.of(fake).series) == ("FAKE lr=0.05 ε=4/255", "FAKE lr=0.05")
     assert Setting.of(fake).family == ("#00e5ff", "#006064")
-    assert plots.label_color("fake", 1, False) == "#00e5ff" and plots.label_color("fake", 16, False) == "#006064"
-    assert plots.label_color("fake", 16, True) == setting.mix("#006064", "#ffffff", setting._LIGHTEN)
-    assert plots.series_color("fake", False) == "#006064"
-    assert "fake" not in plots.without_epsilon()  # drawn over ε in Fig 5-style charts, not as a reference line
+    assert style.label_color("fake", 1, False) == "#00e5ff" and style.label_color("fake", 16, False) == "#006064"
+    assert style.label_color("fake", 16, True) == setting.mix("#006064", "#ffffff", setting._LIGHTEN)
+    assert style.series_color("fake", False) == "#006064"
+    assert "fake" not in robustness.without_epsilon()  # drawn over ε in Fig 5-style charts, not as a reference line
 
     rng = np.random.default_rng(1)
     labels = rng.integers(0, 10, 8)
@@ -228,6 +229,6 @@ def test_a_new_method_is_one_table_entry(monkeypatch: pytest.MonkeyPatch, tmp_pa
     assert {k: row[k] for k in ("label", "series", "epsilon_255", "data", "n_seeds")} == {
         "label": "FAKE lr=0.05 ε=4/255", "series": "FAKE lr=0.05", "epsilon_255": 4.0, "data": "original", "n_seeds": 2}
     assert list(curves.columns[:len(analysis.ID_COLUMNS)]) == list(analysis.ID_COLUMNS)
-    assert color_map(plots.mean_entropy_chart(curves).to_dict())["FAKE lr=0.05 ε=4/255"] == plots.label_color("fake", 4, False)
+    assert color_map(plots.mean_entropy_chart(curves).to_dict())["FAKE lr=0.05 ε=4/255"] == style.label_color("fake", 4, False)
     assert load_run(tmp_path / fake.run_name).label == "FAKE lr=0.05 ε=4/255"
 

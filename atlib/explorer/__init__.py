@@ -7,7 +7,7 @@ points, and how NT and AT treat the same image. The package, one job per module:
   final predictions, entropies) and read one image at a time; it also names the three numbers of an
   image (record row, dataset index, pick) and builds the chart rows;
 - :mod:`~atlib.explorer.charts`: the views shared by widget and export (one
-  :func:`atlib.plots.learning_profile_view` per group, the entropy chart), over named datasets;
+  :func:`atlib.plots.profiles.learning_profile_view` per group, the entropy chart), over named datasets;
 - :mod:`~atlib.explorer.widget`: :class:`ProfileExplorer`, the notebook widget (filters, sort, slider);
 - :mod:`~atlib.explorer.export`: :func:`export_html`, the same comparison for a subset of images as one
   self-contained HTML file driven by a Vega slider; ``python -m atlib.explorer`` (:mod:`~atlib.explorer.__main__`);

@@ -13,31 +13,32 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from atlib import analysis, plots
+from atlib import analysis
+from atlib.plots import profiles, style
 from atlib.explorer.profileset import HISTORY_DATA, ProfileSet
 
 
 def profile_panels(data: ProfileSet, where: Callable[[int], str]) -> list[alt.LayerChart]:
-    """One :func:`atlib.plots.learning_profile_view` per group, titled by its label, over the rows passing ``where(group)``."""
-    return [plots.learning_profile_view(data.class_names, label, where=where(g), other=data.shows_other)
+    """One :func:`atlib.plots.profiles.learning_profile_view` per group, titled by its label, over the rows passing ``where(group)``."""
+    return [profiles.learning_profile_view(data.class_names, label, where=where(g), other=data.shows_other)
             for g, label in enumerate(data.group_labels)]
 
 
 def entropy_view(data: ProfileSet, where: str | None = None) -> alt.Chart:
     """Entropy of one image's predictions over training, one line per group, from the ``profile`` rows passing ``where``."""
-    base = alt.Chart(alt.Data(name=plots.PROFILE_DATA))
+    base = alt.Chart(alt.Data(name=profiles.PROFILE_DATA))
     if where is not None:
         base = base.transform_filter(where)
     ids = pd.DataFrame([analysis.group_ids(g) for g in data.groups])
     top = float(np.log(len(data.class_names)))  # the entropy of a uniform prediction
     return base.transform_lookup(
-        lookup="group", from_=alt.LookupData(alt.Data(name=plots.PROFILE_GROUPS), key="group", fields=["epoch", "label"]),
+        lookup="group", from_=alt.LookupData(alt.Data(name=profiles.PROFILE_GROUPS), key="group", fields=["epoch", "label"]),
     ).transform_flatten(["epoch", "entropy"]).mark_line(strokeWidth=2, point=alt.OverlayMarkDef(size=12)).encode(
         x=alt.X("epoch:Q", title="Epoch", scale=alt.Scale(nice=False)),
         y=alt.Y("entropy:Q", title="Entropy of the prediction (nats)", scale=alt.Scale(domain=[0, top])),
-        color=alt.Color("label:N", scale=plots.color_scale(ids), legend=alt.Legend(title="Training")),
+        color=style.color_by_label(ids),
         tooltip=["label:N", "epoch:Q", alt.Tooltip("entropy:Q", format=".3f")],
-    ).properties(width=plots.WIDTH, height=plots.HEIGHT * 0.6, title=alt.TitleParams(
+    ).properties(width=style.WIDTH, height=style.HEIGHT * 0.6, title=alt.TitleParams(
         "Entropy over training", subtitle="mean over seeds of each model's prediction", anchor="start"))
 
 
@@ -64,7 +65,7 @@ def history_view(data: ProfileSet, where: str | None = None) -> alt.HConcatChart
     if where is not None:
         base = base.transform_filter(where)
     base = base.transform_lookup(
-        lookup="group", from_=alt.LookupData(alt.Data(name=plots.PROFILE_GROUPS), key="group", fields=["label"]),
+        lookup="group", from_=alt.LookupData(alt.Data(name=profiles.PROFILE_GROUPS), key="group", fields=["label"]),
     ).transform_flatten(["epoch", "value"])
     ids = pd.DataFrame([analysis.group_ids(g) for g in data.groups])
     titles = {"loss": "Training loss", "margin": "Margin (true logit − largest other)"}
@@ -72,8 +73,8 @@ def history_view(data: ProfileSet, where: str | None = None) -> alt.HConcatChart
         strokeWidth=2, point=alt.OverlayMarkDef(size=14)).encode(
         x=alt.X("epoch:Q", title="Epoch (presentation)", scale=alt.Scale(nice=False)),
         y=alt.Y("value:Q", title=title),
-        color=alt.Color("label:N", scale=plots.color_scale(ids), legend=alt.Legend(title="Training")),
+        color=style.color_by_label(ids),
         tooltip=["label:N", "epoch:Q", alt.Tooltip("value:Q", format=".3f")],
-    ).properties(width=plots.WIDTH * 0.8, height=plots.HEIGHT * 0.6, title=alt.TitleParams(
+    ).properties(width=style.WIDTH * 0.8, height=style.HEIGHT * 0.6, title=alt.TitleParams(
         title, subtitle="each epoch's presentation, mean over seeds (adversarial input under AT)", anchor="start"))
         for name, title in titles.items()])

@@ -13,7 +13,8 @@ from typing import Any, Sequence
 import altair as alt
 import numpy as np
 
-from atlib import analysis, metrics, plots
+from atlib import analysis, metrics
+from atlib.plots import profiles, style
 from atlib.explorer.charts import compile_spec, explorer_views
 from atlib.explorer.profileset import ProfileSet, RunsLike
 
@@ -43,7 +44,7 @@ def export_rows(data: ProfileSet, rows: Sequence[int]) -> dict[str, list[dict[st
     """
     images, table = [], []
     for pick, row in enumerate(rows):
-        images.append({PICK: pick, "url": plots.png_data_url(data.image(row), IMAGE_SCALE),
+        images.append({PICK: pick, "url": profiles.png_data_url(data.image(row), IMAGE_SCALE),
                        "caption": f"{data.caption(row)} · {pick + 1} of {len(rows)}"})
         for g, line in enumerate(data.category_frame(row).to_dict("records")):
             table.append({PICK: pick, "group": g, "category": line["category"],
@@ -63,7 +64,7 @@ def export_chart(data: ProfileSet, n_images: int) -> alt.VConcatChart:
     caption = alt.Chart(alt.Data(name="images")).transform_filter(here).mark_text(
         align="left", baseline="top", fontSize=16, fontWeight="bold").encode(
         x=alt.value(0), y=alt.value(0), text="caption:N").properties(width=600, height=24)
-    category_color = alt.Scale(domain=list(metrics.CATEGORIES), range=[plots.CATEGORY_COLORS[c] for c in metrics.CATEGORIES])
+    category_color = alt.Scale(domain=list(metrics.CATEGORIES), range=[style.CATEGORY_COLORS[c] for c in metrics.CATEGORIES])
     table = alt.Chart(alt.Data(name="table")).transform_filter(here).mark_text(align="left", fontSize=13).encode(
         x=alt.value(0), y=alt.Y("group:O", axis=None), text="text:N",
         color=alt.Color("category:N", scale=category_color, legend=None),

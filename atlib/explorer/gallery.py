@@ -5,7 +5,8 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from atlib import analysis, plots
+from atlib import analysis
+from atlib.plots import profiles
 from atlib.explorer.profileset import ProfileSet
 
 IMAGE_SCALE = 3
@@ -33,14 +34,14 @@ def category_gallery_chart(data: ProfileSet, examples: pd.DataFrame, reference: 
     rows = examples["record row"].to_list()
     datasets = data.chart_rows(rows)
     g = data.group_index(reference)
-    profile = {"values": [r for r in datasets[plots.PROFILE_DATA] if r["group"] == g]}
-    groups = {"values": datasets[plots.PROFILE_GROUPS]}
+    profile = {"values": [r for r in datasets[profiles.PROFILE_DATA] if r["group"] == g]}
+    groups = {"values": datasets[profiles.PROFILE_GROUPS]}
     lines: dict[str, list[alt.TopLevelMixin]] = {}
     for pick, (row, category, name) in enumerate(zip(rows, examples["category"], examples["class"])):
-        chart = plots.learning_profile_view(
-            data.class_names, f"{category}: {name}", [data.image_name(row), plots.PROFILE_LEGEND],
+        chart = profiles.learning_profile_view(
+            data.class_names, f"{category}: {name}", [data.image_name(row), profiles.PROFILE_LEGEND],
             where=f"datum.pick == {pick}", data=profile, groups=groups, other=data.shows_other)
         if data.images is not None:
-            chart = alt.hconcat(plots.image_chart(data.images[row], IMAGE_SCALE), chart)
+            chart = alt.hconcat(profiles.image_chart(data.images[row], IMAGE_SCALE), chart)
         lines.setdefault(category, []).append(chart)
     return alt.vconcat(*[alt.hconcat(*cells) for cells in lines.values()])

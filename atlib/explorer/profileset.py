@@ -25,7 +25,8 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from atlib import analysis, metrics, plots
+from atlib import analysis, metrics
+from atlib.plots import profiles, style
 from atlib.dynamics.frames import presentation_history
 from atlib.store.runs import Run, RunGroup, group_seeds, load_runs
 
@@ -171,7 +172,7 @@ class ProfileSet:
     @property
     def index_name(self) -> str:
         """What the dataset index counts: "CIFAR-10 test index", "CIFAR-10 train index" (the probe) or "CIFAR-10-NEG index"."""
-        dataset = plots.DATASET_TITLES.get(self.groups[0].config.dataset, self.groups[0].config.dataset)
+        dataset = style.DATASET_TITLES.get(self.groups[0].config.dataset, self.groups[0].config.dataset)
         named = {"test": f"{dataset} test index", "probe": f"{dataset} train index"}
         return named.get(self.split, f"{dataset}-{self.split.upper()} index")
 
@@ -268,18 +269,18 @@ class ProfileSet:
     # -- chart data
 
     def chart_rows(self, rows: Sequence[int]) -> dict[str, list[dict[str, Any]]]:
-        """The datasets :func:`atlib.plots.learning_profile_view` and the explorer's entropy chart read,
+        """The datasets :func:`atlib.plots.profiles.learning_profile_view` and the explorer's entropy chart read,
         for the images at record rows ``rows`` (``pick`` k is ``rows[k]``): ``profile``, one row per
         (image, group) with its ``entropy`` over training added, and ``profile_groups``; for the training
         probe also ``history`` (:meth:`history_rows`)."""
         profile = []
         for g in range(len(self.groups)):
             for pick, row in enumerate(rows):
-                image, _ = plots.learning_profile_rows(self.profile(g, row))
+                image, _ = profiles.learning_profile_rows(self.profile(g, row))
                 profile.append({"pick": pick, "group": g, **image,
                                 "entropy": np.round(self.entropy_curve(g, row), 3).tolist()})
         history = {HISTORY_DATA: self.history_rows(rows)} if self.split == "probe" else {}
-        return {plots.PROFILE_DATA: profile, plots.PROFILE_GROUPS: self._group_rows, **history}
+        return {profiles.PROFILE_DATA: profile, profiles.PROFILE_GROUPS: self._group_rows, **history}
 
     def history(self, group: int, row: int) -> pd.DataFrame:
         """A probe image's presentation history under a group: its training ``loss`` and ``margin`` at each
@@ -303,7 +304,7 @@ class ProfileSet:
     @cached_property
     def _group_rows(self) -> list[dict[str, Any]]:
         """Per group: its label, epochs and global accuracy per record point (the same for every image)."""
-        return [{"group": g, "label": label, **plots.learning_profile_rows(self.profile(g, 0))[1]}
+        return [{"group": g, "label": label, **profiles.learning_profile_rows(self.profile(g, 0))[1]}
                 for g, label in enumerate(self.group_labels)]
 
     @property

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from atlib import metrics, plots
+from atlib import metrics
+from atlib.plots import profiles
 from atlib.explorer.charts import compile_spec, explorer_views
 from atlib.explorer.profileset import ALL, OUTCOMES, SORTS, SPLITS, ProfileSet, RunsLike
 
@@ -171,6 +172,6 @@ class ProfileExplorer:
         self.status.value = f"{self.slider.value + 1} of {len(self.order)} images · <b>{caption}</b>"
         self.table.value = TABLE_STYLE + self.categories.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0,
                                                                  classes="atlib-categories")
-        self.image.value = plots.png_bytes(data.image(row), IMAGE_SCALE)
+        self.image.value = profiles.png_bytes(data.image(row), IMAGE_SCALE)
         self.spec = {**self._spec, "title": {"text": caption, "anchor": "start", "fontSize": 16},
                      "datasets": data.chart_rows([row])}
