@@ -1,7 +1,8 @@
 """``python -m atlib COMMAND [ARGS]``: one entry point for atlib's command-line tools.
 
 ``python -m atlib demo`` is the README's main job; every other command is the module of the same
-name (``python -m atlib train ...`` is ``python -m atlib.train ...``).
+name (``python -m atlib train ...`` is ``python -m atlib.train ...``). Every command fails the same way
+(:mod:`atlib.cli`): one line and exit code 2, the traceback with ``ATLIB_DEBUG=1``.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ import sys
 
 COMMANDS = {
     "demo": ("atlib.demo", "reduced reproduction on CPU: train, evaluate, execute every notebook, summarise"),
+    "train": ("atlib.train", "train (or resume) one configuration, recording every test prediction"),
+    "evaluate": ("atlib.evaluate", "CIFAR-C and AutoAttack results for finished runs; evaluate or record checkpoints "
+                                   "trained elsewhere"),
     "claims": ("atlib.claims", "does a set of runs reproduce the paper? each claim's statistics and verdict"),
-    "train": ("atlib.train", "train (or resume) one configuration"),
-    "evaluate": ("atlib.evaluate", "add CIFAR-C accuracy to finished runs"),
+    "explorer": ("atlib.explorer", "the learning-profile explorer of a set of runs as one self-contained HTML file"),
     "corruptions": ("atlib.corruptions", "generate CIFAR-10-C / CIFAR-100-C from the published parameters"),
     "notebooks": ("atlib.notebooks", "execute one notebook with parameters (papermill)"),
-    "sweep": ("atlib.sweep", "run the paper's grid (or another) on Slurm or local GPUs"),
+    "sweep": ("atlib.sweep", "run a grid of runs (the paper's or your own) on Slurm or local GPUs; status and report"),
 }
 
 
@@ -24,7 +27,7 @@ def usage() -> str:
     width = max(map(len, COMMANDS))
     rows = "\n".join(f"  {name:<{width}}  {text}" for name, (_, text) in COMMANDS.items())
     return (f"usage: python -m atlib COMMAND [ARGS]\n\ncommands:\n{rows}\n\n"
-            "'python -m atlib COMMAND --help' for a command's options.")
+            "'python -m atlib COMMAND --help' for a command's options; ATLIB_DEBUG=1 shows the traceback of a failure.")
 
 
 def main(argv: list[str]) -> None:

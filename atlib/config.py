@@ -9,6 +9,8 @@ from __future__ import annotations
 import ast
 import dataclasses
 import functools
+import math
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -19,10 +21,19 @@ from atlib.data.constants import DATASETS
 # Training methods (losses in atlib.train.losses; names, order and colours in atlib.setting). "external" marks
 # runs recorded from checkpoints trained elsewhere (atlib.evaluate.external): they are never trained here.
 METHODS = ("nt", "at", "trades", "mart", "fgsm_rs", "external")
+TRAINED_METHODS = METHODS[:-1]
 ADVERSARIAL_METHODS = ("at", "trades", "mart", "fgsm_rs")
 AWP_METHODS = ("at", "trades")
 BN_MODES = ("eval", "train")
 SWITCHES = ("auto", "on", "off")  # "auto": on for CUDA, off for the CPU
+# The built-in architectures (atlib.models builds them); named here so that the CLI lists them without torch.
+MODEL_NAMES = ("resnet18", "preact_resnet18", "wrn28_10", "small_cnn", "wrn34_10")
+DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
+# The one search rule for data, stated by every data-root option (implemented in atlib.data.sources).
+DATA_ROOT_RULE = ("given, it alone is searched (an error if the data are not there); unset: $ATLIB_DATA, then ./data, "
+                  "then torchvision's download when online")
+# Fields naming a file or folder (shown as PATH by the CLI).
+PATH_FIELDS = frozenset({"synthetic", "data_root", "neg_path", "cifar_c_root", "out_dir"})
 
 # Fields that say how/where a run executes, not what it computes: they may differ
 # between a run's first start and its resumption.
@@ -34,63 +45,79 @@ EXECUTION_FIELDS = frozenset({
 })
 
 
+def option(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
+    """A :class:`TrainConfig` field with its one line of help and, for a closed set of values, its choices:
+    the single source of the CLI's ``--help`` and of the documentation."""
+    return dataclasses.field(default=default, metadata={"help": help, "choices": choices})
+
+
 @dataclass
 class TrainConfig:
     """Everything that determines a training run. Defaults reproduce Section 3 of the paper:
     SGD (momentum 0.9), lr 0.1 decayed x0.1 at epochs 70 and 90, batch 128, weight decay 1e-4,
     120 epochs; AT uses PGD-10 with a random start."""
 
-    dataset: str = "cifar10"
-    model: str = "resnet18"
-    method: str = "at"
-    epsilon_255: float = 8.0  # attack budget in 1/255 units: 8 means 8/255. Forced to 0 for NT.
-    pgd_steps: int = 10
-    pgd_alpha_255: float | None = None  # None: 2.5 * epsilon / steps (2/255 for 8/255, 10 steps)
-    attack_bn_mode: str = "eval"  # BN statistics used while crafting training attacks (see atlib.attacks.pgd)
-    trades_beta: float = 6.0  # TRADES (Zhang et al. 2019): weight of KL(p(x) || p(x_adv))
-    mart_beta: float = 6.0  # MART (Wang et al. 2020): weight of its KL term (the authors use 5 for ResNet-18)
-    awp_gamma: float | None = None  # AWP (Wu et al. 2020) on at/trades: perturbation size, the papers' 0.01 (AT) or 0.005 (TRADES); None: off
-    awp_warmup: int | None = None  # epochs before AWP starts; None: 0 for AT, 10 for TRADES (the reference code)
-    ema_decay: float | None = None  # weight EMA of any method, e.g. 0.999, recorded beside the raw model; None: off
-    seed: int = 0
+    dataset: str = option("cifar10", "dataset to train on", choices=DATASETS)
+    model: str = option("resnet18", f"architecture: {', '.join(MODEL_NAMES)}, or a name registered with "
+                                    "atlib.models.register_model")
+    method: str = option("at", "training method: nt natural, at PGD adversarial training (Madry et al.), trades, mart, "
+                               "fgsm_rs (FGSM with a random start)", choices=TRAINED_METHODS)
+    epsilon_255: float = option(8.0, "attack budget in 1/255 units: 8 means 8/255; forced to 0 for nt")
+    pgd_steps: int = option(10, "PGD steps of the training attack")
+    pgd_alpha_255: float | None = option(None, "PGD step size in 1/255 units; unset: 2.5 * epsilon / steps (2/255 for 8/255 and 10 steps)")
+    attack_bn_mode: str = option("eval", "BatchNorm statistics used while crafting training attacks (see atlib.attacks.pgd)",
+                                 choices=BN_MODES)
+    trades_beta: float = option(6.0, "TRADES (Zhang et al. 2019): weight of KL(p(x) || p(x_adv))")
+    mart_beta: float = option(6.0, "MART (Wang et al. 2020): weight of its KL term (the authors use 5 for ResNet-18)")
+    awp_gamma: float | None = option(None, "AWP (Wu et al. 2020) on at/trades: perturbation size, the papers' 0.01 (AT) "
+                                           "or 0.005 (TRADES); unset: no AWP")
+    awp_warmup: int | None = option(None, "epochs before AWP starts; unset: 0 for at, 10 for trades (the reference code)")
+    ema_decay: float | None = option(None, "weight EMA of any method, e.g. 0.999, recorded beside the raw model; unset: no EMA")
+    seed: int = option(0, "random seed (>= 0) of initialisation, batches, augmentation and attacks")
 
-    epochs: int = 120
-    batch_size: int = 128
-    lr: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    lr_milestones: tuple[int, ...] = (70, 90)
-    lr_gamma: float = 0.1
+    epochs: int = option(120, "training epochs")
+    batch_size: int = option(128, "training batch size")
+    lr: float = option(0.1, "initial SGD learning rate")
+    momentum: float = option(0.9, "SGD momentum")
+    weight_decay: float = option(1e-4, "SGD weight decay")
+    lr_milestones: tuple[int, ...] = option((70, 90), "epochs at which the learning rate is multiplied by lr_gamma")
+    lr_gamma: float = option(0.1, "learning-rate decay factor at each milestone")
 
-    synthetic: str | None = None  # path to a Wang et al. (2023) style .npz of generated images
-    synthetic_fraction: float = 0.5  # share of every batch drawn from the synthesized set
-    synthetic_tag: str = "synth"  # how the synthesized set is named in the run name (e.g. "standin")
+    synthetic: str | None = option(None, "a Wang et al. (2023) style .npz of generated images mixed into every batch")
+    synthetic_fraction: float = option(0.5, "share of every batch drawn from the synthesized set, in [0, 1)")
+    synthetic_tag: str = option("synth", "how the synthesized set is named in the run name (e.g. standin)")
 
-    record_per_epoch: int = 1  # record points per epoch (the paper's authors used several)
-    record_train: bool = True  # per-example loss, correctness, p_true and margin of every training presentation (atlib.dynamics)
-    record_train_clean: bool = False  # with record_train: also an eval-mode forward of each clean batch (one forward per step)
-    train_probe_size: int | None = None  # training examples recorded like the test set at every record point; None: min(5000, N/2); 0: off
-    train_subset: int | None = None  # first-class-balanced subset sizes for CPU-sized runs
-    test_subset: int | None = None
-    robust_eval_eps_255: tuple[float, ...] = (8.0,)  # PGD-20 robust accuracy at these budgets (plus the training one)
-    robust_eval_n: int = 1000  # robust accuracy on this many test examples, a class-balanced subset
-    robust_eval_steps: int = 20
+    record_per_epoch: int = option(1, "record points per epoch (the paper's authors used several)")
+    record_train: bool = option(True, "record per-example loss, correctness, p_true and margin of every training "
+                                      "presentation (atlib.dynamics)")
+    record_train_clean: bool = option(False, "with record_train: also an eval-mode forward of each clean batch "
+                                             "(one more forward per step)")
+    train_probe_size: int | None = option(None, "training examples recorded like the test set at every record point; "
+                                                "unset: min(5000, N/2); 0: none")
+    train_subset: int | None = option(None, "train on a class-balanced subset of this many images (CPU-sized runs); unset: all")
+    test_subset: int | None = option(None, "test on a class-balanced subset of this many images; unset: all")
+    robust_eval_eps_255: tuple[float, ...] = option((8.0,), "final PGD robust accuracy at these budgets in 1/255 units "
+                                                            "(plus the training one)")
+    robust_eval_n: int = option(1000, "final robust accuracy on this many class-balanced test images (0: skip)")
+    robust_eval_steps: int = option(20, "PGD steps of the final robust evaluation")
 
-    device: str = "auto"  # "auto": cuda if available, else cpu
-    amp: str = "auto"  # bf16 autocast of the training step: "auto" (on CUDA only), "on", "off"; see precision()
-    channels_last: str = "auto"  # channels_last memory format: "auto" (on CUDA only), "on", "off"
-    compile: bool = False  # torch.compile the model (inductor; on the CPU it needs a C compiler)
-    sync_bn: bool = False  # DDP only: SyncBatchNorm (batch statistics over all ranks) instead of per-rank BN
-    dist_timeout_min: float = 120.0  # DDP process-group timeout: covers rank 0's final evaluation (CIFAR-C)
-    deterministic: bool = False  # torch.use_deterministic_algorithms for bitwise-reproducible GPU runs
-    eval_batch_size: int = 1000
+    device: str = option("auto", "cpu, cuda, cuda:N or auto (cuda if available, else cpu)")
+    amp: str = option("auto", "bf16 autocast of the training step (auto: on CUDA only)", choices=SWITCHES)
+    channels_last: str = option("auto", "channels_last memory format (auto: on CUDA only)", choices=SWITCHES)
+    compile: bool = option(False, "torch.compile the model (inductor; on the CPU it needs a C compiler)")
+    sync_bn: bool = option(False, "DDP only: SyncBatchNorm (statistics over all ranks) instead of per-rank BatchNorm")
+    dist_timeout_min: float = option(120.0, "DDP process-group timeout in minutes: covers rank 0's final evaluation")
+    deterministic: bool = option(False, "torch.use_deterministic_algorithms, for bitwise-reproducible GPU runs")
+    eval_batch_size: int = option(1000, "batch size of recording and evaluation")
 
-    data_root: str | None = None  # CIFAR root (else $ATLIB_DATA, then ./data)
-    neg_path: str | None = None  # CIFAR10_neg.npz (else searched); recorded only for cifar10
-    cifar_c_root: str | None = None  # evaluate CIFAR-C at the end: a folder, or "auto" to find it with the data search rule
-    out_dir: str = "outputs/runs"
-    name: str | None = None  # run folder name; default derived from the config (see run_name)
-    progress: bool = True
+    data_root: str | None = option(None, f"folder (or archive) holding CIFAR-10/100: {DATA_ROOT_RULE}")
+    neg_path: str | None = option(None, "CIFAR10_neg.npz (an error if missing); unset: searched like the data; "
+                                        "recorded only for cifar10")
+    cifar_c_root: str | None = option(None, "CIFAR-C evaluated at the end: a folder (released or generated), or auto to find "
+                                            "it with the data search rule; unset: none")
+    out_dir: str = option("outputs/runs", "folder holding the run folders")
+    name: str | None = option(None, "run folder name; unset: derived from the config, e.g. cifar10_resnet18_at8_s0")
+    progress: bool = option(True, "a progress bar on a terminal (the per-epoch line is always printed)")
 
     def __post_init__(self) -> None:
         self.lr_milestones = tuple(int(m) for m in self.lr_milestones)
@@ -100,7 +127,16 @@ class TrainConfig:
         self.validate()
 
     def validate(self) -> None:
-        """Raise ValueError with a fix for every inconsistent field."""
+        """Raise ValueError with a fix for every inconsistent field. Cheap, so every source of settings
+        (CLI, grid, notebook) fails here, before any folder is made."""
+        for name, value in self._floats():
+            if not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value}")
+        if not 0 <= self.seed < 2**32:
+            raise ValueError(f"seed must be in [0, 2**32), got {self.seed}")
+        if not DEVICE_PATTERN.fullmatch(self.device):
+            raise ValueError(f"device must be auto, cpu, cuda or cuda:N (atlib trains on CPUs and NVIDIA GPUs), "
+                             f"got {self.device!r}")
         if self.dataset not in DATASETS:
             raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
         if self.method not in METHODS:
@@ -154,6 +190,23 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a positive number of examples or None, got {value}")
         if self.robust_eval_n < 0:
             raise ValueError("robust_eval_n must be >= 0 (0 skips robust evaluation)")
+        if not all(0 < eps <= 255 for eps in self.robust_eval_eps_255):
+            raise ValueError(f"robust_eval_eps_255 are budgets in 1/255 units in (0, 255], got {self.robust_eval_eps_255}")
+        if self.name is not None and (self.name in ("", ".", "..") or any(c in self.name for c in "/\\\0")):
+            raise ValueError(f"name is the run folder's name inside out_dir, not a path; got {self.name!r}")
+        if self.lr_milestones and self.lr_milestones[0] < 0:
+            raise ValueError(f"lr_milestones are epochs >= 0, got {self.lr_milestones}")
+
+    def _floats(self) -> list[tuple[str, float]]:
+        """Every float value of the config, by field (each budget of a tuple field on its own)."""
+        out = []
+        for name, hint in field_types(type(self)).items():
+            value = getattr(self, name)
+            if float in (hint, *typing.get_args(hint)) and isinstance(value, float):
+                out.append((name, value))
+            elif typing.get_origin(hint) is tuple and typing.get_args(hint)[0] is float:
+                out.extend((name, v) for v in value)
+        return out
 
     @property
     def epsilon(self) -> float:
@@ -185,11 +238,7 @@ class TrainConfig:
         """A config as stored in a run's ``config.json``. Fields added since it was written take their
         defaults, so stored runs keep resuming; values written by older atlib versions are translated
         (see :func:`_upgrade`)."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown TrainConfig fields {unknown}; valid fields: {sorted(known)}")
-        return cls(**_upgrade(dict(data)))
+        return cls(**_upgrade(_known(cls, data)))
 
     @classmethod
     def from_overrides(cls, overrides: Mapping[str, Any] | None = None, preset: str | None = None) -> "TrainConfig":
@@ -204,8 +253,11 @@ class TrainConfig:
 
     def conflicts_with(self, stored: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
         """Fields (other than execution-only ones) whose value differs from a stored config; a field the
-        stored config lacks (added to atlib later) counts as its default."""
-        theirs, mine = TrainConfig.from_dict(stored).to_dict(), self.to_dict()
+        stored config lacks (added to atlib later) counts as its default. The stored values are compared as
+        they are, not validated: one that is no longer valid (a NaN stored before numbers were checked) is
+        reported as a conflict, never raised, so the message says which run and field to fix."""
+        theirs = {**dataclasses.asdict(TrainConfig()), **_upgrade(_known(type(self), stored))}
+        mine = dataclasses.asdict(self)
         return {key: (theirs[key], mine[key]) for key in mine if key not in EXECUTION_FIELDS and theirs[key] != mine[key]}
 
     def precision(self, device_type: str) -> dict[str, str]:
@@ -223,6 +275,15 @@ class TrainConfig:
 def switch_on(value: str, device_type: str) -> bool:
     """An "auto"/"on"/"off" field's meaning on ``device_type`` ("auto" is on for CUDA only)."""
     return value == "on" or (value == "auto" and device_type == "cuda")
+
+
+def _known(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` as a dict, refused if it names a field ``cls`` does not have."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"unknown TrainConfig fields {unknown}; valid fields: {sorted(known)}")
+    return dict(data)
 
 
 def _upgrade(data: dict[str, Any]) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from atlib.cli import command
 from atlib.config import PRESETS, TrainConfig
 from atlib.data.cifar import locate_cifar
 from atlib.data.extra import locate_cifar10_neg
@@ -404,12 +405,9 @@ def settings_from_args(argv: Sequence[str] | None = None) -> DemoSettings:
     return settings
 
 
+@command
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        summary = run_demo(settings_from_args(argv))
-    except (ValueError, FileNotFoundError, KeyError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    summary = run_demo(settings_from_args(argv))
     print()
     print(format_summary(summary))
     return 1 if any(str(v).startswith("FAILED") for v in summary["notebooks"].values()) else 0

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-MODEL_NAMES = ("resnet18", "preact_resnet18", "wrn28_10", "small_cnn", "wrn34_10")
+from atlib.config import MODEL_NAMES
 
 # Per-channel statistics of the training sets, in [0, 1] pixel units.
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)

@@ -24,6 +24,8 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from atlib.cli import command
+from atlib.errors import AtlibError
 from atlib.store.io import atomic_path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -32,7 +34,7 @@ KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "langua
 PARAMETERS_TAG = "parameters"
 
 
-class NotebookError(RuntimeError):
+class NotebookError(AtlibError, RuntimeError):
     """A notebook failed to execute; ``saved`` is the partially executed copy (None if nothing ran)."""
 
     def __init__(self, message: str, notebook: Path, saved: Path | None) -> None:
@@ -162,6 +164,7 @@ def parse_value(text: str) -> Any:
         return text
 
 
+@command
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m atlib.notebooks", description=__doc__.split("\n\n")[0])
     parser.add_argument("notebook", help=f"a shipped notebook ({', '.join(available_notebooks())}) or a .py/.ipynb path")
@@ -171,16 +174,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--progress", action="store_true", help="show papermill's cell progress bar")
     parser.add_argument("--list-parameters", action="store_true", help="print the notebook's parameters and exit")
     args = parser.parse_args(argv)
-    try:
-        if args.list_parameters:
-            for name, default in notebook_parameters(load_notebook(args.notebook)).items():
-                print(f"{name} = {default}")
-            return 0
-        output = args.output or REPO_ROOT / "outputs" / "notebooks" / f"{resolve_notebook(args.notebook).stem}.ipynb"
-        path = run_notebook(args.notebook, {k: parse_value(v) for k, v in args.parameter}, output, progress=args.progress)
-    except (NotebookError, ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    if args.list_parameters:
+        for name, default in notebook_parameters(load_notebook(args.notebook)).items():
+            print(f"{name} = {default}")
+        return 0
+    output = args.output or REPO_ROOT / "outputs" / "notebooks" / f"{resolve_notebook(args.notebook).stem}.ipynb"
+    path = run_notebook(args.notebook, {k: parse_value(v) for k, v in args.parameter}, output, progress=args.progress)
     print(f"executed notebook: {path}")
     return 0
 

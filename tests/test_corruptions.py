@@ -426,10 +426,11 @@ def test_cli_end_to_end_from_an_image_folder(images: np.ndarray, tmp_path: Path)
         folder = root / "test" / f"class{k}"
         folder.mkdir(parents=True)
         Image.fromarray(image).save(folder / "0.png")
-    out = main(
-        ["--dataset", "cifar10", "--out", str(tmp_path / "c"), "--root", str(root),
+    out = tmp_path / "c"
+    assert main(
+        ["--dataset", "cifar10", "--out", str(out), "--root", str(root),
          "--corruptions", "contrast, pixelate", "--workers", "1", "--limit", "8"]
-    )  # fmt: skip
+    ) == 0  # fmt: skip
     loaded = load_cifar("cifar10", "test", root)
     for name in ("contrast", "pixelate"):
         rows, labels = read_back(out, name, 2)

@@ -363,7 +363,7 @@ def test_export_cli_with_explicit_dataset_indices(fixture, tmp_path, capsys):
     images = _embedded_spec(out.read_text())["datasets"]["images"]
     assert [r["caption"].split(" · true class")[0] for r in images] == [name_of(4), name_of(9)]
     assert not list(tmp_path.glob(".*.tmp"))  # written atomically, no leftovers
-    assert main([fixture["runs"], "--out", str(tmp_path / "y.html"), "--indices", "2"]) == 1
+    assert main([fixture["runs"], "--out", str(tmp_path / "y.html"), "--indices", "2"]) == 2
     assert "CIFAR-10 test index [2] not evaluated" in capsys.readouterr().err and not (tmp_path / "y.html").exists()
 
 

@@ -254,7 +254,7 @@ def test_cli_parses_literals_and_reports_errors(tmp_path: Path) -> None:
     assert parse_value("None") is None and parse_value("outputs/runs/*") == "outputs/runs/*"
     command = [sys.executable, "-m", "atlib.notebooks", "01_entropy", "-p", "nope", "1", "-o", str(tmp_path / "o.ipynb")]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 1 and "unknown parameters ['nope']" in result.stderr
+    assert result.returncode == 2 and "unknown parameters ['nope']" in result.stderr
     listed = subprocess.run([sys.executable, "-m", "atlib.notebooks", "00_train", "--list-parameters"],
                             cwd=REPO, capture_output=True, text=True, timeout=120)
     assert listed.returncode == 0 and 'preset = "demo"' in listed.stdout

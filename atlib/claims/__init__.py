@@ -6,9 +6,12 @@ cannot tell with the reason, by the rule fixed in :mod:`atlib.claims.rule`. The 
 statistics are listed in :mod:`atlib.claims.paper`. CLI: ``python -m atlib claims RUNS``.
 """
 
-from atlib.claims.specs import SPECS, ClaimResult, ThresholdEvaluation
-from atlib.claims.report import ClaimsReport, claims_report, report_for
-from atlib.claims.rule import FAILS, HOLDS, UNCLEAR, VERDICTS, Less, Value, judge
+from atlib.lazy import lazy_names
 
-__all__ = ["SPECS", "ClaimResult", "ClaimsReport", "FAILS", "HOLDS", "Less", "ThresholdEvaluation", "UNCLEAR", "VERDICTS",
-           "Value", "claims_report", "judge", "report_for"]
+_NAMES = {  # name: the submodule defining it, imported on first use
+    **dict.fromkeys(["ClaimResult", "SPECS", "ThresholdEvaluation"], "specs"),
+    **dict.fromkeys(["ClaimsReport", "claims_report", "report_for"], "report"),
+    **dict.fromkeys(["FAILS", "HOLDS", "Less", "UNCLEAR", "VERDICTS", "Value", "judge"], "rule"),
+}
+__getattr__ = lazy_names(__name__, _NAMES)
+__all__ = sorted(_NAMES)

@@ -6,11 +6,10 @@ import argparse
 import sys
 from typing import Sequence
 
-from atlib.claims.report import report_for
-from atlib.store.io import write_json
-from atlib.metrics import RELATIVE_RANGE
+from atlib.cli import command
 
 
+@command
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m atlib claims",
                                      description="Does a set of runs reproduce the paper's claims? One row per claim, "
@@ -18,16 +17,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("runs", nargs="+", help="a folder of runs, a glob (quoted) or run folders")
     parser.add_argument("--threshold-range", nargs=2, type=float, metavar=("LOW", "HIGH"),
                         help="non-monotonicity thresholds (total confidence drop) claims 3a-3c are judged over "
-                             f"(default: {RELATIVE_RANGE[0]:g}-{RELATIVE_RANGE[1]:g} times atlib.metrics.default_threshold "
+                             "(default: atlib.metrics.RELATIVE_RANGE times atlib.metrics.default_threshold "
                              "for the runs' number of record points)")
     parser.add_argument("--json", help="also write the report as JSON to this file")
     parser.add_argument("--workers", type=int, help="threads reading runs (default: one per CPU core)")
     args = parser.parse_args(argv)
-    try:
-        report = report_for(args.runs, tuple(args.threshold_range) if args.threshold_range else None, args.workers)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    from atlib.claims.report import report_for  # the analysis stack loads only when a command runs
+    from atlib.store.io import write_json
+
+    report = report_for(args.runs, tuple(args.threshold_range) if args.threshold_range else None, args.workers)
     print(report.markdown())
     if args.json:
         write_json(args.json, report.to_dict())

@@ -37,7 +37,11 @@ Where the output cannot match the released files:
   in the last bits, which a truncating cast can turn into one-level differences.
 """
 
-from atlib.corruptions.core import BLOCK_SIZE, CORRUPTIONS, SEVERITIES, corrupt
-from atlib.corruptions.generate import generate_cifar_c
+from atlib.lazy import lazy_names
 
-__all__ = ["BLOCK_SIZE", "CORRUPTIONS", "SEVERITIES", "corrupt", "generate_cifar_c"]
+_NAMES = {  # name: the submodule defining it, imported on first use
+    **dict.fromkeys(["BLOCK_SIZE", "CORRUPTIONS", "SEVERITIES", "corrupt"], "core"),
+    **dict.fromkeys(["generate_cifar_c"], "generate"),
+}
+__getattr__ = lazy_names(__name__, _NAMES)
+__all__ = sorted(_NAMES)

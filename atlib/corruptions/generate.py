@@ -12,7 +12,7 @@ import multiprocessing
 import os
 from importlib import metadata
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Mapping
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -42,6 +42,7 @@ def generate_cifar_c(
     corruptions: Iterable[str] | None = None,
     seed: int = 0,
     workers: int | None = None,
+    source: Mapping[str, str] | None = None,
 ) -> Path:
     """Write the corrupted copies of ``images`` (uint8 (N, 32, 32, 3)) into ``out_dir``; return it.
 
@@ -49,6 +50,8 @@ def generate_cifar_c(
     so an interrupted run resumes; every file is written atomically. Rows are exactly
     ``corrupt(images, name, severity, seed)``. Work is split into (corruption, severity, block)
     tasks over ``workers`` processes (default: all cores; 0 or 1 runs in this process).
+    ``source`` names the images (``{"dataset": "cifar10", "split": "test"}``); it is recorded, and a folder
+    made from other images is refused rather than completed with them.
     """
     batch = check_images(images)
     if np.ndim(images) != 4 or len(batch) == 0:
@@ -62,8 +65,9 @@ def generate_cifar_c(
     for name in names:
         check_request(name, SEVERITIES[0], seed)
     out_dir = Path(out_dir)
-    _check_manifest(out_dir, seed, len(batch))
-    manifest = _manifest(seed, len(batch))
+    source = dict(source or {})
+    _check_manifest(out_dir, seed, len(batch), source)
+    manifest = {**_manifest(seed, len(batch)), **source}
     write_json(out_dir / MANIFEST, {**manifest, "complete": _complete(out_dir, len(batch))})
     save_npy(out_dir / "labels.npy", np.tile(labels.astype(np.int64), len(SEVERITIES)))
 
@@ -151,15 +155,21 @@ def _manifest(seed: int, n: int) -> dict:
     }
 
 
-def _check_manifest(out_dir: Path, seed: int, n: int) -> None:
-    """Refuse to resume into a folder generated with another seed or image count."""
+# A manifest written before the source was recorded holds the CLI's default split; its dataset is unknown.
+_UNRECORDED = {"split": "test"}
+
+
+def _check_manifest(out_dir: Path, seed: int, n: int, source: Mapping[str, str]) -> None:
+    """Refuse to resume into a folder generated with another seed, image count or source (dataset, split)."""
     path = out_dir / MANIFEST
     if not path.is_file():
         return
     previous = read_json(path)
-    for key, value in (("seed", seed), ("images_per_severity", n), ("block_size", BLOCK_SIZE)):
-        if previous.get(key) != value:
+    expected = [("seed", seed), ("images_per_severity", n), ("block_size", BLOCK_SIZE), *source.items()]
+    for key, value in expected:
+        found = previous.get(key, _UNRECORDED.get(key, value) if key in source else None)
+        if found != value:
             raise ValueError(
-                f"{out_dir} was generated with {key}={previous.get(key)!r}, not {value!r}; "
+                f"{out_dir} was generated with {key}={found!r}, not {value!r}; "
                 f"use a fresh output folder or the same settings to resume"
             )

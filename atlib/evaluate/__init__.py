@@ -5,7 +5,15 @@
 - ``python -m atlib.evaluate`` (:mod:`atlib.evaluate.__main__`): add results to finished runs.
 """
 
-from atlib.evaluate.corruptions import GENERATION_FILE, add_cifar_c_metrics, cifar_c_source, evaluate_corruptions
-from atlib.evaluate.trained import load_trained_model
+from atlib.lazy import lazy_names
 
-__all__ = ["GENERATION_FILE", "add_cifar_c_metrics", "cifar_c_source", "evaluate_corruptions", "load_trained_model"]
+# AutoAttack's versions and attacks (atlib.evaluate.autoattack), named here so that the CLI lists them without torch.
+VERSIONS = ("standard", "rand", "custom")
+ATTACKS = ("apgd-ce", "apgd-dlr", "fab", "square", "apgd-t", "fab-t")
+
+_NAMES = {  # name: the submodule defining it, imported on first use
+    **dict.fromkeys(["GENERATION_FILE", "add_cifar_c_metrics", "cifar_c_source", "evaluate_corruptions"], "corruptions"),
+    **dict.fromkeys(["load_trained_model"], "trained"),
+}
+__getattr__ = lazy_names(__name__, _NAMES)
+__all__ = sorted([*_NAMES, "ATTACKS", "VERSIONS"])

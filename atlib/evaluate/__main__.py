@@ -14,13 +14,10 @@ import argparse
 import sys
 from typing import Any, Sequence
 
-import torch
-
-from atlib.evaluate.autoattack import ATTACKS, VERSIONS, autoattack_class
-from atlib.evaluate.corruptions import add_cifar_c_metrics
-from atlib.evaluate.external import add_autoattack_metrics, evaluate_checkpoint, record_checkpoints
-from atlib.store.io import write_json
-from atlib.models import EXTERNAL_ARCHS, MODEL_NAMES, NORMALIZATION
+from atlib.cli import command
+from atlib.config import DATA_ROOT_RULE, MODEL_NAMES
+from atlib.data.constants import DATASETS
+from atlib.evaluate import ATTACKS, VERSIONS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,52 +28,57 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--checkpoint", help="one checkpoint file (a state_dict, alone or under state_dict/model/net)")
     source.add_argument("--checkpoints", help="a glob of one training run's checkpoints, e.g. 'ckpts/epoch_*.pt' "
                         "(quote it); the epoch is the last number in each file name")
-    source.add_argument("--arch", choices=sorted(set(EXTERNAL_ARCHS) | set(MODEL_NAMES)), help="the checkpoint's architecture")
+    source.add_argument("--arch", help=f"the checkpoint's architecture: {', '.join(MODEL_NAMES)}, or a name registered "
+                        "with atlib.models.register_model")
     source.add_argument("--no-normalize", action="store_true", help="the network takes [0, 1] pixels (TRADES, MART, AWP models)")
     source.add_argument("--mean", type=float, nargs=3, help="input normalization mean the network expects (default: the dataset's)")
     source.add_argument("--std", type=float, nargs=3, help="input normalization std the network expects (default: the dataset's)")
-    source.add_argument("--dataset", choices=sorted(NORMALIZATION), default="cifar10")
-    source.add_argument("--data-root", help="CIFAR root (else $ATLIB_DATA, then ./data)")
-    source.add_argument("--neg-path", help="CIFAR10_neg.npz (else searched)")
+    source.add_argument("--dataset", choices=DATASETS, default="cifar10", help="the checkpoint's dataset (default: cifar10)")
+    source.add_argument("--data-root", help=f"folder (or archive) holding CIFAR-10/100: {DATA_ROOT_RULE}")
+    source.add_argument("--neg-path", help="CIFAR10_neg.npz (an error if missing); unset: searched like the data")
     source.add_argument("--test-subset", type=int, help="evaluate/record a class-balanced subset of this many test images")
     source.add_argument("--json", help="--checkpoint/--checkpoints: also write the results as one JSON object to this file")
     source.add_argument("--name", help="--checkpoints: the run's folder name (default derived from the folder of the files)")
     source.add_argument("--out-dir", default="outputs/runs", help="--checkpoints: where the run folder goes")
     attack = parser.add_argument_group("robustness")
     attack.add_argument("--autoattack", action="store_true", help="AutoAttack (needs the optional package pyautoattack)")
-    attack.add_argument("--aa-version", choices=VERSIONS, default="standard", help="AutoAttack version")
+    attack.add_argument("--aa-version", choices=VERSIONS, default="standard", help="AutoAttack version (default: standard)")
     attack.add_argument("--aa-attacks", nargs="+", choices=ATTACKS, help="attacks of --aa-version custom")
     attack.add_argument("--n", type=int, help="attack this many class-balanced test images (default: 1000; for runs "
                         "their robust_eval_n, so PGD and AutoAttack attack the same images)")
     attack.add_argument("--eps-255", type=float, nargs="+", help="budgets in 1/255 units (default: 8; for runs the "
                         "budgets of their PGD evaluation)")
-    attack.add_argument("--pgd-steps", type=int, default=20)
+    attack.add_argument("--pgd-steps", type=int, default=20, help="PGD steps (default: 20)")
     parser.add_argument("--cifar-c", help="folder with <corruption>.npy and labels.npy (released or generated)")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (cuda if available, else cpu; default)")
+    parser.add_argument("--batch-size", type=int, default=1000, help="evaluation batch size (default: 1000)")
     return parser
 
 
+@command
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     modes = [bool(args.runs), args.checkpoint is not None, args.checkpoints is not None]
     if sum(modes) != 1:
         parser.error("give run folders, or --checkpoint PATH, or --checkpoints 'GLOB' (exactly one of them)")
-    try:
-        if args.autoattack:
-            autoattack_class()  # fail before any work when the package is missing
-        if args.aa_attacks and args.aa_version != "custom":
-            raise ValueError("--aa-attacks needs --aa-version custom")
-        if args.runs:
-            return _runs(parser, args)
-        return _checkpoints(parser, args)
-    except (ImportError, ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    if args.aa_attacks and args.aa_version != "custom":
+        raise ValueError("--aa-attacks needs --aa-version custom")
+    from atlib.evaluate.autoattack import autoattack_class  # torch loads only when a command runs
+    from atlib.train import resolve_device
+
+    args.device = str(resolve_device(args.device))
+    if args.autoattack:
+        autoattack_class()  # fail before any work when the package is missing
+    if args.runs:
+        return _runs(parser, args)
+    return _checkpoints(parser, args)
 
 
 def _runs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from atlib.evaluate.corruptions import add_cifar_c_metrics
+    from atlib.evaluate.external import add_autoattack_metrics
+
     if args.cifar_c is None and not args.autoattack:
         parser.error("nothing to add to the runs: give --cifar-c DIR and/or --autoattack")
     for path in args.runs:
@@ -91,6 +93,10 @@ def _runs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 
 def _checkpoints(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from atlib.evaluate.external import evaluate_checkpoint, record_checkpoints
+    from atlib.models import NORMALIZATION
+    from atlib.store.io import write_json
+
     if args.arch is None:
         parser.error("--checkpoint/--checkpoints need --arch")
     if args.no_normalize and (args.mean or args.std):

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from atlib.attacks import _frozen, check_epsilon
+from atlib.evaluate import ATTACKS, VERSIONS
 from atlib.evaluate.accuracy import _to_images, correct_predictions
 from atlib.evaluate.robust import robust_rows
 from atlib.store.io import read_json, write_json
@@ -31,8 +32,6 @@ from atlib.store.io import read_json, write_json
 PACKAGE = "pyautoattack"
 PINNED = "0.2.0"
 INSTALL = f"pip install -r requirements-autoattack.txt  (or: pip install {PACKAGE}=={PINNED})"
-VERSIONS = ("standard", "rand", "custom")
-ATTACKS = ("apgd-ce", "apgd-dlr", "fab", "square", "apgd-t", "fab-t")
 CLEAN_WRONG, ROBUST = 0, -1  # codes in ``broken_by`` besides 1 + the index of the attack that broke the image
 
 

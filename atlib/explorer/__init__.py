@@ -14,9 +14,15 @@ points, and how NT and AT treat the same image. The package, one job per module:
 - :mod:`~atlib.explorer.gallery`: notebook 02's Fig 6 gallery of category examples.
 """
 
-from atlib.explorer.export import export_html
-from atlib.explorer.gallery import category_examples, category_gallery_chart
-from atlib.explorer.profileset import ProfileSet
-from atlib.explorer.widget import ProfileExplorer
+from atlib.lazy import lazy_names
 
-__all__ = ["ProfileExplorer", "ProfileSet", "category_examples", "category_gallery_chart", "export_html"]
+SPLITS = ("test", "neg", "probe")  # the record sets the explorer browses: test, CIFAR-10-NEG, the training probe
+
+_NAMES = {  # name: the submodule defining it, imported on first use
+    **dict.fromkeys(["export_html"], "export"),
+    **dict.fromkeys(["category_examples", "category_gallery_chart"], "gallery"),
+    **dict.fromkeys(["ProfileSet"], "profileset"),
+    **dict.fromkeys(["ProfileExplorer"], "widget"),
+}
+__getattr__ = lazy_names(__name__, _NAMES)
+__all__ = sorted([*_NAMES, "SPLITS"])

@@ -7,10 +7,11 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from atlib.explorer.export import export_html
-from atlib.explorer.profileset import SPLITS
+from atlib.cli import command
+from atlib.explorer import SPLITS
 
 
+@command
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m atlib.explorer",
                                      description="Write the learning-profile explorer as a self-contained HTML file.")
@@ -27,12 +28,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "instead of the default selection")
     args = parser.parse_args(argv)
     reference: int | str = int(args.reference) if args.reference.isdigit() else args.reference
-    try:
-        path = export_html(args.runs, args.out, dataset_indices=args.indices, max_images=args.max_images,
-                           per_category=args.per_category, reference=reference, split=args.split, threshold=args.threshold)
-    except (FileNotFoundError, KeyError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    from atlib.explorer.export import export_html  # altair and the analysis stack load only when a command runs
+
+    path = export_html(args.runs, args.out, dataset_indices=args.indices, max_images=args.max_images,
+                       per_category=args.per_category, reference=reference, split=args.split, threshold=args.threshold)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0
 

@@ -28,11 +28,11 @@ import pandas as pd
 from atlib import analysis, metrics
 from atlib.plots import profiles, style
 from atlib.dynamics.frames import presentation_history
+from atlib.explorer import SPLITS
 from atlib.store.runs import Run, RunGroup, group_seeds, load_runs
 
 ALL = "all"
 SORTS = ("non-monotonicity", "entropy", "dataset index")
-SPLITS = ("test", "neg", "probe")  # the record sets the explorer browses: test, CIFAR-10-NEG, the training probe
 HISTORY_DATA = "history"  # the dataset of a probe image's presentation history (chart_rows)
 OUTCOMES = (ALL, "right", "wrong")
 PROFILE_TOP_K = 10  # classes shown in a profile (true class + 9 likeliest, rest summed): CIFAR-100 stays readable

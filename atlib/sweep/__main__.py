@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from atlib.cli import command
 from atlib.config import TrainConfig
 from atlib.sweep.estimate import load_throughput
 from atlib.sweep.grid import Grid, SlurmOptions, builtin_grids, expand, load_grid, slurm_options
@@ -48,16 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@command
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return _main(args)
-    except (ValueError, FileNotFoundError, KeyError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-
-
-def _main(args: argparse.Namespace) -> int:
     grid = load_grid(args.grid)
     sweep = SweepDir(args.out or Path("outputs/sweeps") / grid.name)
     options = slurm_options(grid, {f.name: getattr(args, f.name) for f in dataclasses.fields(SlurmOptions)})

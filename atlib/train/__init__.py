@@ -13,21 +13,30 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-
-import torch
-from tqdm.auto import tqdm
+from typing import TYPE_CHECKING, Any
 
 from atlib.config import TrainConfig
-from atlib.train.distributed import init_distributed
 from atlib.store.io import read_json, write_json
 from atlib.store.runs import CHECKPOINT, CONFIG, META, METRICS, PROGRESS, RECORDS, Run, load_run
 from atlib.train.cli import build_parser, config_from_args, main
-from atlib.train.loop import Trainer
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["Trainer", "build_parser", "config_from_args", "main", "resolve_device", "train"]
 
 
+def __getattr__(name: str) -> Any:
+    if name == "Trainer":  # torch loads on first use, so that `python -m atlib.train --help` is instant
+        from atlib.train.loop import Trainer
+
+        return Trainer
+    raise AttributeError(f"module 'atlib.train' has no attribute {name!r}")
+
+
 def resolve_device(name: str) -> torch.device:
+    import torch
+
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
@@ -61,6 +70,12 @@ def train(config: TrainConfig, *, force: bool = False) -> Run:
 
     Under ``torchrun`` every rank calls this; rank 0 alone writes the run folder.
     """
+    import torch
+    from tqdm.auto import tqdm
+
+    from atlib.train.distributed import init_distributed
+    from atlib.train.loop import Trainer
+
     config.validate()
     if config.method == "external":
         raise ValueError("method 'external' marks runs recorded from checkpoints trained elsewhere; record such a series "
