@@ -32,6 +32,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 PARAMETERS_TAG = "parameters"
+# The kernel logs only errors: at its default level it warns, on every start, that it talks to this process over
+# TCP without encryption, which is harmless on a machine of one's own (render_notebooks says so once).
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
+KERNEL_NOTE = ("notebook kernels talk to this process over local TCP ports without encryption: harmless on a machine "
+               "of your own (on a shared one, other users could read them); their warning about it is silenced")
 
 
 class NotebookError(AtlibError, RuntimeError):
@@ -45,6 +50,20 @@ class NotebookError(AtlibError, RuntimeError):
 def available_notebooks() -> list[str]:
     """Names of the notebooks shipped in ``notebooks/`` (e.g. ``01_entropy``)."""
     return sorted(p.stem for p in NOTEBOOK_DIR.glob("*.py"))
+
+
+def report_notebooks() -> list[str]:
+    """The notebooks that report on a set of runs, in the order they are rendered (the demo's and a sweep's
+    ``--render``): every shipped notebook that reads runs, i.e. declares a ``runs`` parameter (``00_train``
+    trains instead)."""
+    return [name for name in available_notebooks() if "runs" in notebook_parameters(load_notebook(name))]
+
+
+def repo_relative(path: str | os.PathLike) -> str:
+    """``path`` relative to the repository when it lies inside it (as summaries print paths, and as notebook
+    parameters are given: a notebook runs in the repository root), else absolute."""
+    resolved = Path(path).resolve()
+    return str(resolved.relative_to(REPO_ROOT)) if resolved.is_relative_to(REPO_ROOT) else str(resolved)
 
 
 def resolve_notebook(name_or_path: str | os.PathLike) -> Path:
@@ -112,7 +131,8 @@ def run_notebook(name_or_path: str | os.PathLike, parameters: dict[str, Any] | N
             warnings.filterwarnings("ignore", message="The specified file .* does not end in")
             try:
                 papermill.execute_notebook(nb, str(tmp), parameters=parameters, kernel_name=KERNELSPEC["name"],
-                                           cwd=str(REPO_ROOT), progress_bar=progress, execution_timeout=timeout_s)
+                                           cwd=str(REPO_ROOT), progress_bar=progress, execution_timeout=timeout_s,
+                                           extra_arguments=KERNEL_ARGUMENTS)
             except BaseException:
                 if tmp.is_file() and tmp.stat().st_size > 0:
                     os.replace(tmp, failed)
@@ -152,6 +172,7 @@ def render_notebooks(names: Sequence[str], offered: Callable[[str], dict[str, An
             echo(f"FAILED   {name}: {type(err).__name__}: {err}")
         return result
 
+    echo(KERNEL_NOTE)
     with concurrent.futures.ThreadPoolExecutor(max(1, jobs)) as pool:
         return dict(zip(names, pool.map(render, names)))
 

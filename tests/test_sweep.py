@@ -24,7 +24,8 @@ from atlib.store.records import RecordStore
 from atlib.store.runs import load_run, run_status
 from atlib.sweep import SweepDir, TrainPack, expand, load_grid, load_throughput, parse_grid, run_hours, run_local, survey
 from atlib.sweep.__main__ import main
-from atlib.sweep.estimate import FORWARD_SPEEDUP
+from atlib.sweep.estimate import FORWARD_SPEEDUP, epoch_passes
+from atlib.sweep.grid import builtin_grids, prepared_inputs
 from atlib.sweep.launch import visible_gpus
 from atlib.sweep.status import counts, format_status
 from fakeruns import make_run, random_probs
@@ -89,8 +90,10 @@ def test_builtin_grids() -> None:
     assert {c.seed for c in configs} == set(range(5)) and {c.dataset for c in configs} == {"cifar10", "cifar100"}
     assert sum(c.uses_synthetic for c in configs) == 60
     assert all(c.epochs == 120 and c.model == "resnet18" and c.pgd_steps == 10 for c in configs)
-    demo = expand(load_grid("demo"), "unused")
-    assert [c.run_name for c in demo] == [f"cifar10_small_cnn_{m}_s{s}" for m in ("nt", "at2", "at8") for s in (0, 1)]
+    demo = expand(load_grid("demo"), "unused")  # the demo's grid: tests/test_demo.py checks it run by run
+    assert [c.run_name for c in demo][:6] == [f"cifar10_small_cnn_{m}_s{s}" for m in ("nt", "at2", "at8") for s in (0, 1)]
+    assert [c.run_name for c in demo][6:] == ["cifar10_small_cnn_nt_standin0.5_s0", "cifar10_small_cnn_at8_standin0.5_s0"]
+    assert {"demo", "paper", "quick", "study", "variants"} <= set(builtin_grids())
 
 
 @pytest.mark.parametrize("data, message", [
@@ -113,6 +116,9 @@ def test_builtin_grids() -> None:
     ({"product": {"seed": [0]}, "slurm": {"partiton": "gpu"}}, r"unknown field\(s\) \['partiton'\] in slurm; valid fields: partition"),
     ({"product": {"seed": [0]}, "slurm": {"gpus": "one"}}, r"slurm.gpus: expected int"),
     ({"product": {"seed": [0]}, "include": {"seed": 1}}, "include must be a list"),
+    ({"product": {"seed": [0]}, "prepare": {"standin": 0}}, r"prepare.standin: expected a positive number of images, got 0"),
+    ({"product": {"seed": [0]}, "prepare": {"cifar10_c": 5}}, r"unknown input\(s\) \['cifar10_c'\] in prepare; it can make: standin"),
+    ({"product": {"dataset": ["cifar10", "cifar100"]}, "prepare": {"cifar_c": 5}}, r"\['dataset'\] must be fixed, not in product"),
     ([1, 2], "a grid is a mapping"),
 ])
 def test_bad_grids_get_clear_errors(tmp_path: Path, data: object, message: str) -> None:
@@ -182,9 +188,11 @@ def test_dry_run_submits_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     for launcher in ("slurm", "local"):
         assert main(["--grid", "demo", "--launcher", launcher, "--out", str(out), "--dry-run"]) == 0
     text = capsys.readouterr().out
-    assert "to submit: 6 run(s) (6 new, 0 partial, 0 failed" in text and "dry run: nothing submitted" in text
-    assert "would submit 6 run(s) as one Slurm job array" in text and "would run 6 run(s) as local submitit jobs" in text
-    assert not out.exists()  # no sweep.json, no logs, no run folder
+    assert "to submit: 8 run(s) (8 new, 0 partial, 0 failed" in text and "dry run: nothing submitted" in text
+    assert "would submit 8 run(s) as one Slurm job array" in text and "would run 8 run(s) as local submitit jobs" in text
+    assert f"made before launching (kept once made): standin {out.absolute()}/data/standin_" in text
+    assert "synthetic=" not in text and "CIFAR-10-C (" not in text  # what the grid makes is never a missing input
+    assert not out.exists()  # no sweep.json, no logs, no run folder, no prepared input
 
 
 def test_dry_run_counts_partial_and_done(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -196,7 +204,7 @@ def test_dry_run_counts_partial_and_done(tmp_path: Path, capsys: pytest.CaptureF
     (partial / "checkpoint.pt").write_bytes(b"x")
     assert main(["--grid", "demo", "--out", str(out), "--dry-run"]) == 0
     text = capsys.readouterr().out
-    assert "to submit: 5 run(s) (4 new, 1 partial, 0 failed" in text and "skipped: 1 done" in text
+    assert "to submit: 7 run(s) (6 new, 1 partial, 0 failed" in text and "skipped: 1 done" in text
 
 
 # ----------------------------------------------------------------------------- status
@@ -480,7 +488,8 @@ def test_local_sweep_killed_and_resumed(tiny_root: Path, tmp_path: Path, capsys:
 
 def test_render_runs_every_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     calls = []
-    declared = {"05_profile_explorer": {"runs": "", "export": ""}}  # the others take runs and output_dir
+    declared = {"05_profile_explorer": {"runs": "", "export": ""},  # the others take runs and output_dir
+                "00_train": {"preset": "", "overrides": "", "output_dir": ""}}  # reads no runs: no report notebook
 
     def run_notebook(name: str, parameters: dict, output_path: Path) -> Path:
         calls.append((name, parameters, Path(output_path)))
@@ -499,12 +508,14 @@ def test_render_runs_every_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     make_run(out / "runs", expand(load_grid("demo"), out / "runs")[0], random_probs(rng, 2, 5, 10), rng.integers(0, 10, 5))
     assert main(["--grid", "demo", "--out", str(out), "--render"]) == 1  # one notebook failed, the others ran
     assert [c[0] for c in calls] == ["01_entropy", "02_point_categories", "03_cifar10_neg", "04_synthesized_data", "05_profile_explorer",
-                                     "06_claims"]
-    assert calls[0][1] == {"runs": str(out / "runs" / "*"), "output_dir": str(out / "report" / "01_entropy")}
-    assert calls[0][2] == out / "report" / "01_entropy.ipynb" and calls[0][2].exists()
-    assert calls[4][1] == {"runs": str(out / "runs" / "*"), "export": str(out / "report" / "05_profile_explorer.html")}
+                                     "06_claims", "07_training_dynamics"]
+    assert calls[0][1] == {"runs": str(out.resolve() / "runs"), "output_dir": str(out.resolve() / "figures" / "01_entropy")}
+    assert calls[0][2] == out / "notebooks" / "01_entropy.ipynb" and calls[0][2].exists()
+    assert calls[4][1] == {"runs": str(out.resolve() / "runs"),
+                           "export": str(out.resolve() / "figures" / "05_profile_explorer" / "explorer.html")}
     text = capsys.readouterr().out
-    assert "FAILED   03_cifar10_neg: RuntimeError: cell 4 failed" in text and text.count("rendered ") == 5
+    assert "FAILED   03_cifar10_neg: RuntimeError: cell 4 failed" in text and text.count("rendered ") == 6
+    assert text.count("without encryption") == 1  # the kernels' transport, said once
 
 
 def test_paper_dry_run_names_every_missing_input_with_its_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -566,3 +577,59 @@ def test_grid_inputs_are_found_in_the_data_folder(tiny_root: Path, tmp_path: Pat
     assert [m.what for m in missing_inputs(configs)] == ["synthetic=gen/cifar10/1m.npz"]
     with pytest.raises(FileNotFoundError, match="huggingface.co/datasets/P2333/DM-Improves-AT"):
         resolve_inputs(next(c for c in configs if c.uses_synthetic))
+
+
+# ----------------------------------------------------------------------------- prepared inputs, progress
+
+
+def test_prepared_inputs_fill_their_placeholders(tmp_path: Path) -> None:
+    grid = parse_grid({"preset": "quick", "prepare": {"standin": 300, "cifar_c": 20},
+                       "fixed": {"cifar_c_root": "{cifar_c}"},
+                       "product": {"synthetic": [None, "{standin}"], "seed": [0]}}, name="t")
+    out = tmp_path / "sweep"
+    paths = prepared_inputs(grid, out)
+    assert paths == {"standin": out / "data" / "standin_cifar10_300_outside_first_200.npz",
+                     "cifar_c": out / "CIFAR-10-C-generated-20"}
+    configs = expand(grid, out / "runs")
+    assert [c.synthetic for c in configs] == [None, str(paths["standin"])]
+    assert {c.cifar_c_root for c in configs} == {str(paths["cifar_c"])}
+    from atlib.sweep.status import missing_inputs
+
+    assert not [m for m in missing_inputs(configs, paths.values()) if m.blocking]  # made before launching
+    assert {m.what for m in missing_inputs(configs) if m.blocking} == {
+        f"synthetic={paths['standin']}", f"CIFAR-10-C (cifar_c_root={paths['cifar_c']})"}
+    with pytest.raises(ValueError, match=r"cannot fill placeholder 'standin'.*prepare: section \(standin, cifar_c\)"):
+        expand(parse_grid({"product": {"seed": [0]}, "fixed": {"synthetic": "{standin}"}}, name="t"), out / "runs")
+    with pytest.raises(ValueError, match="prepare.standin holds real training images out of train_subset"):
+        prepared_inputs(parse_grid({"product": {"seed": [0]}, "prepare": {"standin": 5}}, name="t"), out)
+
+
+def test_progress_prints_each_finished_epoch_with_the_launchs_eta(tmp_path: Path) -> None:
+    from atlib.sweep.progress import LaunchProgress, format_duration
+
+    runs = tmp_path / "runs"
+    nt = TrainConfig(model="small_cnn", method="nt", epochs=4, record_per_epoch=2, train_subset=100, test_subset=10,
+                     out_dir=str(runs))
+    at = nt.replace(method="at", epsilon_255=8, pgd_steps=3)  # 4 passes per training image
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, 10)
+    make_run(runs, nt, random_probs(rng, 2, 10, 10), labels, complete=False)  # one epoch done before the launch
+    now = [100.0]
+    lines: list[str] = []
+    progress = LaunchProgress([nt, at], lines.append, clock=lambda: now[0])
+    assert progress.eta() is None and "ETA after the first epoch" in progress.status()
+    progress.poll(nt)
+    assert lines == []  # the epoch done before the launch is not reported again
+    make_run(runs, nt, random_probs(rng, 5, 10, 10), labels, complete=False)  # 2.5 epochs: epoch 2 ended
+    now[0] = 110.0
+    progress.poll(nt)
+    work = {c.run_name: epoch_passes(c) for c in (nt, at)}
+    left = 2 * work[nt.run_name] + 4 * work[at.run_name]
+    assert len(lines) == 1 and lines[0].startswith(f"{nt.run_name}  epoch 2/4  test acc ")
+    assert progress.eta() == pytest.approx(left * 10 / work[nt.run_name])
+    assert lines[0].endswith(f"(0/2 runs done, ETA {format_duration(progress.eta())})")
+    make_run(runs, at, random_probs(rng, 8, 10, 10), labels)  # all 4 epochs at once: one line each
+    progress.run_ended(at)
+    assert [line.split("  ")[1] for line in lines[1:]] == ["epoch 1/4", "epoch 2/4", "epoch 3/4", "epoch 4/4"]
+    assert "1/2 runs done" in progress.status()
+    assert [format_duration(s) for s in (45, 720, 7500)] == ["45 s", "12 min", "2 h 05 min"]

@@ -7,14 +7,14 @@ submits the rest through submitit (:mod:`.launch`); ``--status`` and ``--render`
 """
 
 from atlib.sweep.estimate import Throughput, load_throughput, run_hours
-from atlib.sweep.grid import Grid, SlurmOptions, expand, load_grid, parse_grid, resolve_grid
+from atlib.sweep.grid import Grid, SlurmOptions, expand, load_grid, parse_grid, prepared_inputs, resolve_grid
 from atlib.sweep.jobs import Job, SweepDir, job_states, log_tail
-from atlib.sweep.launch import TrainJob, TrainPack, run_local, submit_slurm, visible_gpus
-from atlib.sweep.report import NOTEBOOKS, render
+from atlib.sweep.launch import TrainJob, TrainPack, launch_local, run_local, submit_slurm, visible_gpus
+from atlib.sweep.report import render
 from atlib.sweep.status import RunState, format_plan, format_status, survey
 
 __all__ = [
-    "Grid", "Job", "NOTEBOOKS", "RunState", "SlurmOptions", "SweepDir", "Throughput", "TrainJob", "TrainPack", "expand",
-    "format_plan", "format_status", "job_states", "load_grid", "load_throughput", "log_tail", "parse_grid",
-    "render", "resolve_grid", "run_hours", "run_local", "submit_slurm", "survey", "visible_gpus",
+    "Grid", "Job", "RunState", "SlurmOptions", "SweepDir", "Throughput", "TrainJob", "TrainPack", "expand",
+    "format_plan", "format_status", "job_states", "launch_local", "load_grid", "load_throughput", "log_tail", "parse_grid",
+    "prepared_inputs", "render", "resolve_grid", "run_hours", "run_local", "submit_slurm", "survey", "visible_gpus",
 ]

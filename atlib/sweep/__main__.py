@@ -11,9 +11,10 @@ from typing import Sequence
 from atlib.cli import command
 from atlib.config import TrainConfig
 from atlib.sweep.estimate import load_throughput
-from atlib.sweep.grid import Grid, SlurmOptions, builtin_grids, expand, load_grid, slurm_options
+from atlib.sweep.grid import Grid, SlurmOptions, builtin_grids, expand, load_grid, prepared_inputs, slurm_options
 from atlib.sweep.jobs import SweepDir
-from atlib.sweep.launch import require_slurm, run_local, submit_slurm, visible_gpus
+from atlib.sweep.launch import launch_local, require_slurm, submit_slurm, visible_gpus
+from atlib.sweep.prepare import prepare_inputs
 from atlib.sweep.report import render
 from atlib.sweep.status import (TO_SUBMIT, conflicts_message, format_missing, format_plan, format_status, missing_inputs,
                                  summary_line, survey)
@@ -39,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--dry-run", action="store_true", help="print the plan and the estimate; submit nothing")
     mode.add_argument("--status", action="store_true", help="table of done/running/failed/missing runs, with failed jobs' log tails")
-    mode.add_argument("--render", action="store_true", help="execute the analysis notebooks over the runs into <out>/report/")
+    mode.add_argument("--render", action="store_true", help="execute the report notebooks over the runs into <out>/notebooks/ (figures in <out>/figures/)")
     slurm = parser.add_argument_group("job options (override the grid file's slurm: section; --runs-per-gpu also applies to --launcher local)")
     defaults = SlurmOptions()
     for f in dataclasses.fields(SlurmOptions):
@@ -58,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configs = expand(grid, sweep.runs)
     states = survey(configs, sweep)
     if args.render:
-        print(f"rendering sweep {grid.name} ({summary_line(states)}) into {sweep.report}")
+        print(f"rendering sweep {grid.name} ({summary_line(states)}) into {sweep.notebooks}")
         results = render(sweep)
         return 0 if all(isinstance(r, Path) for r in results.values()) else 1
     if args.status:
@@ -67,7 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     print(_header(grid, len(configs), sweep))
     print(format_plan(states, load_throughput()))
-    missing = missing_inputs(configs)
+    prepared = prepared_inputs(grid, sweep.out)
+    if prepared:
+        print("made before launching (kept once made): " + ", ".join(f"{k} {p}" for k, p in prepared.items()))
+    missing = missing_inputs(configs, prepared.values())
     if missing:
         print(format_missing(missing))
     todo = [s.config for s in states if s.state in TO_SUBMIT]
@@ -86,26 +90,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not todo:
         print("nothing to submit")
         return 0
+    if args.launcher == "slurm":
+        require_slurm()  # before anything is written
+    prepare_inputs(grid, sweep.out)
     return _launch(args, grid, sweep, configs, todo, options)
 
 
 def _launch(args: argparse.Namespace, grid: Grid, sweep: SweepDir, configs: list[TrainConfig], todo: list[TrainConfig],
             options: SlurmOptions) -> int:
     """Submit ``todo``; the slurm launcher returns at once, the local one when every job has ended."""
-    grid_info = {"name": grid.name, "file": str(grid.path) if grid.path else None}
-    names = [c.run_name for c in configs]
     print(_launcher_plan(args.launcher, len(todo), options, sweep))
     if args.launcher == "slurm":
-        require_slurm()  # before anything is written
-        sweep.start_launch(grid_info, names, "slurm", dataclasses.asdict(options))
+        sweep.start_launch(grid.info(), [c.run_name for c in configs], "slurm", dataclasses.asdict(options))
         ids = submit_slurm(sweep, todo, options, grid.name)
         print(f"submitted {len(ids)} job(s): {ids[0]}{f' .. {ids[-1]}' if len(ids) > 1 else ''}; "
               f"follow with: python -m atlib.sweep --grid {args.grid} --out {sweep.out} --status")
         return 0
-    gpus = visible_gpus()
-    sweep.start_launch(grid_info, names, "local", {"gpus": gpus})
     try:
-        outcomes = run_local(sweep, todo, gpus, runs_per_gpu=options.runs_per_gpu)
+        outcomes = launch_local(sweep, grid, configs, todo, runs_per_gpu=options.runs_per_gpu)
     except KeyboardInterrupt:
         print("interrupted: running jobs were stopped; run the same command again to resume them", file=sys.stderr)
         return 130

@@ -83,6 +83,14 @@ def step_passes(config: TrainConfig) -> float:
     return attack + 1 + extra + (1 if config.awp_gamma else 0)
 
 
+def epoch_passes(config: TrainConfig) -> float:
+    """The work of one epoch in NT training-step images, rate-free: every training image costs
+    :func:`step_passes`, every recorded test (and NEG) prediction a third of a step. Ratios of this between
+    runs are what the local launcher's ETA needs (its rate it measures)."""
+    test = (config.test_subset or TEST_SIZE) + (NEG_SIZE if config.dataset == "cifar10" else 0)
+    return (config.train_subset or TRAIN_SIZE) * step_passes(config) + config.record_per_epoch * test / FORWARD_SPEEDUP
+
+
 def run_hours(config: TrainConfig, throughput: Throughput, remaining: float = 1.0) -> float:
     """Device-hours of one run (times ``remaining``, the fraction of its training still to do)."""
     nt, at_measured = throughput.rates(config.model)

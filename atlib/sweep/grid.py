@@ -3,10 +3,12 @@
 A grid holds ``product`` (TrainConfig field -> list of values; one run per combination, in
 the order written), ``fixed`` (overrides shared by every run), optionally ``preset`` (a
 :data:`atlib.config.PRESETS` name applied first), ``include`` (extra runs: a list of field
-mappings applied over preset + fixed) and ``slurm`` (cluster options, see
+mappings applied over preset + fixed), ``prepare`` (inputs made in the sweep folder before any
+run starts, see :func:`prepared_inputs`) and ``slurm`` (cluster options, see
 :class:`SlurmOptions`). String values may name other fields, e.g.
 ``synthetic: data/synthetic/{dataset}/1m.npz`` or ``name: "{run_name}_lr{lr:g}"``
-(``run_name`` is the derived name); placeholders are filled from the run's final config.
+(``run_name`` is the derived name), or a prepared input (``synthetic: "{standin}"``,
+``cifar_c_root: "{cifar_c}"``); placeholders are filled from the run's final config.
 
 Runs are identified by ``config.run_name``. Combinations that give the same config are
 merged (NT ignores epsilon, so ``method [nt, at] x epsilon_255 [2, 8]`` gives one NT run per
@@ -26,9 +28,15 @@ import yaml
 
 import atlib
 from atlib.config import PRESETS, TrainConfig, convert_fields
+from atlib.data.extra import CIFAR_C_DIRS
 
 GRIDS_DIR = Path(atlib.__file__).resolve().parents[1] / "grids"
-GRID_KEYS = ("name", "description", "preset", "fixed", "product", "include", "slurm")
+GRID_KEYS = ("name", "description", "preset", "fixed", "product", "include", "prepare", "slurm")
+# What a grid's ``prepare:`` section may ask for (each with a number of images; see prepared_inputs).
+PREPARED = {
+    "standin": "a stand-in for synthesized data: that many real training images held out from train_subset",
+    "cifar_c": "a generated CIFAR-C (19 corruptions x 5 severities) of that many class-balanced test images",
+}
 SWEEP_SET_FIELDS = ("out_dir",)  # the sweep decides where runs live (<out>/runs)
 
 
@@ -69,8 +77,17 @@ class Grid:
     fixed: dict[str, Any] = field(default_factory=dict)
     preset: str | None = None
     include: list[dict[str, Any]] = field(default_factory=list)
+    prepare: dict[str, int] = field(default_factory=dict)
     slurm: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+
+    def info(self) -> dict[str, Any]:
+        """How sweep.json names the grid."""
+        return {"name": self.name, "file": str(self.path) if self.path else None}
+
+    def base(self) -> dict[str, Any]:
+        """The values every run starts from: the preset's, then ``fixed``."""
+        return {**PRESETS.get(self.preset or "", {}), **self.fixed}
 
 
 def builtin_grids() -> list[str]:
@@ -124,8 +141,43 @@ def parse_grid(data: Any, name: str, path: Path | None = None) -> Grid:
         raise ValueError(f"include must be a list of field mappings, got {type(include).__name__}")
     include = [_fields(entry, f"include[{i}]") for i, entry in enumerate(include)]
     slurm = _fields(data.get("slurm") or {}, "slurm", SlurmOptions)
+    prepare = _prepare(data.get("prepare") or {}, product)
     return Grid(name=str(data.get("name") or name), path=path, product=product, fixed=fixed, preset=preset,
-                include=include, slurm=slurm, description=str(data.get("description") or ""))
+                include=include, prepare=prepare, slurm=slurm, description=str(data.get("description") or ""))
+
+
+def _prepare(prepare: Any, product: Mapping[str, Any]) -> dict[str, int]:
+    if not isinstance(prepare, dict):
+        raise ValueError(f"prepare must be a mapping of {', '.join(PREPARED)} to a number of images, got {type(prepare).__name__}")
+    unknown = sorted(set(prepare) - set(PREPARED))
+    if unknown:
+        raise ValueError(f"unknown input(s) {unknown} in prepare; it can make: "
+                         + "; ".join(f"{k} ({v})" for k, v in PREPARED.items()))
+    for key, size in prepare.items():
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"prepare.{key}: expected a positive number of images, got {size!r}")
+    varied = sorted({"dataset", "train_subset", "test_subset", "data_root"} & set(product))
+    if prepare and varied:
+        raise ValueError(f"prepare makes one input for the whole grid: {varied} must be fixed, not in product")
+    return dict(prepare)
+
+
+def prepared_inputs(grid: Grid, out: str | Path) -> dict[str, Path]:
+    """Where the inputs of the grid's ``prepare:`` section live in sweep folder ``out`` (made by
+    :func:`atlib.sweep.prepare.prepare_inputs`): ``standin`` as ``<out>/data/standin_<dataset>_<size>_outside_first_<train_subset>.npz``,
+    ``cifar_c`` as ``<out>/CIFAR-10-C-generated-<size>`` (``CIFAR-100-C-...`` for CIFAR-100). Run fields name them as
+    ``{standin}`` and ``{cifar_c}``."""
+    base, out = grid.base(), Path(out).absolute()
+    dataset = base.get("dataset", "cifar10")
+    paths = {}
+    if "standin" in grid.prepare:
+        subset = base.get("train_subset")
+        if subset is None:
+            raise ValueError("prepare.standin holds real training images out of train_subset: set train_subset (fixed or preset)")
+        paths["standin"] = out / "data" / f"standin_{dataset}_{grid.prepare['standin']}_outside_first_{subset}.npz"
+    if "cifar_c" in grid.prepare:
+        paths["cifar_c"] = out / f"{CIFAR_C_DIRS[dataset]}-generated-{grid.prepare['cifar_c']}"
+    return paths
 
 
 def _product(product: Any, has_include: bool) -> dict[str, list[Any]]:
@@ -162,11 +214,12 @@ def _check_names(keys: Mapping[str, Any], where: str, cls: type) -> None:
 
 def expand(grid: Grid, runs_dir: str | Path) -> list[TrainConfig]:
     """Every run of the grid, in order (product in the order written, then include), merged by run name."""
-    base = {**PRESETS.get(grid.preset or "", {}), **grid.fixed}
+    base = grid.base()
+    prepared = {k: str(v) for k, v in prepared_inputs(grid, Path(runs_dir).absolute().parent).items()}
     combos = [dict(zip(grid.product, values)) for values in itertools.product(*grid.product.values())] if grid.product else []
     runs: dict[str, TrainConfig] = {}
     for combo in combos + grid.include:
-        config = _build({**base, **combo, "out_dir": str(Path(runs_dir).absolute())}, combo)
+        config = _build({**base, **combo, "out_dir": str(Path(runs_dir).absolute())}, combo, prepared)
         twin, mine = runs.setdefault(config.run_name, config).to_dict(), config.to_dict()
         if twin != mine:
             differ = {k: (v, mine[k]) for k, v in twin.items() if v != mine[k]}
@@ -181,12 +234,12 @@ def expand(grid: Grid, runs_dir: str | Path) -> list[TrainConfig]:
     return list(runs.values())
 
 
-def _build(values: dict[str, Any], combo: Mapping[str, Any]) -> TrainConfig:
+def _build(values: dict[str, Any], combo: Mapping[str, Any], prepared: Mapping[str, str]) -> TrainConfig:
     try:
         config = TrainConfig(**values)
         templated = {k: v for k, v in config.to_dict().items() if isinstance(v, str) and "{" in v}
         if templated:
-            context = config.to_dict() | {"run_name": config.replace(name=None).run_name}
+            context = config.to_dict() | {"run_name": config.replace(name=None).run_name} | dict(prepared)
             config = config.replace(**{k: _fill(k, v, context) for k, v in templated.items()})
     except ValueError as err:
         where = f" (combination {dict(combo)})" if combo else ""
@@ -199,8 +252,8 @@ def _fill(key: str, template: str, context: dict[str, Any]) -> str:
         return template.format_map(context)
     except (KeyError, IndexError, ValueError) as err:
         raise ValueError(
-            f"{key}={template!r}: cannot fill placeholder {err}; placeholders name TrainConfig fields or run_name "
-            "(write {{ and }} for literal braces)"
+            f"{key}={template!r}: cannot fill placeholder {err}; placeholders name TrainConfig fields, run_name or "
+            f"an input of the grid's prepare: section ({', '.join(PREPARED)}) (write {{{{ and }}}} for literal braces)"
         ) from None
 
 

@@ -55,8 +55,14 @@ class SweepDir:
         return self.logs / "%j"
 
     @property
-    def report(self) -> Path:
-        return self.out / "report"
+    def notebooks(self) -> Path:
+        """Executed report notebooks (``--render``, the demo)."""
+        return self.out / "notebooks"
+
+    @property
+    def figures(self) -> Path:
+        """The report notebooks' figures, one folder per notebook."""
+        return self.out / "figures"
 
     @property
     def record_path(self) -> Path:

@@ -22,8 +22,10 @@ import submitit
 
 from atlib.config import TrainConfig
 from atlib.store.runs import run_status
-from atlib.sweep.grid import GRIDS_DIR, SlurmOptions
+from atlib.sweep.estimate import epoch_passes
+from atlib.sweep.grid import GRIDS_DIR, Grid, SlurmOptions
 from atlib.sweep.jobs import Job, SweepDir, log_tail
+from atlib.sweep.progress import LaunchProgress
 
 REPO_ROOT = GRIDS_DIR.parent
 LOCAL_TIMEOUT_MIN = 60 * 24 * 30  # local jobs have no time limit worth enforcing
@@ -116,18 +118,37 @@ def visible_gpus() -> list[int]:
     return list(range(sum(1 for line in out.splitlines() if line.startswith("GPU "))))
 
 
+@contextlib.contextmanager
+def _cpu_threads(slots: int) -> Iterator[None]:
+    """Jobs sharing the CPU get an equal share of its cores as torch threads (``OMP_NUM_THREADS``, inherited by
+    local jobs), unless the user chose a number: more threads than cores make every job wait on the others."""
+    if "OMP_NUM_THREADS" in os.environ:
+        yield
+        return
+    os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // slots))
+    try:
+        yield
+    finally:
+        os.environ.pop("OMP_NUM_THREADS")
+
+
 def run_local(sweep: SweepDir, configs: Sequence[TrainConfig], gpus: Sequence[int], poll_s: float = 1.0,
               echo: Callable[[str], None] = print, runs_per_gpu: int = 1) -> dict[str, str]:
-    """Run ``configs`` as submitit local jobs, ``runs_per_gpu`` at a time per GPU (or on the CPU),
-    and wait for all of them. Returns ``run name -> 'done' | 'failed'``."""
+    """Run ``configs`` as submitit local jobs, ``runs_per_gpu`` at a time per GPU (or on the CPU, sharing its
+    cores), longest first so that the last to start is a short one, and wait for all of them, printing a line
+    per finished epoch of any run (:class:`~atlib.sweep.progress.LaunchProgress`). Returns
+    ``run name -> 'done' | 'failed'``."""
     if runs_per_gpu < 1:
         raise ValueError(f"runs_per_gpu must be >= 1, got {runs_per_gpu}")
     executor = submitit.LocalExecutor(folder=sweep.job_folder)
     executor.update_parameters(timeout_min=LOCAL_TIMEOUT_MIN)
-    queue, running, outcomes = deque(configs), {}, {}
+    queue = deque(sorted(configs, key=lambda c: -c.epochs * epoch_passes(c)))  # stable: grid order among equals
+    running, outcomes = {}, {}
+    progress = LaunchProgress(configs, echo)
     slots: list[tuple[int | None, int]] = [(gpu, k) for gpu in (list(gpus) or [None]) for k in range(runs_per_gpu)]
+    threads = contextlib.nullcontext() if gpus else _cpu_threads(len(slots))
     try:
-        with _atlib_importable():
+        with _atlib_importable(), threads:
             while queue or running:
                 for slot in [s for s in slots if s not in running][: len(queue)]:
                     config, gpu = queue.popleft(), slot[0]
@@ -139,7 +160,10 @@ def run_local(sweep: SweepDir, configs: Sequence[TrainConfig], gpus: Sequence[in
                 for slot, (config, job) in list(running.items()):
                     if job.done():
                         del running[slot]
-                        outcomes[config.run_name] = _finished(sweep, config, job.job_id, echo)
+                        progress.run_ended(config)
+                        outcomes[config.run_name] = _finished(sweep, config, job.job_id, echo, progress.status())
+                    else:
+                        progress.poll(config)
                 time.sleep(poll_s if running else 0)
     except KeyboardInterrupt:
         for _, job in running.values():
@@ -148,9 +172,18 @@ def run_local(sweep: SweepDir, configs: Sequence[TrainConfig], gpus: Sequence[in
     return outcomes
 
 
-def _finished(sweep: SweepDir, config: TrainConfig, job_id: str, echo: Callable[[str], None]) -> str:
+def launch_local(sweep: SweepDir, grid: Grid, configs: Sequence[TrainConfig], todo: Sequence[TrainConfig],
+                 gpus: Sequence[int] | None = None, runs_per_gpu: int = 1, echo: Callable[[str], None] = print) -> dict[str, str]:
+    """Record a local launch of ``todo`` (runs of ``grid``, which expands to ``configs``) in sweep.json and run it
+    with :func:`run_local` on ``gpus`` (default: the visible ones; none: the CPU)."""
+    gpus = visible_gpus() if gpus is None else list(gpus)
+    sweep.start_launch(grid.info(), [c.run_name for c in configs], "local", {"gpus": gpus})
+    return run_local(sweep, todo, gpus, echo=echo, runs_per_gpu=runs_per_gpu)
+
+
+def _finished(sweep: SweepDir, config: TrainConfig, job_id: str, echo: Callable[[str], None], status: str) -> str:
     if run_status(Path(config.out_dir) / config.run_name) == "done":
-        echo(f"done    {config.run_name}")
+        echo(f"done    {config.run_name}  ({status})")
         return "done"
     path, rows = log_tail(sweep, Job(job_id, "local", ""), 8)
     echo("\n".join([f"FAILED  {config.run_name} (job {job_id}); last lines of {path}:"] + [f"  | {row}" for row in rows]))

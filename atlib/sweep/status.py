@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Collection, Sequence
 
 from atlib.config import TrainConfig
 from atlib.store.io import read_json
@@ -165,9 +165,11 @@ class MissingInput:
     blocking: bool  # True: launching is refused; False: runs start without it (downloaded, or not recorded)
 
 
-def missing_inputs(configs: Sequence[TrainConfig]) -> list[MissingInput]:
+def missing_inputs(configs: Sequence[TrainConfig], prepared: Collection[str | Path] = ()) -> list[MissingInput]:
     """Every input of the grid's runs that the data search rule does not find here (checked before anything is
-    submitted): the dataset (downloaded by torchvision when online), CIFAR-10-NEG, the synthesized set, CIFAR-C."""
+    submitted): the dataset (downloaded by torchvision when online), CIFAR-10-NEG, the synthesized set, CIFAR-C.
+    ``prepared`` are the paths the grid makes itself before launching (its ``prepare:`` section): never missing."""
+    made = {str(p) for p in prepared}
     from atlib.data.cifar import locate_cifar
     from atlib.data.extra import CIFAR_C_DIRS, locate_cifar10_neg, resolve_cifar_c
     from atlib.data.sources import CIFAR_C_URLS, WHERE_TO_GET, candidate_roots, find_path
@@ -185,10 +187,10 @@ def missing_inputs(configs: Sequence[TrainConfig]) -> list[MissingInput]:
                 locate_cifar10_neg(c.neg_path, root=cifar_root)
             except FileNotFoundError:
                 found.setdefault("neg", MissingInput(f"CIFAR-10-NEG (neg_path={c.neg_path})", WHERE_TO_GET["neg"], c.neg_path is not None))
-        if c.uses_synthetic and find_path(c.synthetic) is None:
+        if c.uses_synthetic and c.synthetic not in made and find_path(c.synthetic) is None:
             what = f"synthetic={c.synthetic}"
             found.setdefault(what, MissingInput(what, WHERE_TO_GET["synthetic"].format(dataset=c.dataset, where=root / c.synthetic), True))
-        if c.cifar_c_root is not None:
+        if c.cifar_c_root is not None and c.cifar_c_root not in made:
             try:
                 resolve_cifar_c(c.dataset, c.cifar_c_root)
             except FileNotFoundError:
