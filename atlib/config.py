@@ -401,7 +401,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "paper": dict(model="resnet18", epochs=120, batch_size=128, record_per_epoch=4),
     # The README's demo (`python -m atlib demo`): the small CNN on a CIFAR-10 subset, sized for 2 CPU cores; small
     # batches and many epochs on 1,000 images let it learn within minutes. Its demo half (seeds, budgets, stand-in,
-    # CIFAR-C) is atlib.demo.PLANS["demo"].
+    # CIFAR-C) is its grid, grids/demo.yaml.
     "demo": dict(
         model="small_cnn", epochs=25, lr_milestones=(20,), train_subset=1000, test_subset=1000, pgd_steps=2,
         batch_size=32, lr=0.05, record_per_epoch=1, robust_eval_n=500, robust_eval_steps=5, eval_batch_size=500,
