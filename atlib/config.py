@@ -43,6 +43,13 @@ EXECUTION_FIELDS = frozenset({
     "device", "compile", "channels_last", "out_dir", "name", "progress", "data_root", "neg_path", "cifar_c_root",
     "dist_timeout_min", "synthetic",
 })
+# Fields that change nothing in a run's results (what is trained, and what its records and metrics
+# measure): runs that differ only in these are one recipe. Comparisons between runs (the claims'
+# recipe check) ignore them; every other field counts, ``test_subset``, ``record_per_epoch``,
+# ``robust_eval_n`` and ``amp`` included.
+RESULT_NEUTRAL_FIELDS = EXECUTION_FIELDS | frozenset({
+    "eval_batch_size", "deterministic", "record_train", "record_train_clean", "train_probe_size",
+})
 
 
 def option(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:

@@ -102,23 +102,30 @@ class RecordSummary:
     """What the analyses read from one seed's (T, N, C) records, gathered in one pass over them.
 
     ``mean_entropy`` (T,): entropy averaged over points; ``confidences`` (T, N): the true-class
-    probability; ``accuracies`` (T,): top-1 accuracy (argmax == label). All float64.
+    probability; ``accuracies`` (T,): top-1 accuracy (argmax == label); ``entropy_area`` (N,): each
+    point's entropy summed over record points with the ``time_weights`` given (empty without them):
+    the per-image integral the claims' entropy rate resamples. All float64.
     """
 
     mean_entropy: np.ndarray
     confidences: np.ndarray
     accuracies: np.ndarray
+    entropy_area: np.ndarray
 
 
-def summarize_records(probs: np.ndarray, labels: np.ndarray) -> RecordSummary:
-    """One seed's :class:`RecordSummary`, reading each chunk of ``probs`` (T, N, C) once."""
+def summarize_records(probs: np.ndarray, labels: np.ndarray, time_weights: np.ndarray | None = None) -> RecordSummary:
+    """One seed's :class:`RecordSummary`, reading each chunk of ``probs`` (T, N, C) once; with
+    ``time_weights`` (T,), also each point's weighted sum of its entropies over the record points."""
     p4, added = _as_4d(probs)
     if not added:
         raise ValueError(f"summarize_records takes one seed's (T, N, C) records, got shape {p4.shape}")
-    return _scan(p4[0], _check_labels(labels, p4.shape[2], p4.shape[3]), with_entropy=True)
+    if time_weights is not None and np.shape(time_weights) != (p4.shape[1],):
+        raise ValueError(f"time_weights must have shape ({p4.shape[1]},), one per record point, got {np.shape(time_weights)}")
+    return _scan(p4[0], _check_labels(labels, p4.shape[2], p4.shape[3]), with_entropy=True, time_weights=time_weights)
 
 
-def _scan(p3: np.ndarray, labels: np.ndarray | None, with_entropy: bool) -> RecordSummary:
+def _scan(p3: np.ndarray, labels: np.ndarray | None, with_entropy: bool,
+          time_weights: np.ndarray | None = None) -> RecordSummary:
     """The one pass over a seed's (T, N, C) records: entropy if asked, true-class confidences and accuracy if labelled.
 
     float16 records (softmax outputs: never negative, never NaN) go to :func:`_scan_kernel` as their
@@ -136,10 +143,12 @@ def _scan(p3: np.ndarray, labels: np.ndarray | None, with_entropy: bool) -> Reco
     ent = np.empty(n_times if with_entropy else 0)
     conf = np.empty((n_times, n) if labels is not None else (0, 0))
     acc = np.empty(n_times if labels is not None else 0)
-    _scan_kernel(p3, tables, np.zeros(0, np.intp) if labels is None else labels, ent, conf, acc)
+    weights = np.zeros(0) if time_weights is None else np.ascontiguousarray(time_weights, dtype=np.float64)
+    area = np.zeros(n if weights.size else 0)
+    _scan_kernel(p3, tables, np.zeros(0, np.intp) if labels is None else labels, ent, conf, acc, weights, area)
     nan = np.full(0, np.nan)
     return RecordSummary(mean_entropy=ent if with_entropy else nan, confidences=conf if labels is not None else nan,
-                         accuracies=acc if labels is not None else nan)
+                         accuracies=acc if labels is not None else nan, entropy_area=area)
 
 
 @functools.cache
@@ -156,16 +165,17 @@ def _float16_tables() -> np.ndarray:
 
 
 @numba.njit(nogil=True, cache=True)
-def _scan_kernel(data, tables, labels, ent, conf, acc):  # pragma: no cover - compiled; tested through _scan
+def _scan_kernel(data, tables, labels, ent, conf, acc, time_weights, area):  # pragma: no cover - compiled; tested through _scan
     """Fill ``ent`` (T,) with the mean entropy, ``conf`` (T, N) with the true-class value and ``acc`` (T,)
-    with the top-1 accuracy (first maximum on ties, as argmax) of (T, N, C) ``data``, in one pass.
+    with the top-1 accuracy (first maximum on ties, as argmax) of (T, N, C) ``data``, in one pass;
+    with ``time_weights`` (T,), add each point's entropy times its record point's weight to ``area`` (N,).
 
     ``data`` is float64, or float16 bit patterns with ``tables`` (:func:`_float16_tables`) to read
     their ``p log p`` and values from (one float64 row sum per point, then over points). An empty ``ent`` / ``conf`` skips that part. Without the GIL,
     so threads scan runs side by side.
     """
     n_times, n, c = data.shape
-    with_entropy, labelled = ent.size > 0, conf.size > 0
+    with_entropy, labelled, weighted = ent.size > 0, conf.size > 0, time_weights.size > 0
     for k in range(n_times):
         total, correct = 0.0, 0
         for i in range(n):
@@ -182,6 +192,8 @@ def _scan_kernel(data, tables, labels, ent, conf, acc):  # pragma: no cover - co
                 if u > best:
                     best, arg = u, j
             total += row_sum
+            if weighted:
+                area[i] -= time_weights[k] * row_sum
             if labelled:
                 label = labels[i]
                 conf[k, i] = row[label] if tables is None else tables[1, row[label]]
@@ -331,8 +343,7 @@ def category_shares(confidences: np.ndarray, accuracies: np.ndarray, thresholds:
     over many thresholds costs about one :func:`point_categories` call.
     """
     thresholds = np.array([_check_threshold(th) for th in np.atleast_1d(thresholds)], dtype=np.float64)
-    drop, distances = _drops_and_distances(confidences, accuracies)
-    nearest = distances.argmin(axis=1)
+    drop, nearest = drops_and_nearest(confidences, accuracies)
     non_monotone = CATEGORIES.index("non-monotone")
     order = np.argsort(drop, kind="stable")
     sorted_drop, sorted_nearest = drop[order], nearest[order]
@@ -343,6 +354,13 @@ def category_shares(confidences: np.ndarray, accuracies: np.ndarray, thresholds:
     counts = running[kept]
     counts[:, non_monotone] = len(drop) - kept
     return 100.0 * counts / len(drop)
+
+
+def drops_and_nearest(confidences: np.ndarray, accuracies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per point, what decides its category at any threshold: its total drop (N,) and the index of
+    its nearest template (N,): 0 easy, 1 hard, 2 monotone (ties to the first, as :func:`point_categories`)."""
+    drop, distances = _drops_and_distances(confidences, accuracies)
+    return drop, distances.argmin(axis=1)
 
 
 def _check_threshold(threshold: float) -> float:

@@ -21,16 +21,16 @@ from fakeruns import make_run
 
 from atlib import analysis, metrics
 from atlib.claims import FAILS, HOLDS, UNCLEAR, Less, Value, judge, report_for
-from atlib.claims.paper import neg_fall
+from atlib.claims.statistics import neg_fall
 from atlib.config import METHODS, TrainConfig
 from atlib.store.runs import group_seeds, load_runs
 
 REPO = Path(__file__).resolve().parents[1]
-T, N, C, N_NEG = 8, 60, 10, 40
+T, N, C, N_NEG = 8, 600, 10, 1000
 LABELS = np.arange(N) % C
 NEG_LABELS = np.arange(N_NEG) % C
-HARD = (3, 6, 9)  # hard points per rank
-NON_MONOTONE = (18, 12, 6)  # zigzag points per rank
+HARD = (30, 60, 90)  # hard points per rank
+NON_MONOTONE = (180, 120, 60)  # zigzag points per rank
 NEG_CURVES = (  # CIFAR-10-NEG accuracy per record point, per rank
     (0.2, 0.4, 0.6, 0.5, 0.3, 0.25, 0.3, 0.35),  # rises, falls by 0.35 while test accuracy rises
     (0.2, 0.3, 0.35, 0.325, 0.35, 0.375, 0.4, 0.425),  # one small dip of 0.025

@@ -1,20 +1,36 @@
 """The paper's claims judged on a set of runs: each claim of :data:`atlib.claims.specs.SPECS` as strict
 orderings between settings' statistics (:mod:`atlib.claims.rule`), from the runs' evidence
-(:mod:`atlib.claims.evidence`). The specs' docstring says what each claim compares and how."""
+(:mod:`atlib.claims.evidence`). The specs' docstring says what each claim compares and how.
+
+Before any ordering is judged, a claim checks that what it compares is comparable: the settings
+share a recipe (:func:`recipe_gap`), were scored on the same test images, were recorded at the same
+number of points where the statistic depends on it (3a-3c, 4a, 4b), and, for claim 5, were scored
+on one CIFAR-C source. Only the seeds every compared setting has take part.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+import functools
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
 
 from atlib import metrics
-from atlib.claims.evidence import SettingEvidence
-from atlib.claims.rule import FAILS, HOLDS, UNCLEAR, Less, Value, judge, seed_gap
-from atlib.claims.specs import SPECS, ClaimResult, Spec, ThresholdEvaluation
+from atlib.claims.evidence import RunEvidence, SettingEvidence
+from atlib.claims.rule import FAILS, HOLDS, UNCLEAR, Judgement, Less, Value, judge, seed_gap, shared_seeds
+from atlib.claims.specs import MIN_ENTROPY_FALL, MIN_FALL, SPECS, ClaimResult, Spec, ThresholdEvaluation
+from atlib.config import ADVERSARIAL_METHODS, RESULT_NEUTRAL_FIELDS, TrainConfig
 
 NON_MONOTONE, HARD = metrics.CATEGORIES.index("non-monotone"), metrics.CATEGORIES.index("hard")
+# Fields a claim's settings may differ in besides the result-neutral ones: the seed, the synthesized
+# data, and the method with the fields only it uses (PGD fields count between two adversarial methods,
+# β between two runs of one method).
+SETTING_FIELDS = frozenset({"seed", "synthetic", "synthetic_fraction", "synthetic_tag", "method", "epsilon_255",
+                            "awp_gamma", "awp_warmup", "ema_decay"})
+ATTACK_FIELDS = frozenset({"pgd_steps", "pgd_alpha_255", "attack_bn_mode"})
+BETA_FIELDS = {"trades_beta": "trades", "mart_beta": "mart"}
 
 
 @dataclass
@@ -24,6 +40,8 @@ class Scope:
     dataset: str
     model: str
     settings: list[SettingEvidence]
+    allow_mixed_recipes: bool = False
+    default_grid: bool = True
 
     def original(self, paper: bool) -> list[SettingEvidence]:
         """Settings on the original data: NT/PGD-AT (``paper``) or the other methods, NT first then by ε."""
@@ -46,26 +64,114 @@ class Scope:
         return next((s for s in self.settings if s.data == tag and s.pair_key == setting.pair_key), None)
 
 
+# ----------------------------------------------------------------------------- comparability
+
+
+def compared_fields(a: TrainConfig, b: TrainConfig) -> list[str]:
+    """The config fields two settings of one claim must agree on (see :data:`SETTING_FIELDS`)."""
+    return [f.name for f in dataclasses.fields(TrainConfig) if f.name not in _skipped(a.method, b.method)]
+
+
+@functools.cache
+def _skipped(a: str, b: str) -> frozenset[str]:
+    """Fields not compared between a setting of method ``a`` and one of method ``b``."""
+    skip = set(RESULT_NEUTRAL_FIELDS) | SETTING_FIELDS
+    if not (a in ADVERSARIAL_METHODS and b in ADVERSARIAL_METHODS):
+        skip |= ATTACK_FIELDS
+    skip |= {f for f, method in BETA_FIELDS.items() if not a == b == method}
+    return frozenset(skip)
+
+
+def recipe_differences(settings: Sequence[SettingEvidence]) -> list[str]:
+    """``field (value vs value)`` for every compared field on which two of ``settings`` disagree."""
+    configs = [s.config for s in settings]
+    out = []
+    for f in dataclasses.fields(TrainConfig):
+        pairs = [(a, b) for i, a in enumerate(configs) for b in configs[i + 1:] if f.name not in _skipped(a.method, b.method)]
+        if any(getattr(a, f.name) != getattr(b, f.name) for a, b in pairs):
+            seen = list(dict.fromkeys(_show(getattr(c, f.name)) for pair in pairs for c in pair))
+            out.append(f"{f.name} ({' vs '.join(seen)})")
+    return out
+
+
+def _show(value: object) -> str:
+    if isinstance(value, tuple):
+        return "(" + ", ".join(map(str, value)) + ")"
+    return str(value)
+
+
+@dataclass
+class Checks:
+    """What makes a claim's settings incomparable (gap) and what is only noted."""
+
+    gap: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def comparable(scope: Scope, settings: Sequence[SettingEvidence], by_points: bool) -> Checks:
+    """Whether ``settings`` can be compared: recipes, test images, and (``by_points``) record points."""
+    out = Checks()
+    settings = [s for s in settings if s is not None]
+    differ = recipe_differences(settings)
+    if differ:
+        text = f"recipes differ in {', '.join(differ)}"
+        if scope.allow_mixed_recipes:
+            out.notes.append(f"{text} (--allow-mixed-recipes)")
+        else:
+            out.gap = text
+    images = {s.test_images for s in settings}
+    if len(images) > 1:
+        groups = {}
+        for s in settings:
+            groups.setdefault(s.test_images, []).append(s.label)
+        named = "; ".join(", ".join(labels) for labels in groups.values())
+        out.gap = out.gap or f"scored on different test images (test_index differs between {named}): no pairing"
+    if by_points:
+        points = sorted({s.num_points for s in settings})
+        if any(p < 2 for p in points):
+            out.gap = out.gap or "missing: a setting has fewer than 2 record points; a learning profile needs two"
+        elif len(points) > 1:
+            out.gap = out.gap or (f"settings recorded at different numbers of points ({', '.join(map(str, points))}): "
+                                  "the statistic (a sum over record points) is not on one scale")
+    return out
+
+
 # ----------------------------------------------------------------------------- values and helpers
 
 
-def _value(setting: SettingEvidence, per_seed: Sequence[float], label: str | None = None,
+def _value(setting: SettingEvidence, per_run: Sequence[np.ndarray | None], label: str | None = None,
            seeds: Sequence[int] | None = None, mean: float | None = None, enters: bool | None = None) -> Value:
-    """A setting's Value from per-seed numbers (NaN: that seed lacks it, left out); ``mean`` defaults to
-    their mean, ``enters`` to whether the setting is NT or PGD-AT."""
+    """A setting's Value from per-run (1 + B,) arrays (None or a NaN statistic: that seed lacks it, left out);
+    ``mean`` defaults to the mean over its seeds, ``enters`` to whether the setting is NT or PGD-AT."""
     seeds = list(setting.seeds if seeds is None else seeds)
-    keep = [k for k, x in enumerate(per_seed) if np.isfinite(x)]
-    kept = tuple(float(per_seed[k]) for k in keep)
+    keep = [k for k, x in enumerate(per_run) if x is not None and np.isfinite(x[0])]
+    reps = np.stack([per_run[k][1:] for k in keep]) if keep else None
+    kept = tuple(float(per_run[k][0]) for k in keep)
     centre = mean if mean is not None else (float(np.mean(kept)) if kept else float("nan"))
     return Value(label=label or setting.label, method=setting.method, epsilon_255=setting.epsilon_255, data=setting.data,
                  seeds=tuple(seeds[k] for k in keep), per_seed=kept, mean=centre,
-                 enters=setting.paper_method if enters is None else enters)
+                 enters=setting.paper_method if enters is None else enters, replicates=reps)
 
 
-def _chain(values: Sequence[Value], increasing: bool) -> list[Less]:
-    """Orderings along the ε axis (``values`` in ε order)."""
-    pairs = zip(values, values[1:])
-    return [Less(a, b) if increasing else Less(b, a) for a, b in pairs]
+def restrict(value: Value, seeds: Sequence[int], mean: float | None = None) -> Value:
+    """``value`` on the ``seeds`` it has of those given (mean over them unless ``mean`` is given)."""
+    keep = [k for k, s in enumerate(value.seeds) if s in seeds]
+    if len(keep) == len(value.seeds) and mean is None:
+        return value
+    per_seed = tuple(value.per_seed[k] for k in keep)
+    reps = value.replicates[keep] if value.replicates is not None and keep else None
+    centre = mean if mean is not None else (float(np.mean(per_seed)) if per_seed else float("nan"))
+    return Value(value.label, value.method, value.epsilon_255, value.data, tuple(value.seeds[k] for k in keep),
+                 per_seed, centre, value.enters, reps)
+
+
+def chain(values: Sequence[Value], increasing: bool) -> list[Less]:
+    """Orderings along the ε axis (``values`` in ε order): every adjacent pair for the sign, and the
+    span (first to last) for the effect."""
+    def less(a: Value, b: Value, effect: bool) -> Less:
+        return Less(a, b, effect) if increasing else Less(b, a, effect)
+    pairs = [less(a, b, False) for a, b in zip(values, values[1:])]
+    return pairs + [less(values[0], values[-1], True)] if len(values) > 2 else [less(values[0], values[1], True)]
 
 
 def _labels(settings: Sequence[SettingEvidence]) -> str:
@@ -90,150 +196,172 @@ def _missing_values(values: Sequence[Value], what: str) -> str | None:
     return f"no {what} for {', '.join(empty)}" if empty else None
 
 
-def _result(spec: Spec, scope: Scope, values: list[Value], orders: Callable[[], list[Less]], gap: str | None,
-            **extra) -> ClaimResult:
-    """Judge ``orders`` unless ``gap`` already says why we cannot tell."""
-    verdict, reason = (UNCLEAR, gap) if gap else judge(orders())
+def formatter(unit: str) -> Callable[[float], str]:
+    """How a difference of a statistic in ``unit`` is written (accuracies and shares in pp)."""
+    if unit in ("accuracy", "drop", "gain"):
+        return lambda x: f"{100 * x:+.1f} pp"
+    if unit == "%":
+        return lambda x: f"{x:+.1f} pp"
+    if unit == "nats":
+        return lambda x: f"{x:+.3f} nats"
+    return lambda x: f"{x:+.3f}"
+
+
+def _seed_note(values: Sequence[Value], seeds: Sequence[int]) -> list[str]:
+    dropped = [f"{v.label} {', '.join(str(s) for s in v.seeds if s not in seeds)}" for v in values
+               if v.enters and any(s not in seeds for s in v.seeds)]
+    return [f"seeds not shared by every setting left out: {'; '.join(dropped)}"] if dropped else []
+
+
+def _result(spec: Spec, scope: Scope, values: list[Value], orders: Callable[[list[Value]], list[Less]],
+            checks: Checks, gap: str | None = None, minimum: float | None = None, **extra) -> ClaimResult:
+    """Judge ``orders`` (built from the entering values, restricted to their shared seeds) unless a gap says
+    why we cannot tell."""
+    minimum = spec.minimum if minimum is None else minimum
+    entering = [v for v in values if v.enters]
+    seeds = shared_seeds(entering)
+    shown = [restrict(v, seeds) if v.enters else v for v in values] if len(seeds) >= 2 else values
+    notes = list(checks.notes) + extra.pop("notes", [])
+    gap = gap or checks.gap
+    if gap:
+        judgement = Judgement(UNCLEAR, gap)
+    else:
+        notes += _seed_note(entering, seeds)
+        judgement = judge(orders([v for v in shown if v.enters]), minimum, formatter(spec.unit))
     return ClaimResult(spec.id, spec.figure, spec.claim, spec.statistic, spec.unit, scope.dataset, scope.model,
-                       values, verdict, reason, **extra)
+                       shown, judgement.verdict, judgement.reason, notes=notes, differences=judgement.differences,
+                       minimum=minimum, **extra)
 
 
 def _per_setting(scope: Scope, spec: Spec, statistic: Callable[[SettingEvidence], Value], increasing: bool,
-                 versus_nt: bool, what: str) -> ClaimResult:
+                 versus_nt: bool, what: str, by_points: bool = False, gap: str | None = None) -> ClaimResult:
     """A claim over the original-data settings: AT above (``increasing``) or below NT at every ε
     (``versus_nt``), or a monotone chain along the ε axis."""
     paper = [statistic(s) for s in scope.original(True)]
     beside = [statistic(s) for s in scope.original(False)]
-    gap = (_versus_nt_gap(scope) if versus_nt else _axis_gap(scope)) or _missing_values(paper, what)
+    gap = gap or (_versus_nt_gap(scope) if versus_nt else _axis_gap(scope)) or _missing_values(paper, what)
 
-    def orders() -> list[Less]:
+    def orders(entering: list[Value]) -> list[Less]:
         if not versus_nt:
-            return _chain(paper, increasing)
-        nt, ats = paper[0], paper[1:]
+            return chain(entering, increasing)
+        nt, ats = entering[0], entering[1:]
         return [Less(nt, at) if increasing else Less(at, nt) for at in ats]
 
-    return _result(spec, scope, paper + beside, orders, gap)
+    return _result(spec, scope, paper + beside, orders, comparable(scope, scope.original(True), by_points), gap)
 
 
 # ----------------------------------------------------------------------------- claims 1, 2: entropy
 
 
 def entropy_claims(scope: Scope) -> list[ClaimResult]:
-    def final(k: int) -> Callable[[SettingEvidence], Value]:
-        return lambda s: _value(s, [r.final_entropy[k] for r in s.runs])
+    def rate_gap() -> str | None:
+        flat = [f"{s.label} (seed {r.seed}: {100 * r.entropy_fallen:.0f} %)" for s in scope.original(True) for r in s.runs
+                if not r.entropy_fallen >= MIN_ENTROPY_FALL]
+        if flat:
+            return (f"the mean entropy falls less than {100 * MIN_ENTROPY_FALL:g} % of log C for {', '.join(flat)}: "
+                    "a rate normalised by so small a fall is undefined")
+        return None
 
-    def area(s: SettingEvidence) -> Value:
-        return _value(s, [_normalized_area(r.time, r.mean_entropy) / np.log(s.num_classes) for r in s.runs])
-
-    out = [_per_setting(scope, SPECS["1a"], final(0), True, True, "test records"),
-           _per_setting(scope, SPECS["1b"], final(1), True, True, "test records")]
-    claim2 = _per_setting(scope, SPECS["2"], area, True, False, "test records")
-    entering = [v for v in claim2.values if v.enters]
-    if len(entering) >= 2:
-        rho = _spearman([v.epsilon_255 for v in entering], [v.mean for v in entering])
-        claim2.notes.append(f"rank correlation (Spearman) of ε with the area, over the means: {rho:+.2f}")
-    return out + [claim2]
-
-
-def _normalized_area(time: np.ndarray, curve: np.ndarray) -> float:
-    """Mean height of ``curve`` over the recorded span of training (trapezoid rule; one point: its value)."""
-    if len(time) < 2:
-        return float(curve[0])
-    return float(np.trapezoid(curve, time) / (time[-1] - time[0]))
-
-
-def _spearman(x: Sequence[float], y: Sequence[float]) -> float:
-    """Spearman's rank correlation (average ranks on ties)."""
-    def ranks(v: Sequence[float]) -> np.ndarray:
-        v = np.asarray(v, dtype=np.float64)
-        order = np.argsort(v, kind="stable")
-        r = np.empty(len(v))
-        r[order] = np.arange(len(v), dtype=np.float64)
-        for value in np.unique(v):
-            r[v == value] = r[v == value].mean()
-        return r
-
-    rx, ry = ranks(x), ranks(y)
-    if rx.std() == 0 or ry.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(rx, ry)[0, 1])
+    return [_per_setting(scope, SPECS["1a"], lambda s: _value(s, [r.entropy_mean for r in s.runs]), True, True, "test records"),
+            _per_setting(scope, SPECS["1b"], lambda s: _value(s, [r.entropy_iqr for r in s.runs]), True, True, "test records"),
+            _per_setting(scope, SPECS["2"], lambda s: _value(s, [r.entropy_rate for r in s.runs]), True, False,
+                         "test records", gap=rate_gap())]
 
 
 # ----------------------------------------------------------------------------- claim 3: point categories
 
 
 def category_claims(scope: Scope, shown_at: float) -> list[ClaimResult]:
-    """3a-3c judged at every threshold of the scope's grid, values shown at the grid point nearest ``shown_at``."""
+    """3a-3c judged at every threshold of the scope's grid, values shown at the grid point nearest ``shown_at``.
+
+    At each threshold the interval comes from each seed's own shares; the shares under the
+    seed-averaged profiles (over the same seeds) are a sign check: they must not order against the
+    verdict. A threshold at which every compared share is 0 is left out; with fewer than half of
+    the grid left, we cannot tell.
+    """
     settings = scope.original(True) + scope.original(False)
     grid = settings[0].thresholds if settings else np.array([shown_at])
     k_shown = int(np.argmin(np.abs(grid - shown_at)))
-    points = sorted({s.num_points for s in settings})
-    common_gap = None
-    if any(p < 2 for p in points):
-        common_gap = "missing: a setting has fewer than 2 record points; a learning profile needs two"
-    elif len(points) > 1:
-        common_gap = (f"settings recorded at different numbers of points ({', '.join(map(str, points))}): their "
-                      "non-monotonicity scores (sums of drops) are not on one scale")
+    checks = comparable(scope, scope.original(True), by_points=True)
 
-    def values_at(k: int, category: int) -> tuple[list[Value], list[Value]]:
-        def one(s: SettingEvidence) -> Value:
-            return _value(s, [r.shares[k, category] for r in s.runs], mean=float(s.shares[k, category]))
-        return [one(s) for s in scope.original(True)], [one(s) for s in scope.original(False)]
+    def values_at(k: int, category: int) -> list[Value]:
+        return [_value(s, [r.shares[:, k, category] for r in s.runs], mean=float(s.shares[k, category])) for s in settings]
 
     out = []
     for spec, category, versus_nt, increasing in ((SPECS["3a"], NON_MONOTONE, True, False),
                                                   (SPECS["3b"], NON_MONOTONE, False, False),
                                                   (SPECS["3c"], HARD, False, True)):
-        gap = common_gap or (_versus_nt_gap(scope) if versus_nt else _axis_gap(scope))
-        paper, beside = values_at(k_shown, category)
-        gap = gap or seed_gap(paper)
+        gap = checks.gap or (_versus_nt_gap(scope) if versus_nt else _axis_gap(scope))
+        shown = values_at(k_shown, category)
+        entering = [v for v in shown if v.enters]
+        gap = gap or seed_gap(entering)
+        statistic = (f"{spec.statistic} at threshold {grid[k_shown]:.3g}: each seed's own profile (interval), "
+                     "the profile averaged over the shared seeds (sign check)")
         if gap:
-            out.append(ClaimResult(spec.id, spec.figure, spec.claim, spec.statistic, spec.unit, scope.dataset, scope.model,
-                                   paper + beside, UNCLEAR, gap))
+            out.append(_result(spec, scope, shown, lambda v: [], checks, gap))
             continue
-        verdicts = []
+        seeds = shared_seeds(entering)
+
+        def orders(values: list[Value]) -> list[Less]:
+            return ([Less(at, values[0]) for at in values[1:]] if versus_nt else chain(values, increasing))
+
+        verdicts, left_out, judgements = [], [], []
         for k in range(len(grid)):
-            at_k = values_at(k, category)[0]
-            orders = [Less(at, at_k[0]) for at in at_k[1:]] if versus_nt else _chain(at_k, increasing)
-            verdicts.append(judge(orders)[0])
-        evaluation = ThresholdEvaluation(grid=grid, verdicts=verdicts, shown_at=float(grid[k_shown]))
-        verdict, reason = _over_thresholds(evaluation)
-        statistic = (f"{spec.statistic} at threshold {grid[k_shown]:.3g}: seed-averaged profiles "
-                     "[min-max of each seed's own profile]")
-        out.append(ClaimResult(spec.id, spec.figure, spec.claim, statistic,
-                               spec.unit, scope.dataset, scope.model, paper + beside, verdict, reason, evaluation))
+            at_k = [restrict(v, seeds) for v in values_at(k, category) if v.enters]
+            empty = all(v.mean == 0 and not any(v.per_seed) for v in at_k)
+            judgement = judge(orders(at_k), spec.minimum, formatter(spec.unit))
+            if judgement.verdict != UNCLEAR and not _sign_agrees(orders(at_k), judgement.verdict):
+                judgement = Judgement(UNCLEAR, "the profiles averaged over the shared seeds order against it",
+                                      judgement.differences)
+            left_out.append(empty)
+            verdicts.append(UNCLEAR if empty else judgement.verdict)
+            judgements.append(judgement)
+        evaluation = ThresholdEvaluation(grid=grid, verdicts=verdicts, shown_at=float(grid[k_shown]), left_out=left_out,
+                                         default_grid=scope.default_grid)
+        verdict, reason = _over_thresholds(evaluation, judgements)
+        notes = list(checks.notes) + _seed_note(entering, seeds)
+        if not scope.default_grid:
+            notes.append(f"thresholds {grid[0]:.3g}-{grid[-1]:.3g} given by --threshold-range, not the default grid")
+        out.append(ClaimResult(spec.id, spec.figure, spec.claim, statistic, spec.unit, scope.dataset, scope.model,
+                               [restrict(v, seeds, v.mean) if v.enters else v for v in shown], verdict, reason, evaluation,
+                               notes, judgements[k_shown].differences, spec.minimum))
     return out
 
 
-def _over_thresholds(evaluation: ThresholdEvaluation) -> tuple[str, str]:
-    """Holds (does not hold) when it does at every threshold; otherwise where each ordering holds."""
+def _sign_agrees(orders: Sequence[Less], verdict: str) -> bool:
+    """Whether no ordering of the seed-averaged values (``Value.mean``) goes against ``verdict``."""
+    sign = 1 if verdict == HOLDS else -1
+    for o in orders:
+        left = o.left.mean if isinstance(o.left, Value) else o.left
+        right = o.right.mean if isinstance(o.right, Value) else o.right
+        if sign * (right - left) < 0:
+            return False
+    return True
+
+
+def _over_thresholds(evaluation: ThresholdEvaluation, judgements: list[Judgement]) -> tuple[str, str]:
+    """Holds (does not hold) when it does at every threshold left in; otherwise why not, and where it does."""
     grid = evaluation.grid
     span = f"{grid[0]:.3g}-{grid[-1]:.3g}"
+    kept = [k for k, out in enumerate(evaluation.left_out) if not out]
+    left = len(grid) - len(kept)
+    dropped = f"; {left} of {len(grid)} thresholds left out (every share 0)" if left else ""
+    if 2 * len(kept) < len(grid):
+        return UNCLEAR, f"only {len(kept)} of {len(grid)} thresholds carry information (at the others every compared share is 0)"
     for verdict, sense in ((HOLDS, "ordering"), (FAILS, "reverse ordering")):
-        if all(v == verdict for v in evaluation.verdicts):
-            return verdict, (f"the {sense} holds at every threshold in {span} ({len(grid)} thresholds), for the "
-                             "seed-averaged profiles and for each seed's own")
+        if all(evaluation.verdicts[k] == verdict for k in kept):
+            return verdict, f"the {sense} holds at every threshold in {span}{dropped}: {judgements[kept[0]].reason}"
 
     def text(ranges: list[tuple[float, float]]) -> str:
         return ", ".join(f"{a:.3g}" if a == b else f"{a:.3g}-{b:.3g}" for a, b in ranges)
 
-    holds, reverse = text(evaluation.ranges(HOLDS)), text(evaluation.ranges(FAILS))
-    parts = ([f"the ordering holds at thresholds {holds}"] if holds else []) + ([f"the reverse at {reverse}"] if reverse else [])
-    return UNCLEAR, f"{'; '.join(parts) or 'neither the ordering nor its reverse holds at any threshold'} (of {span})"
+    first = next(k for k in kept if evaluation.verdicts[k] != HOLDS)
+    holds = text(evaluation.ranges(HOLDS))
+    where = f" (it holds only at {holds}, which is no verdict)" if holds else ""
+    return UNCLEAR, f"at threshold {grid[first]:.3g}: {judgements[first].reason}{where}{dropped}"
 
 
 # ----------------------------------------------------------------------------- claim 4: CIFAR-10-NEG
-
-
-def neg_fall(neg: np.ndarray, test: np.ndarray) -> float:
-    """Fall of NEG accuracy from its peak (which must come after the first record point) to its
-    lowest later value at a point where test accuracy is above its value at the peak; 0 if none."""
-    peak = int(np.argmax(neg))
-    if peak == 0 or neg[peak] <= neg[0]:
-        return 0.0
-    later = np.arange(peak + 1, len(neg))
-    later = later[test[later] > test[peak]]
-    return float(neg[peak] - neg[later].min()) if len(later) else 0.0
 
 
 def neg_claims(scope: Scope) -> list[ClaimResult]:
@@ -244,26 +372,17 @@ def neg_claims(scope: Scope) -> list[ClaimResult]:
         gap = f"no NEG: CIFAR-10-NEG not recorded for {', '.join(lacking)}" if lacking else None
 
     def fall(s: SettingEvidence) -> Value:  # 4a is about NT: AT and other methods are shown beside it
-        return _value(s, [neg_fall(r.neg_acc, r.test_acc) if r.neg_acc is not None else np.nan for r in s.runs],
-                      enters=s.paper_method and s.method == "nt")
-
-    def decrease(s: SettingEvidence) -> Value:
-        return _value(s, [_total_decrease(r.neg_acc) if r.neg_acc is not None else np.nan for r in s.runs])
+        return _value(s, [r.neg_fall for r in s.runs], enters=s.paper_method and s.method == "nt")
 
     settings = scope.original(True) + scope.original(False)
     falls = [fall(s) for s in settings]
-    nt = next((v for v in falls if v.enters), None)
+    nt = scope.nt
     gap_a = gap or (None if nt is not None else f"missing settings: no NT run on the original data; found {_labels(settings)}")
-    claim_a = _result(SPECS["4a"], scope, falls, lambda: [Less(0.0, nt, tie_is_reverse=True)], gap_a)
-    claim_b = _per_setting(scope, SPECS["4b"], decrease, False, False, "NEG records")
-    if gap:
-        claim_b.verdict, claim_b.reason = UNCLEAR, gap
+    claim_a = _result(SPECS["4a"], scope, falls, lambda v: [Less(MIN_FALL, v[0])],
+                      comparable(scope, [nt] if nt else [], by_points=True), gap_a)
+    claim_b = _per_setting(scope, SPECS["4b"], lambda s: _value(s, [r.neg_decrease for r in s.runs]), False, False,
+                           "NEG records", by_points=True, gap=gap)
     return [claim_a, claim_b]
-
-
-def _total_decrease(curve: np.ndarray) -> float:
-    steps = np.diff(curve)
-    return float(-steps[steps < 0].sum())
 
 
 # ----------------------------------------------------------------------------- claim 5: synthesized data, CIFAR-C
@@ -273,39 +392,69 @@ def synthetic_claims(scope: Scope) -> list[ClaimResult]:
     tags = scope.synthetic_tags()
     if not tags:
         gap = f"missing settings: no runs with synthesized data for {scope.dataset}"
-        return [_result(SPECS[i], scope, [], lambda: [], gap) for i in ("5a", "5b")]
+        return [_result(SPECS[i], scope, [], lambda v: [], Checks(), gap) for i in ("5a", "5b")]
     out = []
     for tag in tags:
-        gains = {}
-        for s in scope.original(True) + scope.original(False):
-            mixed = scope.on(s, tag)
-            if mixed is not None:
-                gains[s.label] = _gain(s, mixed, tag)
-        paper = [g for g in gains.values() if g.enters]
+        pairs = [(s, scope.on(s, tag)) for s in scope.original(True) + scope.original(False)]
+        pairs = [(s, mixed) for s, mixed in pairs if mixed is not None]
+        gains = [_gain(s, mixed, tag) for s, mixed in pairs]
+        paper = [g for g in gains if g.enters]
         nt = next((g for g in paper if g.method == "nt"), None)
         ats = sorted((g for g in paper if g.method == "at"), key=lambda g: g.epsilon_255)
-        values = paper + [g for g in gains.values() if not g.enters]
+        values = paper + [g for g in gains if not g.enters]
         missing = _missing_values(paper, "CIFAR-C evaluation (with and without synthesized data)")
         standin = (f"stand-in instead of synthesized data: the '{tag}' runs trained on held-out real images, "
                    "not generated ones") if tag == "standin" else None
         found = ", ".join(g.label for g in paper) or "none"
+        entering = [x for s, mixed in pairs if s.paper_method for x in (s, mixed)]
+        checks = comparable(scope, entering, by_points=False)
+        sources = _source_gap([x for s, mixed in pairs if s.paper_method for x in (s, mixed)])
         gap_a = "; ".join(g for g in (None if len(ats) >= 2 else f"missing settings: needs AT at two or more budgets "
-                                      f"with and without '{tag}' data; found {found}", missing, standin) if g) or None
+                                      f"with and without '{tag}' data; found {found}", missing, standin, sources) if g) or None
         gap_b = "; ".join(g for g in (None if nt is not None and ats else f"missing settings: needs NT and AT with and "
-                                      f"without '{tag}' data; found {found}", missing, standin) if g) or None
-        kinds = sorted({r.cifar_c_kind for s in scope.settings for r in s.runs if r.cifar_c_kind})
-        notes = [f"CIFAR-C files: {', '.join(kinds)}"] if kinds else []
-        out.append(_result(SPECS["5a"], scope, values, lambda: [Less(0.0, ats[0])] + _chain(ats, True), gap_a, notes=notes))
-        out.append(_result(SPECS["5b"], scope, values, lambda: [Less(nt, at) for at in ats], gap_b, notes=list(notes)))
+                                      f"without '{tag}' data; found {found}", missing, standin, sources) if g) or None
+
+        def orders_a(v: list[Value]) -> list[Less]:
+            ranked = sorted((x for x in v if x.method == "at"), key=lambda x: x.epsilon_255)
+            return [Less(0.0, ranked[0])] + chain(ranked, True)
+
+        def orders_b(v: list[Value]) -> list[Less]:
+            size = {x.label: magnitude(x) for x in v}
+            base = next(x for x in v if x.method == "nt")
+            return [Less(size[base.label], size[x.label]) for x in v if x.method == "at"]
+
+        out.append(_result(SPECS["5a"], scope, values, orders_a, checks, gap_a))
+        out.append(_result(SPECS["5b"], scope, values, orders_b, checks, gap_b))
     return out
+
+
+def magnitude(gain: Value) -> Value:
+    """The size of a gain, per seed and per image replicate (claim 5b compares sizes, not signs)."""
+    reps = None if gain.replicates is None else np.abs(gain.replicates)
+    size = tuple(abs(x) for x in gain.per_seed)
+    return Value(f"|{gain.label}|", gain.method, gain.epsilon_255, gain.data, gain.seeds, size,
+                 float(np.mean(size)) if size else float("nan"), gain.enters, reps)
+
+
+def _source_gap(settings: Sequence[SettingEvidence]) -> str | None:
+    """Why CIFAR-C accuracies of ``settings`` cannot be subtracted: scored on different files."""
+    kinds: dict[str, list[str]] = {}
+    for s in settings:
+        for r in s.runs:
+            if r.cifar_c_kind and np.isfinite(r.cifar_c[0]):
+                kinds.setdefault(r.cifar_c_kind, []).append(f"{s.label} seed {r.seed}")
+    if len(kinds) > 1:
+        parts = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in sorted(kinds.items()))
+        return f"CIFAR-C scored on different sources ({parts}): accuracies on different files do not subtract"
+    return None
 
 
 def _gain(original: SettingEvidence, mixed: SettingEvidence, tag: str) -> Value:
     """Per seed present in both: CIFAR-C accuracy with ``tag`` data minus on the original data."""
-    theirs = {r.seed: r.cifar_c for r in mixed.runs}
-    seeds = [r.seed for r in original.runs if r.seed in theirs]
-    ours = {r.seed: r.cifar_c for r in original.runs}
-    return _value(original, [theirs[s] - ours[s] for s in seeds], label=f"{original.label}: {tag} - original", seeds=seeds)
+    theirs: dict[int, RunEvidence] = {r.seed: r for r in mixed.runs}
+    runs = [r for r in original.runs if r.seed in theirs]
+    return _value(original, [theirs[r.seed].cifar_c - r.cifar_c for r in runs],
+                  label=f"{original.label}: {tag} - original", seeds=[r.seed for r in runs])
 
 
 # ----------------------------------------------------------------------------- claim 6: the trade-off
@@ -322,3 +471,4 @@ def tradeoff_claims(scope: Scope) -> list[ClaimResult]:
 def scope_claims(scope: Scope, shown_at: float) -> list[ClaimResult]:
     """Every claim on one dataset and model, in the order of :data:`SPECS`."""
     return entropy_claims(scope) + category_claims(scope, shown_at) + neg_claims(scope) + synthetic_claims(scope) + tradeoff_claims(scope)
+
