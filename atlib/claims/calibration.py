@@ -76,6 +76,7 @@ EFFECTS = {
 SEED_SD = {"entropy": 0.02, "tau": 0.005, "share": 1.5, "neg": 0.01, "gain": 0.005, "robust": 0.005, "clean": 0.003}
 WORLDS = ("null", "trap", "paper", "reverse")
 CLAIMS = tuple(SPECS)
+TRAP_NULLS = tuple(c for c in CLAIMS if c not in ("1a", "1b"))  # the trap's entropy floors differ: a real 1a/1b effect
 
 
 def _f(eps: float) -> float:

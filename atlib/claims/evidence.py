@@ -183,7 +183,7 @@ def _scan_run(run: Run, t: int, thresholds: np.ndarray) -> tuple[RunEvidence, me
     cifar_c = run.metrics.get("cifar_c") or {}
     source = cifar_c.get("source") or {}
     evidence = run_evidence(
-        run.config.seed, str(run.path), time=time, log_c=float(np.log(num_classes)),
+        run.config.seed, run.name, time=time, log_c=float(np.log(num_classes)),
         final_entropy=metrics.entropy(probs[t - 1]), entropy_area=summary.entropy_area, drop=drop, nearest=nearest,
         thresholds=thresholds, test_acc=run.point_values("test_acc")[:t], neg_correct=neg,
         clean_acc=_number(run.metrics.get("clean_acc")), robust_acc=_number((run.metrics.get("robust_acc") or {}).get(ROBUST_EPS)),

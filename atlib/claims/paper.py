@@ -144,9 +144,13 @@ def _value(setting: SettingEvidence, per_run: Sequence[np.ndarray | None], label
     """A setting's Value from per-run (1 + B,) arrays (None or a NaN statistic: that seed lacks it, left out);
     ``mean`` defaults to the mean over its seeds, ``enters`` to whether the setting is NT or PGD-AT."""
     seeds = list(setting.seeds if seeds is None else seeds)
-    keep = [k for k, x in enumerate(per_run) if x is not None and np.isfinite(x[0])]
-    reps = np.stack([per_run[k][1:] for k in keep]) if keep else None
-    kept = tuple(float(per_run[k][0]) for k in keep)
+    if isinstance(per_run, np.ndarray):  # (seeds, 1 + B) at once
+        keep = np.flatnonzero(np.isfinite(per_run[:, 0])).tolist()
+        reps, kept = (per_run[keep, 1:] if keep else None), tuple(per_run[keep, 0].tolist())
+    else:
+        keep = [k for k, x in enumerate(per_run) if x is not None and np.isfinite(x[0])]
+        reps = np.stack([per_run[k][1:] for k in keep]) if keep else None
+        kept = tuple(float(per_run[k][0]) for k in keep)
     centre = mean if mean is not None else (float(np.mean(kept)) if kept else float("nan"))
     return Value(label=label or setting.label, method=setting.method, epsilon_255=setting.epsilon_255, data=setting.data,
                  seeds=tuple(seeds[k] for k in keep), per_seed=kept, mean=centre,
@@ -284,8 +288,10 @@ def category_claims(scope: Scope, shown_at: float) -> list[ClaimResult]:
     k_shown = int(np.argmin(np.abs(grid - shown_at)))
     checks = comparable(scope, scope.original(True), by_points=True)
 
+    stacked = {id(s): np.stack([r.shares for r in s.runs]) for s in settings}  # (seeds, 1 + B, K, 4)
+
     def values_at(k: int, category: int) -> list[Value]:
-        return [_value(s, [r.shares[:, k, category] for r in s.runs], mean=float(s.shares[k, category])) for s in settings]
+        return [_value(s, stacked[id(s)][:, :, k, category], mean=float(s.shares[k, category])) for s in settings]
 
     out = []
     for spec, category, versus_nt, increasing in ((SPECS["3a"], NON_MONOTONE, True, False),

@@ -21,6 +21,7 @@ true (every seed and interval reversed, the far end at or below minus the minimu
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -72,7 +73,7 @@ class Value:
             return float("nan"), float("nan")
         mean = float(np.mean(self.per_seed))
         reps = None if self.replicates is None else self.replicates.mean(axis=0)
-        half = _half_width(np.asarray(self.per_seed), reps)
+        half = _half_width(list(self.per_seed), reps)
         return mean - half, mean + half
 
     def to_dict(self) -> dict:
@@ -140,11 +141,13 @@ def _quantile(dof: int | None) -> float:
 def _half_width(per_seed: np.ndarray, replicates: np.ndarray | None) -> float:
     """Half-width of the interval of the mean of ``per_seed`` (see the module docstring)."""
     k = len(per_seed)
-    seeds = _quantile(k - 1) * np.std(per_seed, ddof=1) / np.sqrt(k)
+    mean = sum(per_seed) / k
+    spread = math.sqrt(sum((x - mean) ** 2 for x in per_seed) / (k - 1))
+    seeds = _quantile(k - 1) * spread / math.sqrt(k)
     images = 0.0
     if replicates is not None and len(replicates) > 1:
-        images = _quantile(None) * np.std(replicates, ddof=1)
-    return float(np.hypot(seeds, images))
+        images = _quantile(None) * float(replicates.std(ddof=1))
+    return math.hypot(seeds, images)
 
 
 def _at(operand: Operand, seed: int) -> tuple[float, np.ndarray | None]:
@@ -155,18 +158,18 @@ def _at(operand: Operand, seed: int) -> tuple[float, np.ndarray | None]:
 
 def difference(order: Less, seeds: Sequence[int], minimum: float) -> Difference:
     """The paired difference of ``order`` on ``seeds`` and its interval."""
-    per_seed, reps = [], []
+    per_seed, reps = [], None
     for s in seeds:
         (a, ra), (b, rb) = _at(order.left, s), _at(order.right, s)
         per_seed.append(b - a)
         if ra is not None or rb is not None:
-            reps.append((rb if rb is not None else b) - (ra if ra is not None else a))
-    d = np.asarray(per_seed)
-    replicates = np.mean(reps, axis=0) if reps else None
-    half = _half_width(d, replicates)
-    estimate = float(d.mean())
-    return Difference(order.name, tuple(seeds), tuple(float(x) for x in d), estimate, estimate - half, estimate + half,
-                      minimum if order.effect else 0.0)
+            step = (rb if rb is not None else b) - (ra if ra is not None else a)
+            reps = step if reps is None else reps + step
+    replicates = None if reps is None else reps / len(seeds)
+    half = _half_width(per_seed, replicates)
+    estimate = sum(per_seed) / len(per_seed)
+    return Difference(order.name, tuple(seeds), tuple(float(x) for x in per_seed), estimate, estimate - half,
+                      estimate + half, minimum if order.effect else 0.0)
 
 
 def values_of(orders: Sequence[Less]) -> list[Value]:
