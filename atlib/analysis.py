@@ -28,7 +28,7 @@ import pandas as pd
 from atlib import metrics
 from atlib.data.constants import CIFAR_C_COMMON, CIFAR_C_CORRUPTIONS, CLASS_NAMES
 from atlib.store.runs import Run, RunGroup, load_run
-from atlib.setting import METHOD_INFO, SETTING_COLUMNS
+from atlib.setting import SETTING_COLUMNS, method_info
 
 ID_COLUMNS = (*SETTING_COLUMNS, "n_seeds")
 CIFAR_C_CONVENTIONS = ("seed_paper", "robustbench")
@@ -437,7 +437,7 @@ def describe_missing(groups: Sequence[RunGroup], datasets: Sequence[str] | None 
             continue
         for method in ("nt", "at"):
             if not any(g.config.method == method for g in mine):
-                notes.append(f"no {METHOD_INFO[method].label} runs for {dataset}")
+                notes.append(f"no {method_info(method).label} runs for {dataset}")
         have = {g.config.epsilon_255 for g in mine if g.config.method == "at"}
         lacking = [e for e in (epsilons or ()) if float(e) not in have]
         if lacking:

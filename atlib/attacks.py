@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from atlib.config import BN_MODES
+from atlib.methods import BN_MODES
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 

@@ -16,15 +16,14 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from atlib import methods as method_table
 from atlib.data.constants import DATASETS
+from atlib.methods import AWP_METHODS, BN_MODES, EXTERNAL, SOURCES
 
-# Training methods (losses in atlib.train.losses; names, order and colours in atlib.setting). "external" marks
-# runs recorded from checkpoints trained elsewhere (atlib.evaluate.external): they are never trained here.
-METHODS = ("nt", "at", "trades", "mart", "fgsm_rs", "external")
-TRAINED_METHODS = METHODS[:-1]
-ADVERSARIAL_METHODS = ("at", "trades", "mart", "fgsm_rs")
-AWP_METHODS = ("at", "trades")
-BN_MODES = ("eval", "train")
+# The method field's values: the training methods of atlib.methods, and "external" for runs recorded from
+# checkpoints trained elsewhere (source "external", atlib.evaluate.external), which are never trained here.
+METHODS = (*method_table.METHODS, EXTERNAL)
+TRAINED_METHODS = tuple(method_table.METHODS)
 SWITCHES = ("auto", "on", "off")  # "auto": on for CUDA, off for the CPU
 # The built-in architectures (atlib.models builds them); named here so that the CLI lists them without torch.
 MODEL_NAMES = ("resnet18", "preact_resnet18", "wrn28_10", "small_cnn", "wrn34_10")
@@ -72,14 +71,23 @@ class TrainConfig:
     epsilon_255: float = option(8.0, "attack budget in 1/255 units: 8 means 8/255; forced to 0 for nt")
     pgd_steps: int = option(10, "PGD steps of the training attack")
     pgd_alpha_255: float | None = option(None, "PGD step size in 1/255 units; unset: 2.5 * epsilon / steps (2/255 for 8/255 and 10 steps)")
-    attack_bn_mode: str = option("eval", "BatchNorm statistics used while crafting training attacks (see atlib.attacks.pgd)",
-                                 choices=BN_MODES)
+    attack_bn_mode: str | None = option(None, "BatchNorm statistics used while crafting training attacks (see "
+                                              "atlib.attacks.pgd); unset: the method's, as its reference code "
+                                              "(train for fgsm_rs, eval for the others; docs/methods.md)", choices=BN_MODES)
     trades_beta: float = option(6.0, "TRADES (Zhang et al. 2019): weight of KL(p(x) || p(x_adv))")
     mart_beta: float = option(6.0, "MART (Wang et al. 2020): weight of its KL term (the authors use 5 for ResNet-18)")
     awp_gamma: float | None = option(None, "AWP (Wu et al. 2020) on at/trades: perturbation size, the papers' 0.01 (AT) "
                                            "or 0.005 (TRADES); unset: no AWP")
-    awp_warmup: int | None = option(None, "epochs before AWP starts; unset: 0 for at, 10 for trades (the reference code)")
+    awp_warmup: int | None = option(None, "AWP applies from the epoch numbered awp_warmup, epochs numbered as the method's "
+                                          "reference numbers them (AT-AWP from 0, TRADES-AWP from 1); unset: 0 for at, "
+                                          "10 for trades")
     ema_decay: float | None = option(None, "weight EMA of any method, e.g. 0.999, recorded beside the raw model; unset: no EMA")
+    ema_warmup: bool = option(True, "EMA as DM-Improves-AT: decay min(ema_decay, (1+t)/(10+t)) after the first 1/40 of the steps "
+                                    "and BN statistics copied from the model; off: a constant decay, BN statistics averaged")
+    reference_step: bool = option(True, "each method's step as its reference code (TRADES's three train-mode forwards, "
+                                        "AWP's epoch numbering); off: atlib's earlier step, kept by runs stored without it")
+    source: str = option("trained", "where the run came from: trained here, or external (recorded from checkpoints "
+                                    "trained elsewhere, method external)", choices=SOURCES)
     seed: int = option(0, "random seed (>= 0) of initialisation, batches, augmentation and attacks")
 
     epochs: int = option(120, "training epochs")
@@ -131,6 +139,8 @@ class TrainConfig:
         self.robust_eval_eps_255 = tuple(float(e) for e in self.robust_eval_eps_255)
         if self.method == "nt":
             self.epsilon_255 = 0.0
+        if self.attack_bn_mode is None and self.method in method_table.METHODS:
+            self.attack_bn_mode = method_table.METHODS[self.method].bn_mode
         self.validate()
 
     def validate(self) -> None:
@@ -146,9 +156,15 @@ class TrainConfig:
                              f"got {self.device!r}")
         if self.dataset not in DATASETS:
             raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {', '.join(METHODS)} ('nt': natural, 'at': PGD adversarial training), "
+        names = (*method_table.METHODS, EXTERNAL)  # read here, so that a method added to the table is valid at once
+        if self.method not in names:
+            raise ValueError(f"method must be one of {', '.join(names)} ('nt': natural, 'at': PGD adversarial training), "
                              f"got {self.method!r}")
+        if self.source not in SOURCES:
+            raise ValueError(f"source must be one of {SOURCES}, got {self.source!r}")
+        if (self.source == EXTERNAL) != (self.method == EXTERNAL):
+            raise ValueError("source 'external' (a run recorded from checkpoints trained elsewhere) goes with method "
+                             f"'external' and only with it; got source {self.source!r}, method {self.method!r}")
         for name in ("trades_beta", "mart_beta"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0 (0 drops the regulariser), got {getattr(self, name)}")
@@ -167,16 +183,17 @@ class TrainConfig:
                                  f"got {getattr(self, name)!r}")
         if self.dist_timeout_min <= 0:
             raise ValueError(f"dist_timeout_min must be > 0 minutes, got {self.dist_timeout_min}")
-        if self.attack_bn_mode not in BN_MODES:
+        if self.attack_bn_mode not in BN_MODES and not (self.attack_bn_mode is None and self.method == EXTERNAL):
             raise ValueError(f"attack_bn_mode must be one of {BN_MODES}, got {self.attack_bn_mode!r}")
         if self.epsilon_255 < 0 or self.epsilon_255 > 255:
             raise ValueError(f"epsilon_255 is in 1/255 units (8 means 8/255); got {self.epsilon_255}")
-        if 0 < self.epsilon_255 < 1 and self.method in ADVERSARIAL_METHODS:
+        adversarial = self.method in method_table.METHODS and method_table.METHODS[self.method].adversarial
+        if 0 < self.epsilon_255 < 1 and adversarial:
             raise ValueError(
                 f"epsilon_255={self.epsilon_255} looks like a [0, 1] pixel value; epsilon_255 is in 1/255 units: "
                 f"use epsilon_255={self.epsilon_255 * 255:g} for {self.epsilon_255:g} in pixel units"
             )
-        if self.method in ADVERSARIAL_METHODS and self.epsilon_255 == 0:
+        if adversarial and self.epsilon_255 == 0:
             raise ValueError(f"method {self.method!r} needs epsilon_255 > 0; use method 'nt' for natural training")
         for name in ("pgd_steps", "epochs", "batch_size", "record_per_epoch", "eval_batch_size", "robust_eval_steps"):
             if getattr(self, name) < 1:
@@ -234,6 +251,18 @@ class TrainConfig:
 
         return f"{Setting.of(self).slug}_s{self.seed}"
 
+    def inert_fields(self) -> set[str]:
+        """Options that change nothing in this run (``ema_warmup`` without an EMA, ``reference_step`` for a
+        method whose step it leaves alone, ``attack_bn_mode`` without an attack): settings ignore them."""
+        inert = set()
+        if self.ema_decay is None:
+            inert.add("ema_warmup")
+        if self.method != "trades":  # the only method whose step it changes (AT-AWP numbers epochs from 0, as before)
+            inert.add("reference_step")
+        if not (self.method in method_table.METHODS and method_table.METHODS[self.method].adversarial):
+            inert.add("attack_bn_mode")
+        return inert
+
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out["lr_milestones"] = list(self.lr_milestones)
@@ -242,9 +271,9 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
-        """A config as stored in a run's ``config.json``. Fields added since it was written take their
-        defaults, so stored runs keep resuming; values written by older atlib versions are translated
-        (see :func:`_upgrade`)."""
+        """A config as stored in a run's ``config.json``. A field added since it was written takes its
+        default, except the fields of :data:`READ_AS_BEFORE`, which take the behaviour the run was trained
+        with; values written by older atlib versions are translated (see :func:`_upgrade`)."""
         return cls(**_upgrade(_known(cls, data)))
 
     @classmethod
@@ -260,12 +289,20 @@ class TrainConfig:
 
     def conflicts_with(self, stored: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
         """Fields (other than execution-only ones) whose value differs from a stored config; a field the
-        stored config lacks (added to atlib later) counts as its default. The stored values are compared as
-        they are, not validated: one that is no longer valid (a NaN stored before numbers were checked) is
-        reported as a conflict, never raised, so the message says which run and field to fix."""
+        stored config lacks (added to atlib later) counts as its default, or, for :data:`READ_AS_BEFORE`, is not
+        compared: the stored run keeps the behaviour it was trained with (:meth:`resuming`). The stored values are
+        compared as they are, not validated: one that is no longer valid (a NaN stored before numbers were checked)
+        is reported as a conflict, never raised, so the message says which run and field to fix."""
         theirs = {**dataclasses.asdict(TrainConfig()), **_upgrade(_known(type(self), stored))}
         mine = dataclasses.asdict(self)
-        return {key: (theirs[key], mine[key]) for key in mine if key not in EXECUTION_FIELDS and theirs[key] != mine[key]}
+        skip = EXECUTION_FIELDS | set(read_as_before(stored))
+        return {key: (theirs[key], mine[key]) for key in mine if key not in skip and theirs[key] != mine[key]}
+
+    def resuming(self, stored: Mapping[str, Any]) -> "TrainConfig":
+        """This config as it resumes the stored run ``stored``: the fields that the stored config lacks and
+        that :data:`READ_AS_BEFORE` lists take the behaviour the run was trained with."""
+        before = read_as_before(stored)
+        return self.replace(**before) if before else self
 
     def precision(self, device_type: str) -> dict[str, str]:
         """What runs in which precision on ``device_type``, as stated in a run's meta.json.
@@ -293,9 +330,30 @@ def _known(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
     return dict(data)
 
 
+# Options whose default is not what a run stored without them was trained with. A stored config that lacks one
+# is read with this value (the behaviour before the option existed), not the default; a resumed run keeps it and
+# says so in meta.json (``read_as_before``). ``source`` is read from the method (see read_as_before).
+READ_AS_BEFORE: dict[str, Any] = {
+    "attack_bn_mode": "eval",  # every method crafted its attack with eval-mode BN
+    "ema_warmup": False,  # constant EMA decay from the first step, BN statistics averaged
+    "reference_step": False,  # TRADES with two train-mode forwards; AWP's epochs numbered from 0
+}
+
+
+def read_as_before(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of :data:`READ_AS_BEFORE` (and ``source``) that the stored config ``stored`` lacks,
+    with the values that keep the meaning it was trained with."""
+    before = {k: v for k, v in READ_AS_BEFORE.items() if k not in stored}
+    if "source" not in stored:
+        before["source"] = EXTERNAL if stored.get("method") == EXTERNAL else "trained"
+    return before
+
+
 def _upgrade(data: dict[str, Any]) -> dict[str, Any]:
-    """Translate values stored by older atlib versions. atlib 0.1 stored ``amp``/``channels_last``
+    """Translate values stored by older atlib versions: fields of :data:`READ_AS_BEFORE` that ``data`` lacks
+    take their old behaviour (:func:`read_as_before`). atlib 0.1 stored ``amp``/``channels_last``
     as booleans meaning "on CUDA, ignored on the CPU", which is today's "auto"."""
+    data.update(read_as_before(data))
     for name in ("amp", "channels_last"):
         if isinstance(data.get(name), bool):
             data[name] = "auto" if data[name] else "off"

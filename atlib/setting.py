@@ -2,9 +2,8 @@
 
 Every place that names, groups, sorts or colours runs reads it here: ``TrainConfig.run_name``,
 :func:`atlib.store.runs.group_seeds`, the identifying columns of :mod:`atlib.analysis` frames and the
-order and colours of :mod:`atlib.plots`. So a new training method is one entry of :data:`METHOD_INFO`
-(plus its value in ``atlib.config.METHODS`` and its loss), and its label, run name, place in every
-order, colour and frame columns follow. Kept free of torch, like :mod:`atlib.config`.
+order and colours of :mod:`atlib.plots`. A method's label and parameters come from :mod:`atlib.methods`;
+its colours are here (:data:`RAMPS`). Kept free of torch, like :mod:`atlib.config`.
 """
 
 from __future__ import annotations
@@ -13,23 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from atlib.config import EXECUTION_FIELDS, TrainConfig
-
-
-@dataclass(frozen=True)
-class Param:
-    """A config field that labels and run names show: ``text`` formats its value in a label
-    (``"β={:g}"`` gives ``β=6``), ``slug`` prefixes it in a run name (``"beta"`` gives ``_beta6``).
-
-    A method's parameter (:attr:`MethodInfo.params`) is always shown, so the label says what was
-    trained; an option (:data:`OPTIONS`) only when it is on (not None).
-    """
-
-    field: str
-    text: str
-    slug: str
-
-    def value(self, config: TrainConfig) -> Any:
-        return getattr(config, self.field)
+from atlib.methods import EXTERNAL, METHODS, Param
 
 
 @dataclass(frozen=True)
@@ -52,36 +35,48 @@ class MethodInfo:
     named: bool = False
 
 
-# One entry per method, in the order settings are shown: NT first, then AT, then the variants.
-METHOD_INFO: dict[str, MethodInfo] = {
-    "nt": MethodInfo("NT", ("#1b7837",), ("#7fbc41",), attacked=False),
-    "at": MethodInfo("AT", ("#f4845f", "#d7301f", "#a50f15", "#4d0008"), ("#74a9cf", "#2b8cbe", "#045a8d", "#012a4a")),
-    "trades": MethodInfo("TRADES", ("#a18fd1", "#7b5fc4", "#54309e", "#2e0a6e"), params=(Param("trades_beta", "β={:g}", "beta"),)),
-    "mart": MethodInfo("MART", ("#fdb863", "#e08214", "#b35806", "#7f3b08"), params=(Param("mart_beta", "β={:g}", "beta"),)),
-    "fgsm_rs": MethodInfo("FGSM-RS", ("#fa7fb5", "#e7298a", "#b0086b", "#6b0040")),
-    "external": MethodInfo("External", ("#525252",), attacked=False, named=True),
+# Each method's colours, light to dark over ε (see MethodInfo.ramp), and the grey of runs recorded from checkpoints.
+RAMPS: dict[str, tuple[tuple[str, ...], tuple[str, ...] | None]] = {
+    "nt": (("#1b7837",), ("#7fbc41",)),
+    "at": (("#f4845f", "#d7301f", "#a50f15", "#4d0008"), ("#74a9cf", "#2b8cbe", "#045a8d", "#012a4a")),
+    "trades": (("#a18fd1", "#7b5fc4", "#54309e", "#2e0a6e"), None),
+    "mart": (("#fdb863", "#e08214", "#b35806", "#7f3b08"), None),
+    "fgsm_rs": (("#fa7fb5", "#e7298a", "#b0086b", "#6b0040"), None),
+    EXTERNAL: (("#525252",), None),
 }
 # Options on top of a method, shown after ε when on, e.g. ``AT ε=8/255 + AWP γ=0.01`` or ``TRADES β=6 ε=8/255 + EMA 0.999``.
 OPTIONS: tuple[Param, ...] = (Param("awp_gamma", "AWP γ={:g}", "awp"), Param("awp_warmup", "warm-up {:g}", "warmup"),
                               Param("ema_decay", "EMA {:g}", "ema"))
+# Options shown in labels (never in run names) where they differ from the method's default and change the run.
+DEVIATIONS: tuple[Param, ...] = (Param("attack_bn_mode", "attack BN {}", None), Param("ema_warmup", "no EMA warm-up", None),
+                                 Param("reference_step", "pre-parity step", None))
 # The identifying columns of every analysis frame, in order (see Setting.columns).
 SETTING_COLUMNS = ("label", "series", "dataset", "model", "method", "epsilon_255", "synthetic", "data")
 _LIGHTEN = 0.45  # share of white in a ramp lightened for synthesized data
 
 
+def method_names() -> tuple[str, ...]:
+    """Every method in the order settings are shown: those of :data:`atlib.methods.METHODS`, then "external"."""
+    return (*METHODS, EXTERNAL)
+
+
 def method_info(method: str) -> MethodInfo:
-    """The table entry of ``method``, or an error that says where to add it."""
-    try:
-        return METHOD_INFO[method]
-    except KeyError:
-        raise ValueError(f"unknown method {method!r}: add it to atlib.setting.METHOD_INFO (known: {', '.join(METHOD_INFO)})") from None
+    """How ``method`` is shown: its facts from :data:`atlib.methods.METHODS`, its colours from :data:`RAMPS`;
+    an unknown one gets an error that says where to add it."""
+    if method == EXTERNAL:
+        return MethodInfo("External", *RAMPS[EXTERNAL], attacked=False, named=True)
+    if method not in METHODS or method not in RAMPS:
+        raise ValueError(f"unknown method {method!r}: add it to atlib.methods.METHODS and its colours to "
+                         f"atlib.setting.RAMPS (known: {', '.join(method_names())})")
+    m = METHODS[method]
+    return MethodInfo(m.label, *RAMPS[method], params=m.params, attacked=m.adversarial)
 
 
 def kind_key(method: str, epsilon_255: float, synthetic: bool) -> tuple[int, float, bool]:
     """The leading part of :attr:`Setting.sort_key`, from columns every frame carries: the method's
-    place in :data:`METHOD_INFO`, then ε (for methods with one), then original data before synthesized."""
+    place in :func:`method_names`, then ε (for methods with one), then original data before synthesized."""
     info = method_info(method)
-    return list(METHOD_INFO).index(method), float(epsilon_255) if info.attacked else 0.0, bool(synthetic)
+    return method_names().index(method), float(epsilon_255) if info.attacked else 0.0, bool(synthetic)
 
 
 def mix(color: str, other: str, share: float) -> str:
@@ -125,7 +120,10 @@ class Setting:
         info = method_info(config.method)
         params = tuple((p, p.value(config)) for p in info.params)
         options = tuple((o, v) for o in OPTIONS if (v := o.value(config)) is not None)
-        ignored = EXECUTION_FIELDS | {"seed", "synthetic"}
+        default = TrainConfig(method=config.method, epsilon_255=config.epsilon_255, source=config.source)
+        options += tuple((o, v) for o in DEVIATIONS if o.field not in config.inert_fields()
+                         and (v := o.value(config)) != o.value(default))
+        ignored = EXECUTION_FIELDS | {"seed", "synthetic"} | config.inert_fields()
         fields = {k: str(v) for k, v in config.to_dict().items() if k not in ignored}
         fields["uses_synthetic"] = str(config.uses_synthetic)
         if info.named:
@@ -166,7 +164,7 @@ class Setting:
     def slug(self) -> str:
         """The run name without the seed, e.g. ``cifar10_resnet18_at8_synth0.5`` or ``cifar10_resnet18_nt``."""
         method = f"{self.method}{self.epsilon_255:g}" if self.info.attacked else self.method
-        shown = "".join(f"_{p.slug}{v:g}" for p, v in self.params + self.options)
+        shown = "".join(f"_{p.slug}{v:g}" for p, v in self.params + self.options if p.slug is not None)
         synth = f"_{self.tag}{self.fraction:g}" if self.synthetic else ""
         return f"{self.dataset}_{self.model}_{method}{shown}{synth}"
 

@@ -118,6 +118,9 @@ show_figure(lambda df: plots.score_distribution_chart(df, "el2n"), frames.el2n_d
 # The probe's examples are evaluated like the test set, so Appendix B's categories apply to them. How do
 # they relate to the training-time scores? Expect easy points to be unforgettable with high AUM, hard points
 # never learned with negative AUM, and non-monotone points (whose profile drops) to be forgotten more.
+# In the rank correlations, an example never learned counts as many forgetting events as it had
+# presentations, as Toneva et al. rank it: the most forgettable, not unforgettable. The crosstab keeps
+# never-learned examples in a column of their own.
 
 # %%
 show_thresholds(probe, threshold)

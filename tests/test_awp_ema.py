@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from atlib.train.awp import AWP, DEFAULT_GAMMA, DEFAULT_WARMUP
+from atlib.train.awp import AWP
 from atlib.train.ema import ema_model
 from atlib.train.losses import MethodLoss
 
@@ -126,9 +126,8 @@ def test_awp_direction_leaves_the_model_alone_and_skips_bn_and_biases() -> None:
 
 def test_awp_defaults_and_bad_input() -> None:
     model = _model()
-    assert (AWP(model, "at").gamma, AWP(model, "at").warmup) == (DEFAULT_GAMMA["at"], DEFAULT_WARMUP["at"]) == (0.01, 0)
-    assert (AWP(model, "trades").gamma, AWP(model, "trades").warmup) == (0.005, 10)
-    assert not AWP(model, "trades").active(9) and AWP(model, "trades").active(10)
+    assert (AWP(model, "at").gamma, AWP(model, "at").warmup, AWP(model, "at").first_epoch) == (0.01, 0, 0)
+    assert (AWP(model, "trades").gamma, AWP(model, "trades").warmup, AWP(model, "trades").first_epoch) == (0.005, 10, 1)
     for method in ("nt", "mart", "fgsm_rs"):
         with pytest.raises(ValueError, match=f"applies to methods at and trades, not '{method}'"):
             AWP(model, method)
@@ -171,17 +170,18 @@ def test_ema_matches_a_hand_computed_average_of_weights_and_bn_statistics() -> N
     assert int(ema.n_averaged) == steps
 
 
-def test_ema_resumes_bitwise_from_a_checkpoint() -> None:
+@pytest.mark.parametrize("warmup", [None, 2.0])
+def test_ema_resumes_bitwise_from_a_checkpoint(warmup: float | None) -> None:
     def fresh() -> tuple[nn.Module, torch.optim.Optimizer]:
         m = _model()
         return m, _sgd(m)
 
     model, optimizer = fresh()
-    ema = ema_model(model, 0.99)
+    ema = ema_model(model, 0.99, warmup)
     _train(model, optimizer, 6, ema)  # uninterrupted
 
     model2, optimizer2 = fresh()
-    ema2 = ema_model(model2, 0.99)
+    ema2 = ema_model(model2, 0.99, warmup)
     _train(model2, optimizer2, 3, ema2)
     buffer = io.BytesIO()
     torch.save({"model": model2.state_dict(), "optimizer": optimizer2.state_dict(), "ema": ema2.state_dict()}, buffer)
@@ -190,7 +190,7 @@ def test_ema_resumes_bitwise_from_a_checkpoint() -> None:
     model3, optimizer3 = fresh()
     model3.load_state_dict(state["model"])
     optimizer3.load_state_dict(state["optimizer"])
-    ema3 = ema_model(model3, 0.99)
+    ema3 = ema_model(model3, 0.99, warmup)
     ema3.load_state_dict(state["ema"])
     for k in range(3, 6):  # the same batches as the uninterrupted run's last three steps
         x, y = _batch(k)
@@ -203,7 +203,7 @@ def test_ema_resumes_bitwise_from_a_checkpoint() -> None:
 def test_ema_leaves_the_raw_training_bitwise_unchanged() -> None:
     with_ema, without = _model(), _model()
     torch.manual_seed(1)
-    _train(with_ema, _sgd(with_ema), 4, ema_model(with_ema, 0.999))
+    _train(with_ema, _sgd(with_ema), 4, ema_model(with_ema, 0.999, 1.0))
     rng_after_ema = torch.get_rng_state()
     torch.manual_seed(1)
     _train(without, _sgd(without), 4)

@@ -138,9 +138,15 @@ def test_probe_scores_crosstab_and_correlations(runs):
     conf, acc = analysis.profiles(group, "probe")
     assert scores["category"].tolist() == metrics.point_categories(conf, acc).names().tolist()
     assert scores["column"].tolist() == PROBE.tolist()
-    events = np.mean([dm.forgetting_events(runs["stats"][("nt", s, False)]["correct"])[PROBE] for s in (0, 1)], axis=0)
+    def toneva(correct: np.ndarray) -> np.ndarray:  # Toneva et al.: a never-learned example counts its presentations
+        correct = correct[:, PROBE]
+        learned = (np.nan_to_num(correct) == 1).any(axis=0)
+        return np.where(learned, dm.forgetting_events(correct), np.isfinite(correct).sum(axis=0))
+
+    events = np.mean([toneva(runs["stats"][("nt", s, False)]["correct"]) for s in (0, 1)], axis=0)
     ok = np.isfinite(scores["forgetting"].to_numpy())
     np.testing.assert_allclose(scores["forgetting"].to_numpy()[ok], events[ok])
+    assert scores.loc[1, "forgetting"] == events[1] > 0  # never learned: ranked most forgettable, not unforgettable
     stored = [runs["stats"][("nt", s, False)]["margin"].astype(np.float16).astype(np.float64) for s in (0, 1)]  # as the store holds it
     np.testing.assert_allclose(scores["aum"], np.mean([dm.aum(m)[PROBE] for m in stored], axis=0), rtol=1e-6)
     assert scores.loc[1, "never_learned"] == 1.0  # probe row 1 is training column 2: never learned

@@ -8,7 +8,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from atlib.attacks import pgd
-from atlib.train.losses import DEFAULT_BETA, METHODS, MethodLoss, mart_loss, trades_loss
+from atlib.methods import METHODS
+from atlib.train.losses import CODE, MethodLoss, mart_loss, trades_loss
 
 EPS = 8 / 255
 B, C = 8, 10  # B a power of two: a mean's 1/B scales gradients exactly, so sum and mean give the same signs
@@ -197,7 +198,7 @@ def test_fgsm_rs_is_one_step_of_1_25_eps_from_a_uniform_start() -> None:
     expected = torch.clamp(start.detach() + 1.25 * EPS * grad.sign(), lower, upper)
     model.train()
     torch.manual_seed(3)
-    loss = MethodLoss("fgsm_rs", eps=EPS, steps=10)  # steps is PGD's: FGSM-RS takes one step regardless
+    loss = MethodLoss("fgsm_rs", eps=EPS, steps=10, bn_mode="eval")  # steps is PGD's: FGSM-RS takes one step regardless
     x_adv = loss.attack(model, x, y)
     assert torch.equal(x_adv, expected)
     torch.testing.assert_close(loss.objective(model, x, x_adv, y).loss, F.cross_entropy(model(expected), y))
@@ -223,7 +224,7 @@ def test_attack_model_crafts_and_model_trains() -> None:
     attack_model = _Counting(model, calls, "attack")
     step_model = _Counting(model, calls, "step")
     MethodLoss("trades", eps=EPS, steps=2)(step_model.train(), x, y, attack_model=attack_model)
-    assert calls == ["attack"] * 3 + ["step"] * 2  # clean target + 2 PGD steps; then clean and adversarial forwards
+    assert calls == ["attack"] * 3 + ["step"] * 3  # clean target + 2 PGD steps; then clean, adversarial, clean forwards
 
 
 class _Counting(nn.Module):
@@ -258,8 +259,9 @@ def test_losses_are_float32_under_bf16_autocast() -> None:
 
 
 def test_defaults_and_bad_input() -> None:
-    assert METHODS == ("nt", "at", "trades", "mart", "fgsm_rs")
-    assert MethodLoss("trades", eps=EPS).beta == DEFAULT_BETA["trades"] == 6.0
+    assert tuple(CODE) == tuple(METHODS) == ("nt", "at", "trades", "mart", "fgsm_rs")  # losses keyed by the table's names
+    assert MethodLoss("trades", eps=EPS).beta == dict(METHODS["trades"].defaults)["trades_beta"] == 6.0
+    assert MethodLoss("fgsm_rs", eps=EPS).bn_mode == "train" and MethodLoss("at", eps=EPS).bn_mode == "eval"
     assert MethodLoss("mart", eps=EPS).beta == 6.0 and MethodLoss("mart", eps=EPS, beta=5).beta == 5.0
     with pytest.raises(ValueError, match="unknown training method 'pgd'.*nt, at, trades, mart, fgsm_rs"):
         MethodLoss("pgd", eps=EPS)

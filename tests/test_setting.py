@@ -15,7 +15,9 @@ from atlib import analysis, config as config_module, plots, setting
 from atlib.plots import robustness, style
 from atlib.config import TrainConfig
 from atlib.store.runs import RunGroup, group_seeds, load_run, load_runs
-from atlib.setting import METHOD_INFO, MethodInfo, Param, Setting
+from atlib import methods
+from atlib.methods import Method, Param
+from atlib.setting import Setting, method_info, method_names
 from fakeruns import make_run, random_probs
 from test_plots import color_map
 
@@ -102,7 +104,7 @@ def test_setting_ignores_seed_execution_fields_and_the_synthetic_path() -> None:
 
 
 def test_external_runs_are_told_apart_by_their_folder_name() -> None:
-    a = TrainConfig(method="external", name="cifar10_resnet18_external_a")
+    a = TrainConfig(method="external", source="external", name="cifar10_resnet18_external_a")
     assert Setting.of(a) == Setting.of(a.replace(seed=1, device="cpu"))
     assert Setting.of(a) != Setting.of(a.replace(name="cifar10_resnet18_external_b"))
     assert Setting.of(a).label == "External cifar10_resnet18_external_a"
@@ -154,7 +156,7 @@ def test_stored_configs_from_before_the_variants_keep_their_setting() -> None:
 
 def test_order_is_nt_then_at_by_epsilon_original_first_then_other_methods() -> None:
     configs = [
-        TrainConfig(method="fgsm_rs", epsilon_255=2), TrainConfig(method="external", name="ext"),
+        TrainConfig(method="fgsm_rs", epsilon_255=2), TrainConfig(method="external", source="external", name="ext"),
         TrainConfig(epsilon_255=8, awp_gamma=0.01), TrainConfig(method="trades", epsilon_255=8),
         TrainConfig(epsilon_255=8, synthetic="s.npz"), TrainConfig(method="mart", epsilon_255=2), TrainConfig(epsilon_255=16),
         TrainConfig(method="nt", synthetic="s.npz"), TrainConfig(method="trades", epsilon_255=2), TrainConfig(epsilon_255=2),
@@ -170,8 +172,8 @@ def test_order_is_nt_then_at_by_epsilon_original_first_then_other_methods() -> N
 
 
 def test_every_config_method_has_an_entry_and_unknown_ones_say_where_to_add_them() -> None:
-    assert set(config_module.METHODS) <= set(METHOD_INFO)
-    with pytest.raises(ValueError, match="add it to atlib.setting.METHOD_INFO"):
+    assert set(config_module.METHODS) == set(method_names()) and all(method_info(m) for m in method_names())
+    with pytest.raises(ValueError, match="add it to atlib.methods.METHODS"):
         setting.kind_key("sgd", 0.0, False)
 
 
@@ -184,8 +186,8 @@ def _rgb(color: str) -> np.ndarray:
 
 def test_colour_families_are_distinct_per_method() -> None:
     """No colour of one method's family (any ε, either data) comes within 40 RGB units of another's."""
-    colours = {m: [style.label_color(m, e, s) for e in (1, 2, 4, 8, 16) for s in (False, True)] for m in METHOD_INFO}
-    for a, b in itertools.combinations(METHOD_INFO, 2):
+    colours = {m: [style.label_color(m, e, s) for e in (1, 2, 4, 8, 16) for s in (False, True)] for m in method_names()}
+    for a, b in itertools.combinations(method_names(), 2):
         closest = min(np.linalg.norm(_rgb(x) - _rgb(y)) for x in colours[a] for y in colours[b])
         assert closest > 40, (a, b, closest)
     lightness = [_rgb(style.label_color("trades", e, False)).sum() for e in (1, 2, 4, 8, 16)]
@@ -205,10 +207,11 @@ def test_variants_of_one_family_at_one_epsilon_get_distinct_shades() -> None:
 
 
 def test_a_new_method_is_one_table_entry(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """An entry (and the config's list of methods) is all a method needs: its label, run name, order,
-    colours and frame columns follow. ``lr`` stands in for a method parameter."""
-    monkeypatch.setitem(METHOD_INFO, "fake", MethodInfo("FAKE", ("#00e5ff", "#006064"), params=(Param("lr", "lr={:g}", "lr"),)))
-    monkeypatch.setattr(config_module, "METHODS", (*config_module.METHODS, "fake"))
+    """An entry of the methods table (and its colours) is all a method needs besides its loss: its label, run
+    name, order, colours and frame columns follow. ``lr`` stands in for a method parameter."""
+    monkeypatch.setitem(methods.METHODS, "fake", Method("fake", "FAKE", adversarial=True, bn_mode="eval", passes=1,
+                                                         attack_passes="pgd", reference="-", params=(Param("lr", "lr={:g}", "lr"),)))
+    monkeypatch.setitem(setting.RAMPS, "fake", (("#00e5ff", "#006064"), None))
     fake = TrainConfig(method="fake", epsilon_255=4, lr=0.05, epochs=3)
     assert fake.run_name == "cifar10_resnet18_fake4_lr0.05_s0"
     assert (Setting.of(fake).label, Setting.of(fake).series) == ("FAKE lr=0.05 ε=4/255", "FAKE lr=0.05")
@@ -220,10 +223,10 @@ def test_a_new_method_is_one_table_entry(monkeypatch: pytest.MonkeyPatch, tmp_pa
 
     rng = np.random.default_rng(1)
     labels = rng.integers(0, 10, 8)
-    for config in (fake, fake.replace(seed=1), TrainConfig(method="external", name="ext", epochs=3), TrainConfig(method="nt", epochs=3)):
+    for config in (fake, fake.replace(seed=1), TrainConfig(method="external", source="external", name="ext", epochs=3), TrainConfig(method="nt", epochs=3)):
         make_run(tmp_path, config, random_probs(rng, 3, 8, 10), labels)
     groups = group_seeds(load_runs(tmp_path))
-    assert [g.label for g in groups] == ["NT", "External ext", "FAKE lr=0.05 ε=4/255"]  # the new entry is last in the table
+    assert [g.label for g in groups] == ["NT", "FAKE lr=0.05 ε=4/255", "External ext"]  # last of the table, before external runs
     curves = analysis.mean_entropy_curves(groups)
     row = curves[curves["method"] == "fake"].iloc[0]
     assert {k: row[k] for k in ("label", "series", "epsilon_255", "data", "n_seeds")} == {

@@ -159,8 +159,8 @@ def test_estimate_follows_the_cost_model(tmp_path: Path) -> None:
     at4 = at10.replace(pgd_steps=4)
     assert run_hours(at4, throughput) * 3600 == pytest.approx(2 * 1000 / (200 * 11 / 5) + record)
     assert run_hours(at4, throughput, remaining=0.5) * 3600 == pytest.approx((2 * 1000 / (200 * 11 / 5) + record) / 2)
-    trades = at10.replace(method="trades")  # a clean forward beside the adversarial one: 12 passes
-    assert run_hours(trades, throughput) * 3600 == pytest.approx(2 * 1000 / (200 * 11 / 12) + record)
+    trades = at10.replace(method="trades")  # clean target (a third), 10 steps, clean and adversarial, BN-only clean (a third)
+    assert run_hours(trades, throughput) * 3600 == pytest.approx(2 * 1000 / (200 * 11 / (12 + 2 / 3)) + record)
     fgsm = at10.replace(method="fgsm_rs")  # one attack step: 2 passes
     assert run_hours(fgsm, throughput) * 3600 == pytest.approx(2 * 1000 / (200 * 11 / 2) + record)
     awp = at10.replace(awp_gamma=0.01)  # AWP's proxy step: 12 passes

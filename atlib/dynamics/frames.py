@@ -219,7 +219,9 @@ def probe_scores(group: RunGroup, threshold: float | None = None,
                  fraction: float = EL2N_FRACTION, clean: bool = False) -> pd.DataFrame:
     """One row per probe example: its Appendix B ``category`` and ``total_drop`` (from the probe's
     seed-averaged learning profiles, as for test points), and from the training statistics (seed means)
-    ``forgetting`` events, ``never_learned`` (share of seeds), ``aum``, ``confidence``, ``variability``;
+    ``forgetting`` (events, a never-learned example counting its presentations as Toneva et al. rank it:
+    :func:`atlib.dynamics.metrics.forgetting_score`), ``never_learned`` (share of seeds, kept apart), ``aum``,
+    ``confidence``, ``variability``;
     ``el2n`` at :func:`el2n_point`. Also ``row`` (probe record row), ``column``, ``label``. ``threshold`` None:
     the group's ``default_threshold``."""
     conf, acc = analysis.profiles(group, "probe")
@@ -231,7 +233,7 @@ def probe_scores(group: RunGroup, threshold: float | None = None,
         correct = f["correct"][:, columns]
         kinds = dm.forgetting_kinds(correct)
         never = kinds == dm.FORGETTING_KINDS.index("never learned")
-        per_seed["forgetting"].append(np.where(kinds == 3, np.nan, dm.forgetting_events(correct)))
+        per_seed["forgetting"].append(dm.forgetting_score(correct))
         per_seed["never_learned"].append(np.where(kinds == 3, np.nan, never))
         per_seed["aum"].append(dm.aum(f["margin"][:, columns]))
         m = dm.data_map(f["p_true"][:, columns], correct)

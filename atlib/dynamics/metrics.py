@@ -80,6 +80,17 @@ def learned(correct: np.ndarray) -> np.ndarray:
     return (np.nan_to_num(_check(correct, "correct"), nan=0.0) == 1).any(axis=0)
 
 
+def forgetting_score(correct: np.ndarray) -> np.ndarray:
+    """(N,) float: forgetting events as Toneva et al. 2019 rank them: an example never learned counts as many
+    events as it had presentations, so it ranks as the most forgettable, not as unforgettable (0 events);
+    NaN for an example never presented. Every ranking and correlation of forgetting uses this score; the
+    histogram, the summary and the crosstab keep never-learned examples apart instead (:func:`forgetting_kinds`)."""
+    correct = _check(correct, "correct")
+    seen = presentations(correct)
+    score = np.where(learned(correct), forgetting_events(correct), seen).astype(np.float64)
+    return np.where(seen > 0, score, np.nan)
+
+
 FORGETTING_KINDS = ("unforgettable", "forgotten", "never learned", "never presented")
 
 

@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 import atlib
 from atlib import data as atdata
 from atlib.config import TrainConfig
+from atlib.methods import EXTERNAL
 from atlib.data.extra import NEG_FILE
 from atlib.evaluate.accuracy import accuracy, predict_proba
 from atlib.evaluate.autoattack import autoattack_evaluation
@@ -178,7 +179,7 @@ def record_checkpoints(
     series = checkpoint_series(pattern)
     num_classes = atdata.NUM_CLASSES[dataset]
     config = TrainConfig(
-        dataset=dataset, model=arch, method="external", epochs=max(1, series[-1][0]), record_per_epoch=1,
+        dataset=dataset, model=arch, method=EXTERNAL, source=EXTERNAL, epochs=max(1, series[-1][0]), record_per_epoch=1,
         test_subset=test_subset, robust_eval_eps_255=tuple(eps_255), robust_eval_n=n, robust_eval_steps=pgd_steps,
         eval_batch_size=batch_size, data_root=data_root, neg_path=neg_path, cifar_c_root=cifar_c_root,
         out_dir=str(out_dir), name=name or f"{dataset}_{arch}_external_{_slug(series[-1][1].parent.name)}",
@@ -227,8 +228,9 @@ def add_autoattack_metrics(run_path: str | Path, n: int | None = None, eps_255: 
     """Run AutoAttack on a finished run's final model and store it in its ``metrics.json`` as ``autoattack``.
 
     By default it attacks the rows and budgets of the run's PGD evaluation (``n`` = ``robust_eval_n``),
-    so ``robust_acc`` and ``autoattack.robust_acc`` compare image for image. Progress is kept in
-    ``<run>/autoattack_state/`` until the result is stored, so an interrupted evaluation resumes.
+    so ``robust_acc`` and ``autoattack.robust_acc`` compare image for image; a run without PGD results attacks
+    the config's ``robust_eval_eps_255``. The test images are those the run was trained with (:attr:`Run.inputs`).
+    Progress is kept in ``<run>/autoattack_state/`` until the result is stored, so an interrupted evaluation resumes.
     """
     run_path = Path(run_path)
     if not (run_path / METRICS).exists():
@@ -236,11 +238,16 @@ def add_autoattack_metrics(run_path: str | Path, n: int | None = None, eps_255: 
     run = load_run(run_path)
     config = run.config
     if eps_255 is None:
-        eps_255 = sorted(map(float, run.metrics.get("robust_acc") or {}) or config.robust_eval_eps_255)
-    test, index = load_test_set(config.dataset, config.data_root, config.test_subset)
+        measured = run.metrics.get("robust_acc") or {}
+        eps_255 = sorted(map(float, measured)) if measured else list(config.robust_eval_eps_255)
+    n = config.robust_eval_n if n is None else n
+    if n < 1:
+        raise ValueError(f"{run_path.name} made no PGD evaluation (robust_eval_n {config.robust_eval_n}): give n, "
+                         "the number of test images AutoAttack attacks (e.g. --n 1000)")
+    test, index = load_test_set(config.dataset, run.inputs["cifar_root"], config.test_subset)
     state_dir = run_path / "autoattack_state"
     result = autoattack_evaluation(load_trained_model(run_path, device), test.images, test.labels, eps_255,
-                                   config.robust_eval_n if n is None else n, version=version, attacks=attacks,
+                                   n, version=version, attacks=attacks,
                                    batch_size=batch_size,
                                    device=device, seed=config.seed, state_dir=state_dir)
     result["test_index"] = index[result["rows"]].tolist()

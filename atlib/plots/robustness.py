@@ -9,7 +9,7 @@ import pandas as pd
 
 from atlib.plots import style
 from atlib.plots.curves import band_and_line
-from atlib.setting import METHOD_INFO
+from atlib.setting import method_info, method_names
 
 def neg_accuracy_chart(df: pd.DataFrame) -> alt.TopLevelMixin:
     """Fig 4: CIFAR-10-NEG accuracy over training, mean ± std over seeds, one line per run kind."""
@@ -18,8 +18,8 @@ def neg_accuracy_chart(df: pd.DataFrame) -> alt.TopLevelMixin:
 
 
 def without_epsilon() -> str:
-    """The Vega expression true for the methods without an ε (``attacked=False`` in :data:`atlib.setting.METHOD_INFO`)."""
-    return f"indexof({json.dumps([m for m, info in METHOD_INFO.items() if not info.attacked])}, datum.method) >= 0"
+    """The Vega expression true for the methods without an ε (``attacked=False`` in :func:`atlib.setting.method_info`)."""
+    return f"indexof({json.dumps([m for m in method_names() if not method_info(m).attacked])}, datum.method) >= 0"
 
 
 def versus_epsilon_layers(df: pd.DataFrame, y_title: str, data: dict | None = None) -> alt.LayerChart:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from atlib.config import TrainConfig
+from atlib.methods import step_passes as step_passes_of
 from atlib.store.io import read_json
 
 # ASSUMPTION, used only without a benchmark file: NT training img/s on one A100/H100-class GPU
@@ -76,11 +77,10 @@ def load_throughput(paths: Sequence[str | Path] = BENCHMARK_FILES) -> Throughput
 
 
 def step_passes(config: TrainConfig) -> float:
-    """Forward-backward passes of one training step, in units of an NT step: PGD-k AT k + 1, TRADES and MART
-    one more (a clean forward beside the adversarial one), FGSM-RS 2, AWP one more (its proxy step)."""
-    attack = {"nt": 0, "fgsm_rs": 1}.get(config.method, config.pgd_steps)
-    extra = 1 if config.method in ("trades", "mart") else 0
-    return attack + 1 + extra + (1 if config.awp_gamma else 0)
+    """Forward-backward passes of one training step, in units of an NT step, from the method's cost in
+    :data:`atlib.methods.METHODS` (PGD-k AT k + 1, FGSM-RS 2, TRADES k + 2 2/3: its clean target before the
+    attack and its BN-only clean forward count a third each; AWP adds its proxy's pass)."""
+    return step_passes_of(config.method, config.pgd_steps, awp=bool(config.awp_gamma))
 
 
 def epoch_passes(config: TrainConfig) -> float:

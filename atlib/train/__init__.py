@@ -46,7 +46,8 @@ def resolve_device(name: str) -> torch.device:
 
 
 def _prepare_run_dir(config: TrainConfig, force: bool) -> Path:
-    """Create or reuse the run folder; refuse a config that contradicts the stored one."""
+    """Create or reuse the run folder; refuse a config that contradicts the stored one (see
+    :meth:`TrainConfig.conflicts_with`: options the stored config lacks keep the stored run's behaviour)."""
     run_dir = Path(config.out_dir) / config.run_name
     if (run_dir / CONFIG).exists() and not force:
         conflicts = config.conflicts_with(read_json(run_dir / CONFIG))
@@ -77,8 +78,8 @@ def train(config: TrainConfig, *, force: bool = False) -> Run:
     from atlib.train.loop import Trainer
 
     config.validate()
-    if config.method == "external":
-        raise ValueError("method 'external' marks runs recorded from checkpoints trained elsewhere; record such a series "
+    if config.source != "trained":
+        raise ValueError("source 'external' marks runs recorded from checkpoints trained elsewhere; record such a series "
                          "with `python -m atlib.evaluate --checkpoints 'DIR/epoch_*.pt' --arch ...`")
     device = resolve_device(config.device)
     ddp = init_distributed(device.type, timeout_min=config.dist_timeout_min)
@@ -89,6 +90,8 @@ def train(config: TrainConfig, *, force: bool = False) -> Run:
     if ddp.is_main:
         _prepare_run_dir(config, force)
     ddp.barrier()
+    if (run_dir / CONFIG).exists():  # a stored run resumes with its own meaning of options it lacks
+        config = config.resuming(read_json(run_dir / CONFIG))
     if (run_dir / METRICS).exists():
         tqdm.write(f"[atlib] {run_dir} is complete; returning it as stored (use --force to retrain)")
         return load_run(run_dir)

@@ -23,21 +23,19 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from atlib.methods import AWP_METHODS, METHODS
 from atlib.store.checkpoint import unwrap
 
-# The papers' defaults: gamma 0.01 for AT (AT-AWP), 0.005 for TRADES (TRADES-AWP, which also waits
-# 10 warm-up epochs before perturbing; AT-AWP perturbs from the start).
-DEFAULT_GAMMA = {"at": 0.01, "trades": 0.005}
-DEFAULT_WARMUP = {"at": 0, "trades": 10}
 _EPS = 1e-20  # the reference code's guard against a zero gradient
 
 
 class AWP:
     """The weight perturbation of one run of ``method`` (``at`` or ``trades``): a proxy copy of ``model``.
 
-    ``gamma`` is the perturbation size relative to each layer's norm, ``warmup`` the number of epochs
-    trained before AWP starts; None takes the method's default (:data:`DEFAULT_GAMMA`,
-    :data:`DEFAULT_WARMUP`). Typical use in the loop::
+    ``gamma`` is the perturbation size relative to each layer's norm; AWP applies from the epoch numbered
+    ``warmup`` when the first epoch is numbered ``first_epoch``, as the references write ``epoch >= awp_warmup``
+    (AT-AWP numbers epochs from 0, TRADES-AWP from 1: its warm-up of 10 starts AWP in the 10th epoch). None takes
+    the method's reference value (:data:`atlib.methods.METHODS`, ``awp``). Typical use in the loop::
 
         x_adv = loss.attack(attack_model, x, y)
         with awp.perturbed(epoch, lambda m: loss.objective(m, x, x_adv, y).loss):
@@ -45,25 +43,29 @@ class AWP:
             optimizer.zero_grad(); out.loss.backward(); optimizer.step()
     """
 
-    def __init__(self, model: nn.Module, method: str, gamma: float | None = None, warmup: int | None = None) -> None:
-        if method not in DEFAULT_GAMMA:
+    def __init__(self, model: nn.Module, method: str, gamma: float | None = None, warmup: int | None = None,
+                 first_epoch: int | None = None) -> None:
+        if method not in AWP_METHODS:
             raise ValueError(
-                f"AWP (awp_gamma) applies to methods {' and '.join(DEFAULT_GAMMA)}, not {method!r}: "
+                f"AWP (awp_gamma) applies to methods {' and '.join(AWP_METHODS)}, not {method!r}: "
                 "drop awp_gamma or train with one of those methods"
             )
-        gamma = DEFAULT_GAMMA[method] if gamma is None else gamma
-        warmup = DEFAULT_WARMUP[method] if warmup is None else warmup
+        reference = METHODS[method].awp
+        gamma = reference.gamma if gamma is None else gamma
+        warmup = reference.warmup if warmup is None else warmup
+        first_epoch = reference.first_epoch if first_epoch is None else first_epoch
         if not gamma >= 0:
             raise ValueError(f"awp_gamma must be >= 0 (0 turns AWP off), got {gamma}")
         if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
             raise ValueError(f"awp_warmup must be a whole number of epochs >= 0, got {warmup!r}")
         self.model = unwrap(model)
         self.proxy = copy.deepcopy(self.model)
-        self.gamma, self.warmup = float(gamma), warmup
+        self.gamma, self.warmup, self.first_epoch = float(gamma), warmup, first_epoch
         self.names = [name for name, p in self.model.named_parameters() if p.dim() > 1]
 
     def active(self, epoch: int) -> bool:
-        return self.gamma > 0 and epoch >= self.warmup
+        """Whether AWP applies in ``epoch`` (counted from 0, as the loop counts)."""
+        return self.gamma > 0 and epoch + self.first_epoch >= self.warmup
 
     def direction(self, loss_of: Callable[[nn.Module], torch.Tensor]) -> dict[str, torch.Tensor]:
         """Per perturbed weight, ``||w|| * g / ||g||`` with ``g`` the gradient of ``loss_of(proxy)``."""
@@ -86,7 +88,7 @@ class AWP:
 
     @contextlib.contextmanager
     def perturbed(self, epoch: int, loss_of: Callable[[nn.Module], torch.Tensor]) -> Iterator[None]:
-        """Perturb the model for the block (from ``epoch >= warmup`` on), restore it afterwards."""
+        """Perturb the model for the block (when :meth:`active`), restore it afterwards."""
         if not self.active(epoch):
             yield
             return

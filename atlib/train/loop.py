@@ -21,11 +21,12 @@ import atlib
 from atlib import data as atdata
 from atlib.train.awp import AWP
 from atlib.store.checkpoint import Position, load_checkpoint, save_checkpoint, set_rng_states
-from atlib.config import TrainConfig, learning_rate, switch_on
+from atlib.config import TrainConfig, learning_rate, read_as_before, READ_AS_BEFORE, switch_on
+from atlib.methods import method as method_table
 from atlib.train.distributed import Distributed, with_sync_batchnorm
 from atlib.dynamics.recorder import PresentationRecorder
 from atlib.store.dynamics import DynamicsStore
-from atlib.train.ema import ema_model
+from atlib.train.ema import WARMUP_SHARE, ema_model
 from atlib.evaluate.accuracy import predict_proba
 from atlib.train.final import final_metrics
 from atlib.train.inputs import load_run_data, take_rows
@@ -33,7 +34,7 @@ from atlib.store.io import read_json, save_npy, write_json
 from atlib.train.losses import MethodLoss
 from atlib.models import build_model
 from atlib.store.records import RecordStore
-from atlib.store.runs import CHECKPOINT, META, METRICS, PROGRESS, RECORDS
+from atlib.store.runs import CHECKPOINT, CONFIG, META, METRICS, PROGRESS, RECORDS
 from atlib.subsets import balanced_subset
 
 DYNAMICS = "dynamics"  # per-example training statistics (atlib.store.dynamics)
@@ -100,11 +101,15 @@ class Trainer:
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=config.lr, momentum=config.momentum,
                                          weight_decay=config.weight_decay)
         alpha = None if config.pgd_alpha_255 is None else config.pgd_alpha_255 / 255
-        beta = {"trades": config.trades_beta, "mart": config.mart_beta}.get(config.method)
+        beta = next((getattr(config, name) for name, _ in method_table(config.method).defaults), None)
+        awp = config.awp_gamma is not None
         self.loss = MethodLoss(config.method, eps=config.epsilon, steps=config.pgd_steps, alpha=alpha, beta=beta,
-                               bn_mode=config.attack_bn_mode)
-        self.awp = AWP(self.model, config.method, config.awp_gamma, config.awp_warmup) if config.awp_gamma is not None else None
-        self.ema = ema_model(self.model, config.ema_decay) if config.ema_decay is not None else None
+                               bn_mode=config.attack_bn_mode, reference_step=config.reference_step, awp=awp)
+        # Without reference_step, AWP numbers epochs from 0 for every method (atlib's earlier rule).
+        self.awp = AWP(self.model, config.method, config.awp_gamma, config.awp_warmup,
+                       first_epoch=None if config.reference_step else 0) if awp else None
+        warmup = WARMUP_SHARE * config.epochs * len(self.loader) if config.ema_warmup else None
+        self.ema = ema_model(self.model, config.ema_decay, warmup) if config.ema_decay is not None else None
         self.recorder = self._open_dynamics()
         self.position = self._restore()
         compiled = torch.compile(self.model) if config.compile else self.model
@@ -265,7 +270,7 @@ class Trainer:
 
         def loss_of(proxy: torch.nn.Module) -> torch.Tensor:
             with self._autocast():
-                return self.loss.objective(proxy, x, x_train, y).loss
+                return self.loss.objective(proxy, x, x_train, y, proxy=True).loss
 
         return self.awp.perturbed(epoch, loss_of)
 
@@ -307,6 +312,10 @@ class Trainer:
             started=meta.get("started", dt.datetime.now().isoformat(timespec="seconds")),
             wall_time_s=meta.get("wall_time_s", 0.0), resumed=meta.get("resumed", -1) + 1,
         )
+        before = {k: v for k, v in read_as_before(read_json(self.run_dir / CONFIG)).items() if k in READ_AS_BEFORE}
+        if before:  # a run stored before these options existed keeps the behaviour it was trained with
+            meta["read_as_before"] = {"fields": before, "note": "config.json lacks these options: the run keeps the "
+                                      "behaviour it was trained with, not today's default (docs/methods.md)"}
         write_json(self.run_dir / META, meta)
         return meta
 

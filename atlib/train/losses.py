@@ -16,12 +16,18 @@ method      inner attack                                         loss
 ``fgsm_rs`` one FGSM step of 1.25 eps from a uniform start       CE(f(x_adv), y)
 =========== ==================================================== =========================================
 
-Batch norm: the inner attacks run with the BN mode ``bn_mode`` (the config's ``attack_bn_mode``,
-default ``"eval"``: running statistics, as the TRADES and MART reference code do with
-``model.eval()``; see :func:`atlib.attacks.pgd`). The objectives run in whatever mode the model is
-in: the loop puts it in train mode, and TRADES/MART then make *separate* train-mode forwards of the
-clean and the adversarial batch, each normalised with its own batch statistics, as the reference code
-does (it runs the clean batch twice; one forward serves both of its terms here, with identical outputs).
+Batch norm: the inner attacks run with the BN mode ``bn_mode`` (the config's ``attack_bn_mode``; each
+method's default is its reference's, :data:`atlib.methods.METHODS`: ``"eval"`` (running statistics, as the
+TRADES and MART code do with ``model.eval()``) except FGSM-RS, whose reference crafts in train mode; see
+:func:`atlib.attacks.pgd`). The objectives run in whatever mode the model is in: the loop puts it in train
+mode, and TRADES/MART make *separate* train-mode forwards of the clean and the adversarial batch, each
+normalised with its own batch statistics, as the reference code does. The TRADES reference runs the clean
+batch twice (once per term): the two forwards give identical outputs, so the loss and gradients come from one
+of them, but each forward also updates the BN running statistics, which every eval-mode record uses. With
+``reference_step`` (the default) TRADES therefore makes the second clean forward too, without autograd, in the
+reference's order: clean, adversarial, clean (``trades.py``), or adversarial, clean, clean with AWP
+(``train_trades_cifar.py`` of AWP); ``reference_step=False`` is atlib's earlier two-forward step, which stored
+runs trained before it keep.
 
 Precision: the losses are computed on ``.float()`` logits, so they are the same code inside or outside a
 bf16 autocast region; the attack iterates stay fp32 (see :func:`atlib.attacks.pgd`). Random starts draw
@@ -31,18 +37,15 @@ from the global RNG of the batch's device, which the loop checkpoints, so runs r
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from atlib.attacks import BN_MODES, _frozen, check_epsilon, pgd
+from atlib.attacks import _frozen, check_epsilon, pgd
+from atlib.methods import ADVERSARIAL, BN_MODES, METHODS as TABLE
 
-METHODS = ("nt", "at", "trades", "mart", "fgsm_rs")
-ADVERSARIAL = ("at", "trades", "mart", "fgsm_rs")
-# Zhang et al. 2019 use beta 6 on CIFAR-10. Wang et al. 2020 report beta 6 for WRN-34-10 and use 5
-# for ResNet-18 (their train_resnet.py); 6 is the default for both, give 5 to follow them on ResNet-18.
-DEFAULT_BETA = {"trades": 6.0, "mart": 6.0}
 START_STD = 0.001  # the TRADES/MART reference start: x + 0.001 * N(0, 1)
 FGSM_RS_ALPHA = 1.25  # Wong et al. 2020: step 1.25 eps from a uniform start
 
@@ -92,6 +95,30 @@ def mart_loss(logits_clean: torch.Tensor, logits_adv: torch.Tensor, y: torch.Ten
     return boosted_ce + beta * (kl * weight).mean()
 
 
+def _ce(logits_clean: torch.Tensor | None, logits_adv: torch.Tensor, y: torch.Tensor, beta: float | None) -> torch.Tensor:
+    return F.cross_entropy(logits_adv.float(), y)
+
+
+@dataclass(frozen=True)
+class MethodCode:
+    """A method's torch code: its ``formula`` (clean logits or None, training-input logits, labels, beta)
+    and whether it needs a ``clean`` forward beside the one of its training inputs."""
+
+    formula: Callable[[torch.Tensor | None, torch.Tensor, torch.Tensor, float | None], torch.Tensor]
+    clean: bool = False
+
+
+# Each method's loss, keyed by the names of atlib.methods.METHODS (a test checks that the keys agree); the
+# attacks are in MethodLoss.attack.
+CODE: dict[str, MethodCode] = {
+    "nt": MethodCode(_ce),
+    "at": MethodCode(_ce),
+    "trades": MethodCode(trades_loss, clean=True),
+    "mart": MethodCode(mart_loss, clean=True),
+    "fgsm_rs": MethodCode(_ce),
+}
+
+
 @dataclass(frozen=True)
 class MethodLoss:
     """One method's training loss with its settings; build it once per run, call it every step.
@@ -99,7 +126,9 @@ class MethodLoss:
     ``eps`` and ``alpha`` are in [0, 1] pixel units; ``alpha=None`` is PGD's default step
     (:func:`atlib.attacks.default_alpha`) and, for ``fgsm_rs``, 1.25 eps. ``steps`` is the PGD
     iteration count of ``at``, ``trades`` and ``mart`` (``fgsm_rs`` takes one step). ``beta`` weighs
-    the TRADES/MART regulariser (None: :data:`DEFAULT_BETA`).
+    the TRADES/MART regulariser (None: the method's default in :data:`atlib.methods.METHODS`). ``bn_mode``:
+    the attack's BN mode (None: the method's). ``reference_step`` and ``awp``: TRADES's forwards and their order
+    (see the module's docstring).
     """
 
     method: str
@@ -107,11 +136,13 @@ class MethodLoss:
     steps: int = 10
     alpha: float | None = None
     beta: float | None = None
-    bn_mode: str = "eval"
+    bn_mode: str | None = None
+    reference_step: bool = True
+    awp: bool = False
 
     def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ValueError(f"unknown training method {self.method!r}: choose one of {', '.join(METHODS)}")
+        if self.method not in CODE:
+            raise ValueError(f"unknown training method {self.method!r}: choose one of {', '.join(CODE)}")
         eps = check_epsilon(self.eps)
         if self.method in ADVERSARIAL and eps == 0:
             raise ValueError(f"method {self.method!r} needs eps > 0; use method 'nt' for natural training")
@@ -121,16 +152,19 @@ class MethodLoss:
             raise ValueError(f"steps must be a positive integer, got {self.steps!r}")
         if self.alpha is not None and not self.alpha > 0:
             raise ValueError(f"alpha must be > 0 (or None for the default step), got {self.alpha}")
-        if self.bn_mode not in BN_MODES:
-            raise ValueError(f"bn_mode must be one of {BN_MODES}, got {self.bn_mode!r}")
+        bn_mode = TABLE[self.method].bn_mode if self.bn_mode is None else self.bn_mode
+        if bn_mode not in BN_MODES:
+            raise ValueError(f"bn_mode must be one of {BN_MODES}, got {bn_mode!r}")
+        defaults = dict(TABLE[self.method].defaults)
         beta = self.beta
-        if beta is not None and self.method not in DEFAULT_BETA:
-            raise ValueError(f"beta weighs the regulariser of {' and '.join(DEFAULT_BETA)}; method {self.method!r} has none")
+        if beta is not None and not defaults:
+            raise ValueError(f"beta weighs the regulariser of TRADES and MART; method {self.method!r} has none")
         if beta is None:
-            beta = DEFAULT_BETA.get(self.method)
+            beta = next(iter(defaults.values()), None)
         elif not beta >= 0:  # also catches NaN
             raise ValueError(f"beta must be >= 0 (0 drops the {self.method.upper()} regulariser), got {beta}")
         object.__setattr__(self, "eps", eps)
+        object.__setattr__(self, "bn_mode", bn_mode)
         object.__setattr__(self, "beta", None if beta is None else float(beta))
 
     def attack(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -156,15 +190,24 @@ class MethodLoss:
 
         return pgd(model, x, y, self.eps, alpha=self.alpha, steps=self.steps, start=start, loss_fn=kl_sum, **common)
 
-    def objective(self, model: nn.Module, x: torch.Tensor, x_adv: torch.Tensor, y: torch.Tensor) -> LossOutput:
-        """The loss on given inputs, from forwards of ``model`` in its current (the loop's train) mode."""
-        if self.method in ("trades", "mart"):
+    def objective(self, model: nn.Module, x: torch.Tensor, x_adv: torch.Tensor, y: torch.Tensor,
+                  proxy: bool = False) -> LossOutput:
+        """The loss on given inputs, from forwards of ``model`` in its current (the loop's train) mode.
+        ``proxy``: AWP's proxy model, whose BN statistics are discarded, so TRADES skips its BN-only forward."""
+        code = CODE[self.method]
+        if not code.clean:
+            logits = model(x_adv)
+            return LossOutput(code.formula(None, logits, y, self.beta), logits)
+        if self.awp and self.reference_step and self.method == "trades":  # train_trades_cifar.py: adversarial first
+            logits_adv = model(x_adv)
+            logits_clean = model(x)
+        else:
             logits_clean = model(x)
             logits_adv = model(x_adv)
-            formula = trades_loss if self.method == "trades" else mart_loss
-            return LossOutput(formula(logits_clean, logits_adv, y, self.beta), logits_adv)
-        logits = model(x_adv)
-        return LossOutput(F.cross_entropy(logits.float(), y), logits)
+        if self.method == "trades" and self.reference_step and not proxy:
+            with torch.no_grad():  # the reference's second clean forward: the same outputs, one more BN update
+                model(x)
+        return LossOutput(code.formula(logits_clean, logits_adv, y, self.beta), logits_adv)
 
     def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
                  attack_model: nn.Module | None = None) -> LossOutput:
