@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel
 from tqdm.auto import tqdm
 
 import atlib
@@ -100,16 +101,7 @@ class Trainer:
         self.model = model.to(device, memory_format=self.memory_format)
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=config.lr, momentum=config.momentum,
                                          weight_decay=config.weight_decay)
-        alpha = None if config.pgd_alpha_255 is None else config.pgd_alpha_255 / 255
-        beta = next((getattr(config, name) for name, _ in method_table(config.method).defaults), None)
-        awp = config.awp_gamma is not None
-        self.loss = MethodLoss(config.method, eps=config.epsilon, steps=config.pgd_steps, alpha=alpha, beta=beta,
-                               bn_mode=config.attack_bn_mode, reference_step=config.reference_step, awp=awp)
-        # Without reference_step, AWP numbers epochs from 0 for every method (atlib's earlier rule).
-        self.awp = AWP(self.model, config.method, config.awp_gamma, config.awp_warmup,
-                       first_epoch=None if config.reference_step else 0) if awp else None
-        warmup = WARMUP_SHARE * config.epochs * len(self.loader) if config.ema_warmup else None
-        self.ema = ema_model(self.model, config.ema_decay, warmup) if config.ema_decay is not None else None
+        self.loss, self.awp, self.ema = method_parts(config, self.model, len(self.loader))
         self.recorder = self._open_dynamics()
         self.position = self._restore()
         compiled = torch.compile(self.model) if config.compile else self.model
@@ -318,6 +310,22 @@ class Trainer:
                                       "behaviour it was trained with, not today's default (docs/methods.md)"}
         write_json(self.run_dir / META, meta)
         return meta
+
+
+def method_parts(config: TrainConfig, model: torch.nn.Module,
+                 steps_per_epoch: int) -> tuple[MethodLoss, AWP | None, AveragedModel | None]:
+    """The run's loss, AWP and EMA of ``model``, as ``config`` sets them (the parity tests build them here too)."""
+    alpha = None if config.pgd_alpha_255 is None else config.pgd_alpha_255 / 255
+    beta = next((getattr(config, name) for name, _ in method_table(config.method).defaults), None)
+    awp = config.awp_gamma is not None
+    loss = MethodLoss(config.method, eps=config.epsilon, steps=config.pgd_steps, alpha=alpha, beta=beta,
+                      bn_mode=config.attack_bn_mode, reference_step=config.reference_step, awp=awp)
+    # Without reference_step, AWP numbers epochs from 0 for every method (atlib's earlier rule).
+    perturbation = AWP(model, config.method, config.awp_gamma, config.awp_warmup,
+                       first_epoch=None if config.reference_step else 0) if awp else None
+    warmup = WARMUP_SHARE * config.epochs * steps_per_epoch if config.ema_warmup else None
+    ema = ema_model(model, config.ema_decay, warmup) if config.ema_decay is not None else None
+    return loss, perturbation, ema
 
 
 def _record_batches(n_batches: int, per_epoch: int) -> list[int]:
