@@ -289,8 +289,8 @@ class TrainConfig:
 
     def conflicts_with(self, stored: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
         """Fields (other than execution-only ones) whose value differs from a stored config; a field the
-        stored config lacks (added to atlib later) counts as its default, or, for :data:`READ_AS_BEFORE`, is not
-        compared: the stored run keeps the behaviour it was trained with (:meth:`resuming`). The stored values are
+        stored config lacks (added to atlib later) counts as its default; the fields of :data:`READ_AS_BEFORE` of a
+        run stored before they existed are not compared: it keeps the behaviour it was trained with (:meth:`resuming`). The stored values are
         compared as they are, not validated: one that is no longer valid (a NaN stored before numbers were checked)
         is reported as a conflict, never raised, so the message says which run and field to fix."""
         theirs = {**dataclasses.asdict(TrainConfig()), **_upgrade(_known(type(self), stored))}
@@ -299,8 +299,8 @@ class TrainConfig:
         return {key: (theirs[key], mine[key]) for key in mine if key not in skip and theirs[key] != mine[key]}
 
     def resuming(self, stored: Mapping[str, Any]) -> "TrainConfig":
-        """This config as it resumes the stored run ``stored``: the fields that the stored config lacks and
-        that :data:`READ_AS_BEFORE` lists take the behaviour the run was trained with."""
+        """This config as it resumes the stored run ``stored``: for a run stored before the fields of
+        :data:`READ_AS_BEFORE` existed, they take the behaviour it was trained with."""
         before = read_as_before(stored)
         return self.replace(**before) if before else self
 
@@ -330,28 +330,32 @@ def _known(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
     return dict(data)
 
 
-# Options whose default is not what a run stored without them was trained with. A stored config that lacks one
-# is read with this value (the behaviour before the option existed), not the default; a resumed run keeps it and
-# says so in meta.json (``read_as_before``). ``source`` is read from the method (see read_as_before).
+# Options whose default or meaning changed when each method was brought to its reference's behaviour
+# (docs/methods.md). A config stored before that change (one without ``reference_step``) is read with the
+# behaviour it was trained with, not today's defaults: a field it lacks takes the value here, and one it has
+# (``attack_bn_mode``, then "eval" for every method) keeps its stored value. These fields are not compared when
+# a command resumes such a run: the same command resumes it as what it was, and meta.json says so
+# (``read_as_before``). Its ``source`` is read from its method ("external" for method "external").
 READ_AS_BEFORE: dict[str, Any] = {
     "attack_bn_mode": "eval",  # every method crafted its attack with eval-mode BN
     "ema_warmup": False,  # constant EMA decay from the first step, BN statistics averaged
-    "reference_step": False,  # TRADES with two train-mode forwards; AWP's epochs numbered from 0
+    "reference_step": False,  # TRADES with two train-mode forwards; AWP's epochs numbered from 0 (awp_warmup N: N epochs without)
 }
 
 
 def read_as_before(stored: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields of :data:`READ_AS_BEFORE` (and ``source``) that the stored config ``stored`` lacks,
-    with the values that keep the meaning it was trained with."""
-    before = {k: v for k, v in READ_AS_BEFORE.items() if k not in stored}
-    if "source" not in stored:
-        before["source"] = EXTERNAL if stored.get("method") == EXTERNAL else "trained"
+    """For a config stored before :data:`READ_AS_BEFORE` existed, its values of those fields (stored, else the
+    old behaviour) and its ``source``; empty for a config written since."""
+    if "reference_step" in stored:
+        return {}
+    before = {name: stored.get(name, old) for name, old in READ_AS_BEFORE.items()}
+    before["source"] = stored.get("source", EXTERNAL if stored.get("method") == EXTERNAL else "trained")
     return before
 
 
 def _upgrade(data: dict[str, Any]) -> dict[str, Any]:
-    """Translate values stored by older atlib versions: fields of :data:`READ_AS_BEFORE` that ``data`` lacks
-    take their old behaviour (:func:`read_as_before`). atlib 0.1 stored ``amp``/``channels_last``
+    """Translate values stored by older atlib versions: a config stored before :data:`READ_AS_BEFORE` existed
+    keeps its old behaviour (:func:`read_as_before`). atlib 0.1 stored ``amp``/``channels_last``
     as booleans meaning "on CUDA, ignored on the CPU", which is today's "auto"."""
     data.update(read_as_before(data))
     for name in ("amp", "channels_last"):

@@ -60,6 +60,12 @@ def _config(method: str, **fields) -> TrainConfig:
                        lr=LR, momentum=MOMENTUM, weight_decay=WD, **fields)
 
 
+def _stored_before(config: TrainConfig) -> dict:
+    """``config`` as a config.json written before the parity options existed (attack_bn_mode then "eval")."""
+    data = {k: v for k, v in config.to_dict().items() if k not in ("ema_warmup", "reference_step", "source")}
+    return {**data, "attack_bn_mode": "eval"}
+
+
 class _Ours:
     """atlib's side: the loop's step on ``model`` with the parts ``config`` builds."""
 
@@ -368,7 +374,7 @@ def test_at_awp_matches_its_reference_and_starts_at_its_warmup_counted_from_zero
 def test_stored_trades_awp_runs_keep_starting_awp_where_they_did() -> None:
     """A TRADES-AWP run stored before the epoch numbering was fixed (no reference_step in its config): warm-up N
     still means N epochs without AWP (AWP from the loop's epoch N), and the default 10 its 11th epoch."""
-    stored = {k: v for k, v in _config("trades", awp_gamma=0.005, awp_warmup=1).to_dict().items() if k != "reference_step"}
+    stored = _stored_before(_config("trades", awp_gamma=0.005, awp_warmup=1))
     config = TrainConfig.from_dict(stored)
     _, awp, _ = method_parts(config, _net(), 10)
     assert [awp.active(e) for e in range(3)] == [False, True, True]
@@ -458,7 +464,7 @@ def test_ema_follows_dm_improves_at_over_50_steps() -> None:
 
 def test_stored_ema_runs_keep_the_constant_decay() -> None:
     """A run stored before ema_warmup existed keeps the constant decay with averaged BN statistics."""
-    stored = {k: v for k, v in _config("nt", ema_decay=0.99).to_dict().items() if k != "ema_warmup"}
+    stored = _stored_before(_config("nt", ema_decay=0.99))
     config = TrainConfig.from_dict(stored)
     assert config.ema_warmup is False
     _, _, ema = method_parts(config, _net(), 10)

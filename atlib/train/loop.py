@@ -304,10 +304,13 @@ class Trainer:
             started=meta.get("started", dt.datetime.now().isoformat(timespec="seconds")),
             wall_time_s=meta.get("wall_time_s", 0.0), resumed=meta.get("resumed", -1) + 1,
         )
-        before = {k: v for k, v in read_as_before(read_json(self.run_dir / CONFIG)).items() if k in READ_AS_BEFORE}
+        before = {k: v for k, v in read_as_before(read_json(self.run_dir / CONFIG)).items()
+                  if k in READ_AS_BEFORE and k not in self.config.inert_fields()}
         if before:  # a run stored before these options existed keeps the behaviour it was trained with
-            meta["read_as_before"] = {"fields": before, "note": "config.json lacks these options: the run keeps the "
-                                      "behaviour it was trained with, not today's default (docs/methods.md)"}
+            meta["read_as_before"] = {"fields": before, "note": "stored before these options existed: the run keeps "
+                                      "the behaviour it was trained with, not today's defaults (docs/methods.md)"}
+            tqdm.write(f"[atlib] {self.run_dir.name} was stored before these options existed and keeps its behaviour: "
+                       + ", ".join(f"{k} {v}" for k, v in before.items()))
         write_json(self.run_dir / META, meta)
         return meta
 
