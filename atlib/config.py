@@ -14,11 +14,14 @@ import re
 import types
 import typing
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from atlib import methods as method_table
 from atlib.data.constants import DATASETS
 from atlib.methods import AWP_METHODS, BN_MODES, EXTERNAL, SOURCES
+
+if TYPE_CHECKING:
+    import torch
 
 # The method field's values: the training methods of atlib.methods, and "external" for runs recorded from
 # checkpoints trained elsewhere (source "external", atlib.evaluate.external), which are never trained here.
@@ -319,6 +322,19 @@ class TrainConfig:
 def switch_on(value: str, device_type: str) -> bool:
     """An "auto"/"on"/"off" field's meaning on ``device_type`` ("auto" is on for CUDA only)."""
     return value == "on" or (value == "auto" and device_type == "cuda")
+
+
+def resolve_device(name: str) -> torch.device:
+    """The device a ``device`` field names: ``"auto"`` is CUDA when available, else the CPU; CUDA asked for
+    on a machine without it is an error. Torch is imported here, so this module stays torch-free."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} requested but CUDA is not available; use --device cpu or auto")
+    return device
 
 
 def _known(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:

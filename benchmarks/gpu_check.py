@@ -37,7 +37,8 @@ import torch.nn.functional as F
 from atlib.store.io import write_json
 from atlib.models import build_model
 from atlib.store.records import RecordStore
-from atlib.train import Trainer, resolve_device
+from atlib.config import resolve_device
+from atlib.train import Trainer
 from training_timing import make_trainer, sync, time_recording, time_steps
 
 TARGETS = {"at_img_s": 12_000, "nt_img_s": 40_000, "record_pct_of_at_epoch": 3.0, "speedup_vs_reference": 3.0}

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from atlib.config import TrainConfig
+from atlib.config import TrainConfig, resolve_device
+from atlib.train import Trainer
 from atlib.train.distributed import Distributed
-from atlib.train import Trainer, resolve_device
 
 
 def sync(device: torch.device) -> None:

@@ -161,7 +161,7 @@ def test_paper_defaults_and_schedule() -> None:
 
 
 def test_cli_maps_every_option() -> None:
-    from atlib.train import config_from_args
+    from atlib.train.cli import config_from_args
 
     config, force = config_from_args(
         ["--preset", "demo", "--method", "at", "--epsilon-255", "2", "--amp", "off", "--lr-milestones", "1", "2",
@@ -173,7 +173,7 @@ def test_cli_maps_every_option() -> None:
 
 
 def test_cli_reports_bad_input(tmp_path: Path) -> None:
-    from atlib.train import main
+    from atlib.train.cli import main
 
     assert main(["--method", "at", "--epsilon-255", "0.03", "--out-dir", str(tmp_path)]) == 2
 

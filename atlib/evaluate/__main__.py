@@ -65,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.aa_attacks and args.aa_version != "custom":
         raise ValueError("--aa-attacks needs --aa-version custom")
     from atlib.evaluate.autoattack import autoattack_class  # torch loads only when a command runs
-    from atlib.train import resolve_device
+    from atlib.config import resolve_device
 
     args.device = str(resolve_device(args.device))
     if args.autoattack:

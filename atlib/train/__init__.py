@@ -13,17 +13,13 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from atlib.config import TrainConfig
+from atlib.config import TrainConfig, resolve_device
 from atlib.store.io import read_json, write_json
 from atlib.store.runs import CHECKPOINT, CONFIG, META, METRICS, PROGRESS, RECORDS, Run, load_run
-from atlib.train.cli import build_parser, config_from_args, main
 
-if TYPE_CHECKING:
-    import torch
-
-__all__ = ["Trainer", "build_parser", "config_from_args", "main", "resolve_device", "train"]
+__all__ = ["Trainer", "train"]
 
 
 def __getattr__(name: str) -> Any:
@@ -32,17 +28,6 @@ def __getattr__(name: str) -> Any:
 
         return Trainer
     raise AttributeError(f"module 'atlib.train' has no attribute {name!r}")
-
-
-def resolve_device(name: str) -> torch.device:
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} requested but CUDA is not available; use --device cpu or auto")
-    return device
 
 
 def _prepare_run_dir(config: TrainConfig, force: bool) -> Path:
