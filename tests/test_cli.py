@@ -229,3 +229,88 @@ def test_corruptions_refuse_to_mix_splits_in_one_folder(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="split='test', not 'train'"):
         generate_cifar_c(images, labels, out, ["contrast"], workers=1, source={"dataset": "cifar10", "split": "train"})
     generate_cifar_c(images, labels, out, ["contrast"], workers=1, source={"dataset": "cifar10", "split": "test"})
+
+
+# ----------------------------------------------------------------------------- failures named, bad runs skipped
+
+
+def _fake_runs(out: Path, seeds: tuple[int, ...] = (0, 1)) -> list[Path]:
+    import numpy as np
+
+    from fakeruns import make_run, random_probs
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, 50)
+    paths = []
+    for method in ("nt", "at"):
+        for seed in seeds:
+            config = TrainConfig(model="small_cnn", method=method, seed=seed, epochs=4)
+            paths.append(make_run(out, config, random_probs(rng, 4, 50, 10), labels,
+                                  metrics={"clean_acc": 0.5, "neg_acc": None, "robust_acc": {}}))
+    return paths
+
+
+def test_claims_on_a_missing_folder_fails(tmp_path: Path) -> None:
+    line = _one_line_error(_run("-m", "atlib", "claims", str(tmp_path / "nonexistent")))
+    assert "no run folders" in line and "nonexistent" in line
+
+
+def test_claims_name_and_skip_a_run_with_a_bad_config(tmp_path: Path) -> None:
+    from atlib.claims import report_for
+
+    paths = _fake_runs(tmp_path / "runs")
+    (paths[-1] / "config.json").write_text('{"lr": 0.1, "epochs": ')  # cut by a full disk
+    report = report_for(str(tmp_path / "runs"))
+    assert report.notes[0].startswith(f"{paths[-1]} skipped: {paths[-1] / 'config.json'} is damaged")
+    assert report.claims  # the other runs are still judged
+    result = _run("-m", "atlib", "claims", str(tmp_path / "runs"))
+    assert result.returncode == 0 and f"{paths[-1]} skipped" in result.stdout
+
+
+def test_a_cut_progress_file_does_not_block_status(tmp_path: Path) -> None:
+    from atlib.store.runs import read_progress, run_status
+
+    run = _fake_runs(tmp_path / "runs", seeds=(0,))[0]
+    (run / "metrics.json").unlink()
+    (run / "checkpoint.pt").write_bytes(b"x")
+    (run / "progress.json").write_text('{"epoch": 1, "upd')
+    assert read_progress(run) == {} and run_status(run) == "partial"
+
+
+def test_evaluating_non_finite_weights_says_so(tmp_path: Path, capsys, monkeypatch) -> None:
+    import torch
+
+    from atlib.evaluate.__main__ import main
+    from atlib.models import build_model
+
+    monkeypatch.delenv("ATLIB_DEBUG", raising=False)
+    model = build_model("small_cnn", 10)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.fill_(float("nan"))
+    torch.save(model.state_dict(), tmp_path / "nan.pt")
+    assert main(["--checkpoint", str(tmp_path / "nan.pt"), "--arch", "small_cnn", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{tmp_path / 'nan.pt'}: the model's weights hold NaN or infinite values" in err[0]
+
+
+def test_a_damaged_image_is_named(tmp_path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from atlib.data.imagefolder import read_image_folder
+
+    for k in range(2):
+        (tmp_path / "test" / f"c{k}").mkdir(parents=True)
+        Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(tmp_path / "test" / f"c{k}" / "0.png")
+    (tmp_path / "test" / "c1" / "1.jpg").write_bytes(b"")  # 0 bytes
+    with pytest.raises(FileError) as caught:
+        read_image_folder(tmp_path / "test")
+    assert str(caught.value).startswith(f"{tmp_path / 'test' / 'c1' / '1.jpg'}: ")
+    assert str(caught.value).endswith("the image is damaged or not an image: replace or remove it")
+
+
+def test_file_errors_leave_other_errors_alone() -> None:
+    with pytest.raises(ValueError, match="32x32"):
+        with file_errors("x.png", "fix"):
+            raise ValueError("x.png is 28x28; ImageFolder images must be 32x32 RGB")

@@ -229,5 +229,9 @@ def category_frame(setting: SettingEvidence) -> pd.DataFrame:
 
 def report_for(runs: str | Path | Sequence[str | Path], threshold_range: tuple[float, float] | None = None,
                workers: int | None = None, allow_mixed_recipes: bool = False) -> ClaimsReport:
-    """:func:`claims_report` over the runs matching ``runs`` (a folder of runs, a glob, a run folder, or a list)."""
-    return claims_report(group_seeds(load_runs(runs)), threshold_range, workers, allow_mixed_recipes)
+    """:func:`claims_report` over the runs matching ``runs`` (a folder of runs, a glob, a run folder, or a list).
+    A run that cannot be loaded is left out, with a note saying which and why."""
+    skipped: list[str] = []
+    report = claims_report(group_seeds(load_runs(runs, skipped=skipped)), threshold_range, workers, allow_mixed_recipes)
+    report.notes[:0] = skipped
+    return report

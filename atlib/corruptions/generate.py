@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Iterable, Iterator, Mapping
 
 import numpy as np
-from tqdm.auto import tqdm
 
 import atlib
 from atlib.corruptions.core import (
     BLOCK_SIZE, CORRUPTIONS, IMAGE_SHAPE, SEVERITIES, check_images, check_request, corrupt_block,
 )  # fmt: skip
+from atlib.progress import bar, line
 from atlib.store.io import read_json, save_npy, write_json
 
 MANIFEST = "generation.json"
@@ -76,15 +76,18 @@ def generate_cifar_c(
     tasks = [(name, severity, block) for name in todo for severity in SEVERITIES for block in range(len(starts))]
     pending = {name: len(SEVERITIES) * len(starts) for name in todo}
     outputs: dict[str, np.ndarray] = {}
-    with tqdm(total=len(todo) * len(SEVERITIES) * len(batch), desc="CIFAR-C", unit="img") as bar:
+    written = 0
+    with bar(total=len(todo) * len(SEVERITIES) * len(batch), desc="CIFAR-C", unit="img") as images_done:
         for (name, severity, block), corrupted in _run(tasks, batch, seed, workers):
             out = outputs.setdefault(name, np.empty((len(SEVERITIES) * len(batch), *batch.shape[1:]), np.uint8))
             row = (severity - 1) * len(batch) + block * BLOCK_SIZE
             out[row : row + len(corrupted)] = corrupted
-            bar.update(len(corrupted))
+            images_done.update(len(corrupted))
             pending[name] -= 1
             if pending[name] == 0:
                 save_npy(out_dir / f"{name}.npy", outputs.pop(name))
+                written += 1
+                line(f"{name}: {len(SEVERITIES)} severities x {len(batch)} images written ({written}/{len(todo)} corruptions)")
     write_json(out_dir / MANIFEST, {**manifest, "complete": _complete(out_dir, len(batch))})
     return out_dir
 

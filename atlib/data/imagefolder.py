@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from tqdm.auto import tqdm
 
 from atlib.data.imageset import IMAGE_SHAPE, ImageSet
+from atlib.errors import file_errors
+from atlib.progress import bar
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 _CHUNK = 1024  # images per pool task: large enough to amortise scheduling, small enough for a smooth bar
@@ -43,17 +44,17 @@ def read_image_folder(split_dir: Path) -> ImageSet:
     starts = range(0, len(files), _CHUNK)
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
         jobs = pool.map(lambda s: _decode_into(images, files, s, s + _CHUNK), starts)
-        for _ in tqdm(jobs, total=len(starts), desc=f"decoding {split_dir.name} images", unit="chunk", leave=False):
+        for _ in bar(jobs, total=len(starts), desc=f"decoding {split_dir.name} images", unit="chunk", leave=False):
             pass
     return ImageSet(images, np.asarray(labels, dtype=np.int64), tuple(d.name for d in classes))
 
 
 def _decode_into(out: np.ndarray, files: list[Path], start: int, stop: int) -> None:
     for i in range(start, min(stop, len(files))):
-        with Image.open(files[i]) as im:
+        with file_errors(files[i], "the image is damaged or not an image: replace or remove it"), Image.open(files[i]) as im:
             if im.size != (32, 32) or im.mode != "RGB":
                 raise ValueError(
                     f"{files[i]} is a {im.size[0]}x{im.size[1]} {im.mode} image; "
                     "ImageFolder images must be 32x32 RGB"
                 )
-            out[i] = np.asarray(im)
+            out[i] = np.asarray(im)  # decodes here: a truncated file fails inside file_errors

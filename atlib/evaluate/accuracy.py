@@ -16,6 +16,17 @@ from torch import nn
 from atlib.attacks import check_epsilon, pgd
 
 
+def check_finite_weights(model: nn.Module, source: object) -> None:
+    """Refuse a model with NaN or infinite weights (or BatchNorm statistics): it predicts one constant class, whose
+    accuracy (about 1/classes) would look like a result. ``source`` names the file the weights came from."""
+    tensors = [*model.named_parameters(), *model.named_buffers()]
+    bad = [name for name, t in tensors if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if bad:
+        listed = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+        raise ValueError(f"{source}: the model's weights hold NaN or infinite values ({listed}), so it cannot be "
+                         "evaluated: its training diverged or the file is damaged; evaluate an earlier checkpoint")
+
+
 def _to_images(batch: np.ndarray | torch.Tensor, device: torch.device | str) -> torch.Tensor:
     """uint8 NHWC arrays become float32 NCHW in [0, 1] on ``device``; float tensors/arrays are taken as NCHW."""
     if isinstance(batch, np.ndarray) and not batch.flags.writeable:  # a read-only memmap slice: torch wants a copy

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from atlib import progress
 from atlib.attacks import _frozen, check_epsilon
 from atlib.evaluate import ATTACKS, VERSIONS
 from atlib.evaluate.accuracy import _to_images, correct_predictions
@@ -163,6 +164,8 @@ def autoattack_evaluation(
         out["robust_acc"][key] = result.pop("robust_acc")
         out["robust_acc_after"][key] = result.pop("robust_acc_after")
         out["per_image"][key] = {"robust": per_image["robust"].tolist(), "broken_by": per_image["broken_by"].tolist()}
+        progress.line(f"AutoAttack ({version}) eps {key}/255: robust accuracy {out['robust_acc'][key]:.4f} on {len(rows)} "
+                      "test images")
         out.update({k: v for k, v in result.items() if k not in ("eps", "eps_255")})
     return out
 

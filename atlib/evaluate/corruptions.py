@@ -16,9 +16,8 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
-
 from atlib import data as atdata
+from atlib.progress import bar, line
 from atlib.evaluate.accuracy import accuracy
 from atlib.store.io import read_json, write_json
 from atlib.evaluate.trained import load_trained_model
@@ -53,7 +52,7 @@ def evaluate_corruptions(model: torch.nn.Module, dataset: str, root: str | Path,
     wanted = list(corruptions or atdata.CIFAR_C_CORRUPTIONS)
     per_severity: dict[str, list[float]] = {}
     missing = []
-    for corruption in tqdm(wanted, desc="CIFAR-C", disable=not progress, leave=False):
+    for corruption in bar(wanted, show=progress, desc="CIFAR-C", leave=False):
         if not (Path(source["root"]) / f"{corruption}.npy").exists():
             missing.append(corruption)
             continue
@@ -62,6 +61,7 @@ def evaluate_corruptions(model: torch.nn.Module, dataset: str, root: str | Path,
                      batch_size=batch_size, device=device)
             for s in range(1, 6)
         ]
+        line(f"CIFAR-C {corruption}: accuracy {np.mean(per_severity[corruption]):.4f} over severities 1-5")
     pooled = {c: float(np.mean(v)) for c, v in per_severity.items()}  # equal-sized severity blocks
     all_19 = all(c in pooled for c in atdata.CIFAR_C_CORRUPTIONS)
     common = all(c in pooled for c in atdata.CIFAR_C_COMMON)

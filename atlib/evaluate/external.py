@@ -20,20 +20,20 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 import atlib
 from atlib import data as atdata
 from atlib.config import TrainConfig
 from atlib.methods import EXTERNAL
 from atlib.data.extra import NEG_FILE
-from atlib.evaluate.accuracy import accuracy, predict_proba
+from atlib.evaluate.accuracy import accuracy, check_finite_weights, predict_proba
 from atlib.evaluate.autoattack import autoattack_evaluation
 from atlib.evaluate.corruptions import evaluate_corruptions
 from atlib.evaluate.robust import pgd_evaluation
 from atlib.evaluate.trained import load_trained_model
 from atlib.store.io import atomic_path, read_json, save_npy, write_json
 from atlib.models import load_external
+from atlib.progress import bar, line
 from atlib.store.records import RecordStore
 from atlib.store.runs import CHECKPOINT, CONFIG, META, METRICS, RECORDS, Run, load_run
 from atlib.subsets import balanced_subset
@@ -124,10 +124,17 @@ def evaluate_checkpoint(
     **options: Any,
 ) -> dict[str, Any]:
     """Every result of one checkpoint file (see :func:`evaluate_model` for ``options``), with its source."""
-    model = load_external(path, arch, normalize, atdata.NUM_CLASSES[dataset]).to(device)
+    model = _load(path, arch, normalize, atdata.NUM_CLASSES[dataset], device)
     (test, index), neg = load_test_set(dataset, data_root, test_subset), load_neg_set(dataset, data_root, neg_path)
     source = {"checkpoint": str(path), "arch": arch, "normalize": _normalization(normalize), "dataset": dataset}
     return {**source, **evaluate_model(model, dataset, test, index, neg, device=device, **options)}
+
+
+def _load(path: str | Path, arch: str, normalize: Normalization, num_classes: int, device: torch.device | str) -> torch.nn.Module:
+    """An external checkpoint's model on ``device``, refused if its weights are not finite."""
+    model = load_external(path, arch, normalize, num_classes)
+    check_finite_weights(model, path)
+    return model.to(device)
 
 
 def checkpoint_series(pattern: str) -> list[tuple[int, Path]]:
@@ -199,8 +206,8 @@ def record_checkpoints(
     store = RecordStore(run_dir / RECORDS)
     start = time.time()
     model = None
-    for epoch, path in tqdm(series[store.count:], desc=config.run_name, disable=not progress, unit="checkpoint"):
-        model = load_external(path, arch, normalize, num_classes).to(device)
+    for epoch, path in bar(series[store.count:], show=progress, desc=config.run_name, unit="checkpoint"):
+        model = _load(path, arch, normalize, num_classes, device)
         probs, accs = {}, {}
         for split, images in sets.items():
             p = predict_proba(model, images.images, batch_size, device)
@@ -209,8 +216,10 @@ def record_checkpoints(
         store.append({"epoch": float(epoch), "step": None, "lr": None, "train_loss": None, "train_acc": None,
                       "test_acc": accs["test"], "neg_acc": accs.get("neg"), "time": time.time(), "checkpoint": path.name},
                      probs)
+        neg = f"  neg {accs['neg']:.4f}" if "neg" in accs else ""
+        line(f"checkpoint {store.count}/{len(series)} ({path.name}, epoch {epoch}): test {accs['test']:.4f}{neg}")
     if model is None:
-        model = load_external(series[-1][1], arch, normalize, num_classes).to(device)
+        model = _load(series[-1][1], arch, normalize, num_classes, device)
     metrics = evaluate_model(model, dataset, test, index, neg, n=n, eps_255=eps_255, pgd_steps=pgd_steps,
                              autoattack=autoattack, cifar_c_root=cifar_c_root, device=device, batch_size=batch_size)
     with atomic_path(run_dir / CHECKPOINT) as tmp:

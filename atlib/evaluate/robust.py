@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from atlib import progress
 from atlib.attacks import default_alpha
 from atlib.evaluate.accuracy import correct_predictions, pgd_attack
 from atlib.subsets import balanced_subset
@@ -55,6 +56,8 @@ def pgd_evaluation(
             torch.manual_seed(seed)
             attack = pgd_attack(model, eps / 255, steps=steps)
             per_image[f"{eps:g}"] = correct_predictions(model, x, y, batch_size, device, attack)
+        progress.line(f"PGD-{steps} eps {eps:g}/255: robust accuracy {per_image[f'{eps:g}'].mean():.4f} on {len(rows)} test "
+                      f"images (clean {per_image['clean'].mean():.4f})")
     classes, counts = np.unique(y, return_counts=True)
     return {
         "attack": "PGD (L-inf, random start)",

@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 
 from atlib import data as atdata
+from atlib.evaluate.accuracy import check_finite_weights
 from atlib.store.checkpoint import load_checkpoint
 from atlib.models import build_model
 from atlib.store.runs import CHECKPOINT, load_run
@@ -18,4 +19,5 @@ def load_trained_model(run_path: str | Path, device: str | torch.device = "cpu")
     config = run.config
     model = build_model(config.model, atdata.NUM_CLASSES[config.dataset], config.dataset)
     model.load_state_dict(load_checkpoint(Path(run_path) / CHECKPOINT)["model"])
+    check_finite_weights(model, Path(run_path) / CHECKPOINT)
     return model.to(device).eval()

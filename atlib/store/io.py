@@ -41,7 +41,12 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 
 
 def read_json(path: str | os.PathLike) -> Any:
-    return json.loads(Path(path).read_text())
+    """A JSON file's content; a damaged file (cut by a full disk, edited by hand) is named in the error."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path} is damaged (not valid JSON: {err}); restore it, or delete it if atlib can "
+                         "recreate it (a run's progress.json; a run folder with --force)") from None
 
 
 def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:

@@ -126,10 +126,33 @@ def find_run_dirs(pattern: str | Path | Sequence[str | Path]) -> list[Path]:
     return sorted(Path(p) for p in glob.glob(str(pattern)) if (Path(p) / CONFIG).exists())
 
 
-def load_runs(pattern: str | Path | Sequence[str | Path], require_records: bool = True) -> list[Run]:
-    """Load every run matching ``pattern``; runs with no record point yet are skipped unless asked for."""
-    runs = [load_run(p) for p in find_run_dirs(pattern) if (p / RECORDS / "index.json").exists()]
+def load_runs(pattern: str | Path | Sequence[str | Path], require_records: bool = True,
+              skipped: list[str] | None = None) -> list[Run]:
+    """Load every run matching ``pattern``; runs with no record point yet are skipped unless asked for.
+
+    With a ``skipped`` list, a run that cannot be loaded (a damaged or hand-edited ``config.json``...) is left
+    out and described there, so that one bad run does not stop a report over many; without it, it raises.
+    """
+    runs = []
+    for path in find_run_dirs(pattern):
+        if not (path / RECORDS / "index.json").exists():
+            continue
+        try:
+            runs.append(load_run(path))
+        except (ValueError, KeyError, TypeError, OSError) as err:
+            if skipped is None:
+                raise
+            skipped.append(f"{path} skipped: {err}")
     return [r for r in runs if r.num_points > 0 or not require_records]
+
+
+def read_progress(path: str | Path) -> dict[str, Any]:
+    """A run's ``progress.json`` (its position and the time it was written), or ``{}`` when it is missing or
+    damaged: it only informs status tables, and the next checkpoint rewrites it."""
+    try:
+        return read_json(Path(path) / PROGRESS)
+    except (OSError, ValueError):
+        return {}
 
 
 def run_status(path: str | Path, now: float | None = None) -> str:
@@ -137,9 +160,9 @@ def run_status(path: str | Path, now: float | None = None) -> str:
     path = Path(path)
     if (path / METRICS).exists():
         return "done"
-    if (path / PROGRESS).exists():
-        updated = read_json(path / PROGRESS).get("updated", 0.0)
-        return "running" if (now or time.time()) - updated < RUNNING_WITHIN_S else "partial"
+    progress = read_progress(path)
+    if progress:
+        return "running" if (now or time.time()) - progress.get("updated", 0.0) < RUNNING_WITHIN_S else "partial"
     return "partial" if (path / CHECKPOINT).exists() else "missing"
 
 

@@ -17,7 +17,7 @@ from typing import Collection, Sequence
 
 from atlib.config import TrainConfig
 from atlib.store.io import read_json
-from atlib.store.runs import CONFIG, PROGRESS, RECORDS, run_status
+from atlib.store.runs import CONFIG, RECORDS, read_progress, run_status
 from atlib.setting import Setting
 from atlib.sweep.estimate import Throughput, run_hours
 from atlib.sweep.jobs import SLURM_ACTIVE, Job, SweepDir, job_states, log_tail
@@ -81,8 +81,9 @@ def _state(folder: str, job_state: str | None) -> str:
 
 
 def _points(path: Path) -> int:
-    if (path / PROGRESS).exists():
-        return int(read_json(path / PROGRESS).get("points", 0))
+    progress = read_progress(path)
+    if progress:
+        return int(progress.get("points", 0))
     index = path / RECORDS / "index.json"
     return int(read_json(index)["count"]) if index.exists() else 0
 

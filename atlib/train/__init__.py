@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from atlib import progress
 from atlib.config import TrainConfig, resolve_device
 from atlib.store.io import read_json, write_json
 from atlib.store.runs import CHECKPOINT, CONFIG, META, METRICS, PROGRESS, RECORDS, Run, load_run
@@ -57,7 +58,6 @@ def train(config: TrainConfig, *, force: bool = False) -> Run:
     Under ``torchrun`` every rank calls this; rank 0 alone writes the run folder.
     """
     import torch
-    from tqdm.auto import tqdm
 
     from atlib.train.distributed import init_distributed
     from atlib.train.loop import Trainer
@@ -78,7 +78,7 @@ def train(config: TrainConfig, *, force: bool = False) -> Run:
     if (run_dir / CONFIG).exists():  # a stored run resumes with its own meaning of options it lacks
         config = config.resuming(read_json(run_dir / CONFIG))
     if (run_dir / METRICS).exists():
-        tqdm.write(f"[atlib] {run_dir} is complete; returning it as stored (use --force to retrain)")
+        progress.line(f"[atlib] {run_dir} is complete; returning it as stored (use --force to retrain)")
         return load_run(run_dir)
     try:
         trainer = Trainer(config, run_dir, device, ddp)

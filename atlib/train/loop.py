@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import math
 import platform
 import subprocess
 import time
@@ -16,10 +17,11 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel
-from tqdm.auto import tqdm
 
 import atlib
 from atlib import data as atdata
+from atlib import progress
+from atlib.errors import AtlibError
 from atlib.train.awp import AWP
 from atlib.store.checkpoint import Position, load_checkpoint, save_checkpoint, set_rng_states
 from atlib.config import TrainConfig, learning_rate, read_as_before, READ_AS_BEFORE, switch_on
@@ -40,6 +42,10 @@ from atlib.subsets import balanced_subset
 
 DYNAMICS = "dynamics"  # per-example training statistics (atlib.store.dynamics)
 PROBE_DEFAULT_MAX = 5000
+
+
+class TrainingDiverged(AtlibError):
+    """The training loss became NaN or infinite: nothing of that record point was stored."""
 
 
 
@@ -82,7 +88,7 @@ class Trainer:
             synthetic=self.data.synthetic, synthetic_fraction=config.synthetic_fraction,
         )
         if self.loader.synthetic_placement and ddp.is_main:
-            tqdm.write(f"[atlib] synthetic data: {self.loader.synthetic_placement}")
+            progress.line(f"[atlib] synthetic data: {self.loader.synthetic_placement}")
         self.record_after = _record_batches(len(self.loader), config.record_per_epoch)
         self.probe_index = _probe_rows(self.data.train.labels, config.train_probe_size)
         self.eval_sets = {"test": self.data.test} | ({"neg": self.data.neg} if self.data.neg is not None else {})
@@ -127,7 +133,7 @@ class Trainer:
         if not config.record_train or self.records is None:
             return None
         if self.ddp.enabled:
-            tqdm.write("[atlib] record_train: per-example training statistics are not recorded under DDP")
+            progress.line("[atlib] record_train: per-example training statistics are not recorded under DDP")
             return None
         if (folder / "index.json").exists():
             store = DynamicsStore(folder)
@@ -161,7 +167,7 @@ class Trainer:
             set_rng_states(state["rng"])
             position = Position(**state["position"])
             if self.ddp.is_main:
-                tqdm.write(f"[atlib] resuming {self.run_dir.name} at epoch {position.epoch}, batch {position.batch}")
+                progress.line(f"[atlib] resuming {self.run_dir.name} at epoch {position.epoch}, batch {position.batch}")
         if self.ddp.enabled:  # decorrelate the ranks' PGD random starts
             torch.manual_seed(self.config.seed + 1_000_003 * self.ddp.rank + position.points)
         if self.records is not None:
@@ -174,31 +180,34 @@ class Trainer:
         """Train from ``self.position`` to the last epoch, recording and checkpointing at every record point."""
         config, main = self.config, self.ddp.is_main
         meta = self._start_meta() if main else {}
-        session_start = time.time()
+        session_start, first_epoch = time.time(), self.position.epoch
         for epoch in range(self.position.epoch, config.epochs):
             lr = self._set_learning_rate(epoch)
             start_batch = self.position.batch if epoch == self.position.epoch else 0
             window = torch.zeros(3, device=self.device)  # loss sum, correct, count since the last record point
             epoch_start, epoch_images = time.time(), 0
-            bar = tqdm(self.loader.epoch(epoch, start_batch), total=len(self.loader), initial=start_batch, leave=False,
-                       desc=f"epoch {epoch + 1}/{config.epochs}", disable=not (config.progress and main), unit="batch")
+            bar = progress.bar(self.loader.epoch(epoch, start_batch), show=config.progress and main, total=len(self.loader),
+                               initial=start_batch, leave=False, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch")
             for b, batch in enumerate(bar, start=start_batch):
                 window += self._step(batch, epoch, epoch * len(self.loader) + b + 1)
                 epoch_images += len(batch.y)
                 if b in self.record_after:
                     points = epoch * config.record_per_epoch + self.record_after.index(b) + 1
                     self.position = Position.after_point(epoch, b, len(self.loader), points)
-                    window = self.ddp.sum(window)
+                    totals = self.ddp.sum(window).tolist()  # one host sync per record point, on every rank
+                    _check_finite_loss(totals, points, epoch, self.run_dir)
                     if self.recorder is not None and b == len(self.loader) - 1:
                         self.recorder.flush(epoch)  # before the checkpoint that moves to the next epoch
                     if main:
-                        point = self._record_point(epoch, b, lr, window.tolist())
+                        point = self._record_point(epoch, b, lr, totals)
                         self._checkpoint(point["test_acc"])
                         bar.set_postfix(loss=f"{point['train_loss']:.3f}", test=f"{point['test_acc']:.3f}")
                     self.ddp.barrier()
                     window.zero_()
-            if config.progress and main:
-                _print_epoch(self.records.points[-1], epoch, config.epochs, lr, time.time() - epoch_start, epoch_images)
+            if main:
+                seconds = time.time() - epoch_start
+                left = (config.epochs - epoch - 1) * (time.time() - session_start) / (epoch + 1 - first_epoch)
+                progress.line(epoch_line(self.records.points[-1], epoch, config.epochs, lr, epoch_images / max(seconds, 1e-9), left))
         if main:
             last = self.records.points[-1]
             metrics = final_metrics(config, self.model, self.data, last["test_acc"], last.get("neg_acc"), self.device)
@@ -347,10 +356,23 @@ def _probe_rows(labels: np.ndarray, size: int | None) -> np.ndarray:
     return balanced_subset(labels, size) if size else np.zeros(0, dtype=np.int64)
 
 
-def _print_epoch(point: dict[str, Any], epoch: int, epochs: int, lr: float, seconds: float, images: int) -> None:
+def epoch_line(point: dict[str, Any], epoch: int, epochs: int, lr: float, images_per_s: float, seconds_left: float) -> str:
+    """The line printed after every epoch (its last record point): what a Slurm log shows of a run."""
     neg = f"  neg {point['neg_acc']:.3f}" if point.get("neg_acc") is not None else ""
-    tqdm.write(f"epoch {epoch + 1:>3}/{epochs}  loss {point['train_loss']:.4f}  train {point['train_acc']:.3f}  "
-               f"test {point['test_acc']:.3f}{neg}  lr {lr:.4g}  {seconds:.1f}s  {images / max(seconds, 1e-9):.0f} img/s")
+    return (f"epoch {epoch + 1:>3}/{epochs}  lr {lr:.4g}  loss {point['train_loss']:.4f}  train {point['train_acc']:.3f}  "
+            f"test {point['test_acc']:.3f}{neg}  {images_per_s:.0f} img/s  ETA {progress.duration(seconds_left)}")
+
+
+def _check_finite_loss(totals: list[float], points: int, epoch: int, run_dir: Path) -> None:
+    """Stop at the first record point whose mean training loss is NaN or infinite, before it is recorded or
+    checkpointed, so the run keeps its last good checkpoint. (Checked here, where the loss is read anyway,
+    not at every step, which would add a host sync to every step.)"""
+    loss = totals[0] / totals[2]
+    if not math.isfinite(loss):
+        raise TrainingDiverged(
+            f"{run_dir}: the training loss is {loss} at record point {points} (epoch {epoch + 1}); training stopped "
+            f"before recording it, and the run keeps its last checkpoint (record point {points - 1}). Train it again "
+            "with a lower --lr (with --force, or another --name), or check the inputs")
 
 
 def _check_same_synthetic(stored: dict[str, Any] | None, current: dict[str, Any]) -> None:
