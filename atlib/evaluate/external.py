@@ -216,8 +216,8 @@ def record_checkpoints(
         store.append({"epoch": float(epoch), "step": None, "lr": None, "train_loss": None, "train_acc": None,
                       "test_acc": accs["test"], "neg_acc": accs.get("neg"), "time": time.time(), "checkpoint": path.name},
                      probs)
-        neg = f"  neg {accs['neg']:.4f}" if "neg" in accs else ""
-        line(f"checkpoint {store.count}/{len(series)} ({path.name}, epoch {epoch}): test {accs['test']:.4f}{neg}")
+        neg_text = f"  neg {accs['neg']:.4f}" if "neg" in accs else ""
+        line(f"checkpoint {store.count}/{len(series)} ({path.name}, epoch {epoch}): test {accs['test']:.4f}{neg_text}")
     if model is None:
         model = _load(series[-1][1], arch, normalize, num_classes, device)
     metrics = evaluate_model(model, dataset, test, index, neg, n=n, eps_255=eps_255, pgd_steps=pgd_steps,
