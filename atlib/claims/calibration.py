@@ -173,9 +173,7 @@ def draw(shape: Shape, world: str, rng: np.random.Generator) -> dict[str, str]:
             u = stats.norm.cdf(0.8 * d_template + 0.6 * rng.standard_normal(n))
             nearest = np.where(u < hard, 1, np.where(u < hard + 0.55, 0, 2))
             # 4: NEG correctness: an image is right while its threshold is below the curve (jitter 0.3 pp, churn)
-            curve = params.neg(t) + SEED_SD["neg"] * z[4] + rng.normal(0, 0.003, shape.points)
-            churn = 0.02 * rng.standard_normal((shape.points, shape.neg_images), dtype=np.float32)
-            neg = (neg_u[None, :] + churn) < curve[:, None]
+            neg = neg_records(params.neg(t) + SEED_SD["neg"] * z[4], neg_u, rng)
             # 5, 6: stored accuracies with their binomial error over their own images
             robust = _observed(params.robust + SEED_SD["robust"] * z[5], shape.robust_images, rng)
             clean = _observed(params.clean + SEED_SD["clean"] * z[6], n, rng)
@@ -193,6 +191,26 @@ def draw(shape: Shape, world: str, rng: np.random.Generator) -> dict[str, str]:
         settings += [_setting(config, runs, grid, shape), _setting(config.replace(synthetic="synth.npz"), synth, grid, shape)]
     claims = scope_claims(Scope("cifar10", "small_cnn", settings), float(np.clip(scale, grid[0], grid[-1])))
     return {c.id: c.verdict for c in claims}
+
+
+def neg_records(curve: np.ndarray, thresholds: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(T, n) NEG correctness following accuracy ``curve`` (T,): image i is right while its ``thresholds[i]``
+    (uniform, shared by every run of a draw) plus a churn of 0.02 is below the curve plus 0.3 pp of jitter."""
+    jittered = curve + rng.normal(0, 0.003, len(curve))
+    churn = 0.02 * rng.standard_normal((len(curve), len(thresholds)), dtype=np.float32)
+    return (thresholds[None, :] + churn) < jittered[:, None]
+
+
+def flat_fall(shape: Shape, draws: int, seed: int) -> np.ndarray:
+    """4a's fall of ``draws`` NEG curves that rise and then stay flat (the null of 4a), at ``shape``."""
+    rng = np.random.default_rng([seed, shape.points])
+    t = np.arange(1, shape.points + 1) / shape.points
+    test_acc = 0.3 + 0.5 * (1 - np.exp(-5 * t))
+    out = np.empty(draws)
+    for k in range(draws):
+        correct = neg_records(_neg_flat(t), rng.uniform(size=shape.neg_images), rng)
+        out[k] = statistics.neg_fall(correct.mean(axis=1), test_acc + rng.normal(0, 0.003, shape.points))
+    return out
 
 
 def _observed(p: float, n: int, rng: np.random.Generator) -> float:
