@@ -56,20 +56,24 @@ write_json(Path(output_dir) / "claims.json", report.to_dict())
 # %% [markdown]
 # ## The claims table
 #
-# Per setting: the statistic's mean over seeds, then its [min-max] over seeds and the number of seeds.
-# For the point categories (3a-3c) the first number is the share under the seed-averaged learning profiles,
-# as Fig 2-3 and notebook 02 show it, and the range that of each seed's own profile.
+# Per setting: the statistic's mean over the shared seeds, then its [min-max] over seeds and the number of
+# seeds; per claim, each difference the verdict read with its interval and the minimum effect. For the point
+# categories (3a-3c) the first number is the share under the profiles averaged over the shared seeds, as
+# Fig 2-3 and notebook 02 show it, and the range that of each seed's own profile. The rule: docs/claims.md.
 
 # %%
 display(Markdown(report.markdown()))
 
 # %% [markdown]
-# ## Every statistic at a glance
+# ## What each verdict read
 #
-# One panel per claim, titled with its verdict: the dot is the mean over seeds, the bar spans the seeds.
+# One panel per claim, titled with its verdict: every difference the claim orders, its mean over the shared
+# seeds (dot) and the interval the verdict used (bar: seeds and images), with 0 and the claim's minimum
+# effect (dashed), in the table's units. For 3a-3c a diamond marks the same difference under the
+# seed-averaged profiles, the sign check (docs/claims.md).
 
 # %%
-show_figure(plots.claims_chart, report.frame(), output_dir, "claims", empty="No finished runs were found.")
+show_figure(plots.claims_chart, report.difference_frame(), output_dir, "claims", empty="No claim could be judged.")
 
 # %% [markdown]
 # ## Point categories over the threshold range (claims 3a-3c)

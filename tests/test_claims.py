@@ -516,3 +516,19 @@ def test_default_threshold_scales_with_the_number_of_record_points() -> None:
     assert values == sorted(values) and len(set(values)) == 4
     with pytest.raises(ValueError, match="at least 2 record points"):
         metrics.default_threshold(1)
+
+
+def test_claims_chart_draws_the_verdicts_intervals_in_the_tables_units(tmp_path: Path) -> None:
+    from atlib import plots
+
+    report = report_for(world(tmp_path))
+    frame = report.difference_frame()
+    spec = plots.claims_chart(frame).to_dict()
+    values = spec["datasets"][spec["data"]["name"]]
+    fall = next(v for v in values if v["id"] == "4a")
+    difference = claim(report, "4a").differences[0]
+    assert (fall["low"], fall["high"]) == pytest.approx((100 * difference.low, 100 * difference.high))  # pp
+    assert fall["panel"].endswith(": holds (pp)")
+    marks = {(v["id"], v["mark"]) for v in values}
+    assert ("3a", "seed-averaged profiles (sign check)") in marks and ("1a", "seed-averaged profiles (sign check)") not in marks
+    assert "diamond" in json.dumps(spec) and "bar: the interval the verdict used" in json.dumps(spec)

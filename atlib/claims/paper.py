@@ -315,8 +315,11 @@ def category_claims(scope: Scope, shown_at: float) -> list[ClaimResult]:
         for k in range(len(grid)):
             at_k = [restrict(v, seeds) for v in values_at(k, category) if v.enters]
             empty = all(v.mean == 0 and not any(v.per_seed) for v in at_k)
-            judgement = judge(orders(at_k), spec.minimum, formatter(spec.unit))
-            if judgement.verdict != UNCLEAR and not _sign_agrees(orders(at_k), judgement.verdict):
+            judged = orders(at_k)
+            judgement = judge(judged, spec.minimum, formatter(spec.unit))
+            judgement.differences = [dataclasses.replace(d, averaged=o.right.mean - o.left.mean)
+                                     for d, o in zip(judgement.differences, judged)]
+            if judgement.verdict != UNCLEAR and not _sign_agrees(judged, judgement.verdict):
                 judgement = Judgement(UNCLEAR, "the profiles averaged over the shared seeds order against it",
                                       judgement.differences)
             left_out.append(empty)
@@ -384,7 +387,7 @@ def neg_claims(scope: Scope) -> list[ClaimResult]:
     falls = [fall(s) for s in settings]
     nt = scope.nt
     gap_a = gap or (None if nt is not None else f"missing settings: no NT run on the original data; found {_labels(settings)}")
-    claim_a = _result(SPECS["4a"], scope, falls, lambda v: [Less(MIN_FALL, v[0])],
+    claim_a = _result(SPECS["4a"], scope, falls, lambda v: [Less(MIN_FALL, v[0], label=f"{v[0].label}'s fall − {100 * MIN_FALL:g} pp")],
                       comparable(scope, [nt] if nt else [], by_points=True), gap_a)
     claim_b = _per_setting(scope, SPECS["4b"], lambda s: _value(s, [r.neg_decrease for r in s.runs]), False, False,
                            "NEG records", by_points=True, gap=gap)

@@ -19,7 +19,7 @@ from atlib.store.runs import RunGroup, group_seeds, load_runs
 FRAME_COLUMNS = ["id", "figure", "claim", "dataset", "model", "verdict", "label", "method", "epsilon_255", "data",
                  "synthetic", "enters", "mean", "min", "max", "low", "high", "n_seeds", "unit"]
 DIFFERENCE_COLUMNS = ["id", "figure", "claim", "dataset", "model", "verdict", "name", "estimate", "low", "high", "minimum",
-                      "n_seeds", "unit"]
+                      "averaged", "n_seeds", "unit"]
 RULE = (f"holds: every shared seed orders as claimed, each difference's interval (seeds: t with seeds - 1 degrees of "
         f"freedom; images: resampled once per replicate for every run; each end a one-sided {100 * CONFIDENCE:g} % bound) "
         "lies above 0, and each effect's near end reaches the claim's minimum effect; does not hold: the mirror; "
@@ -53,11 +53,13 @@ class ClaimsReport:
         return pd.DataFrame(rows, columns=FRAME_COLUMNS)
 
     def difference_frame(self) -> pd.DataFrame:
-        """The differences each verdict read, with the intervals it used (3a-3c: at the shown threshold):
-        :data:`DIFFERENCE_COLUMNS`, in the statistic's units."""
+        """The differences each verdict read, with the intervals it used (3a-3c: at the shown threshold, with
+        ``averaged`` the difference under the seed-averaged profiles, else NaN): :data:`DIFFERENCE_COLUMNS`,
+        in the statistic's units."""
         rows = [{"id": c.id, "figure": c.figure, "claim": c.claim, "dataset": c.dataset, "model": c.model,
                  "verdict": c.verdict, "name": d.name, "estimate": d.estimate, "low": d.low, "high": d.high,
-                 "minimum": d.minimum, "n_seeds": len(d.seeds), "unit": c.unit}
+                 "minimum": d.minimum, "averaged": np.nan if d.averaged is None else d.averaged,
+                 "n_seeds": len(d.seeds), "unit": c.unit}
                 for c in self.claims for d in c.differences]
         return pd.DataFrame(rows, columns=DIFFERENCE_COLUMNS)
 

@@ -99,12 +99,13 @@ class Less:
     left: Operand
     right: Operand
     effect: bool = True
+    label: str | None = None  # how the difference is named (default "right − left")
 
     @property
     def name(self) -> str:
         def text(o: Operand) -> str:
             return o.label if isinstance(o, Value) else f"{o:g}"
-        return f"{text(self.right)} − {text(self.left)}"
+        return self.label or f"{text(self.right)} − {text(self.left)}"
 
 
 @dataclass(frozen=True)
@@ -118,11 +119,12 @@ class Difference:
     low: float
     high: float
     minimum: float  # what the near end must reach (0 for an ordering that carries no effect)
+    averaged: float | None = None  # 3a-3c: the difference of the shares under seed-averaged profiles (sign check)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "seeds": list(self.seeds), "per_seed": [number(x) for x in self.per_seed],
                 "estimate": number(self.estimate), "low": number(self.low), "high": number(self.high),
-                "minimum": self.minimum}
+                "minimum": self.minimum, "averaged": None if self.averaged is None else number(self.averaged)}
 
 
 @dataclass
