@@ -21,16 +21,16 @@ from atlib import metrics
 from atlib.claims.evidence import RunEvidence, SettingEvidence
 from atlib.claims.rule import FAILS, HOLDS, UNCLEAR, Judgement, Less, Value, judge, seed_gap, shared_seeds
 from atlib.claims.specs import MIN_ENTROPY_FALL, MIN_FALL, SPECS, ClaimResult, Spec, ThresholdEvaluation
-from atlib.config import ADVERSARIAL_METHODS, RESULT_NEUTRAL_FIELDS, TrainConfig
+from atlib import methods as method_table
+from atlib.config import RESULT_NEUTRAL_FIELDS, TrainConfig
 
 NON_MONOTONE, HARD = metrics.CATEGORIES.index("non-monotone"), metrics.CATEGORIES.index("hard")
 # Fields a claim's settings may differ in besides the result-neutral ones: the seed, the synthesized
-# data, and the method with the fields only it uses (PGD fields count between two adversarial methods,
-# β between two runs of one method).
+# data, and the method with the fields only it uses (the attack's fields count between two adversarial
+# methods, a method's parameters between two runs of that method; options inert in a run do not count).
 SETTING_FIELDS = frozenset({"seed", "synthetic", "synthetic_fraction", "synthetic_tag", "method", "epsilon_255",
                             "awp_gamma", "awp_warmup", "ema_decay"})
 ATTACK_FIELDS = frozenset({"pgd_steps", "pgd_alpha_255", "attack_bn_mode"})
-BETA_FIELDS = {"trades_beta": "trades", "mart_beta": "mart"}
 
 
 @dataclass
@@ -69,27 +69,32 @@ class Scope:
 
 def compared_fields(a: TrainConfig, b: TrainConfig) -> list[str]:
     """The config fields two settings of one claim must agree on (see :data:`SETTING_FIELDS`)."""
-    return [f.name for f in dataclasses.fields(TrainConfig) if f.name not in _skipped(a.method, b.method)]
+    skip = _skipped(a.method, b.method) | a.inert_fields() | b.inert_fields()
+    return [f.name for f in dataclasses.fields(TrainConfig) if f.name not in skip]
 
 
 @functools.cache
 def _skipped(a: str, b: str) -> frozenset[str]:
-    """Fields not compared between a setting of method ``a`` and one of method ``b``."""
+    """Fields not compared between a setting of method ``a`` and one of method ``b``, whatever their options."""
     skip = set(RESULT_NEUTRAL_FIELDS) | SETTING_FIELDS
-    if not (a in ADVERSARIAL_METHODS and b in ADVERSARIAL_METHODS):
+    table = method_table.METHODS
+    if not (a in table and b in table and table[a].adversarial and table[b].adversarial):
         skip |= ATTACK_FIELDS
-    skip |= {f for f, method in BETA_FIELDS.items() if not a == b == method}
+    for name, method in table.items():
+        if not a == b == name:
+            skip |= {field for field, _ in method.defaults}
     return frozenset(skip)
 
 
 def recipe_differences(settings: Sequence[SettingEvidence]) -> list[str]:
     """``field (value vs value)`` for every compared field on which two of ``settings`` disagree."""
     configs = [s.config for s in settings]
+    pairs = [(a, b, set(compared_fields(a, b))) for i, a in enumerate(configs) for b in configs[i + 1:]]
     out = []
     for f in dataclasses.fields(TrainConfig):
-        pairs = [(a, b) for i, a in enumerate(configs) for b in configs[i + 1:] if f.name not in _skipped(a.method, b.method)]
-        if any(getattr(a, f.name) != getattr(b, f.name) for a, b in pairs):
-            seen = list(dict.fromkeys(_show(getattr(c, f.name)) for pair in pairs for c in pair))
+        counted = [(a, b) for a, b, fields in pairs if f.name in fields]
+        if any(getattr(a, f.name) != getattr(b, f.name) for a, b in counted):
+            seen = list(dict.fromkeys(_show(getattr(c, f.name)) for pair in counted for c in pair))
             out.append(f"{f.name} ({' vs '.join(seen)})")
     return out
 
