@@ -110,7 +110,7 @@ def profiles(group: RunGroup, split: str = "test") -> tuple[np.ndarray, np.ndarr
     if not group.has(split):
         raise KeyError(f"{group.label}: no {split!r} records in every seed")
     paths = tuple(str(r.path) for r in group.runs)
-    stamps = tuple((r.records.folder / "index.json").stat().st_mtime_ns for r in group.runs)
+    stamps = tuple(r.records_stamp for r in group.runs)
     conf, acc = _cached_profiles(paths, stamps, group.num_points, split)
     return conf.copy(), acc.copy()
 
@@ -281,7 +281,7 @@ def neg_accuracy_curves(groups: Sequence[RunGroup]) -> pd.DataFrame:
 
 
 def _cifar_c_source(group: RunGroup) -> str:
-    kinds = sorted({r.metrics["cifar_c"].get("source", {}).get("kind", "unknown") for r in group.runs if "cifar_c" in r.metrics})
+    kinds = sorted({r.cifar_c.get("source", {}).get("kind", "unknown") for r in group.runs if r.cifar_c})
     return "+".join(kinds)
 
 
@@ -309,7 +309,7 @@ def cifar_c_per_corruption(groups: Sequence[RunGroup]) -> pd.DataFrame:
     """
     parts = []
     for group in groups:
-        found = {c for r in group.runs for c in r.metrics.get("cifar_c", {}).get("pooled", {})}
+        found = {c for r in group.runs for c in r.cifar_c.get("pooled", {})}
         names = [c for c in CIFAR_C_CORRUPTIONS if c in found] + sorted(found - set(CIFAR_C_CORRUPTIONS))
         if names:
             values = np.stack([group.metric_values("cifar_c", "pooled", c) for c in names], axis=1)
@@ -317,7 +317,7 @@ def cifar_c_per_corruption(groups: Sequence[RunGroup]) -> pd.DataFrame:
     return _frame([p for p in parts if p is not None], [*ID_COLUMNS, "corruption", "common", "mean", "std"])
 
 
-ROBUST_ATTACKS = {"PGD": ("robust_acc",), "AutoAttack": ("autoattack", "robust_acc")}  # label -> where metrics.json keeps it
+ROBUST_ATTACKS = {"PGD": ("robust_acc",), "AutoAttack": ("autoattack", "robust_acc")}  # label -> where the final metrics keep it
 
 
 def robust_summary(groups: Sequence[RunGroup]) -> pd.DataFrame:
@@ -332,7 +332,7 @@ def robust_summary(groups: Sequence[RunGroup]) -> pd.DataFrame:
     for group in groups:
         c_mean, c_std, _ = seed_stats(group.metric_values("clean_acc"))
         for attack, keys in ROBUST_ATTACKS.items():
-            found = [_nested(r.metrics, keys) for r in group.runs]
+            found = [r.final_metric(*keys) or {} for r in group.runs]
             budgets = sorted({k for values in found for k in values}, key=float)
             if not budgets:
                 continue
@@ -341,12 +341,6 @@ def robust_summary(groups: Sequence[RunGroup]) -> pd.DataFrame:
             parts.append(_part({**group_ids(group), "n_seeds": n}, attack=attack, eval_epsilon_255=[float(b) for b in budgets],
                                robust_mean=r_mean, robust_std=r_std, clean_mean=float(c_mean), clean_std=float(c_std)))
     return _frame(parts, [*ID_COLUMNS, "attack", "eval_epsilon_255", "robust_mean", "robust_std", "clean_mean", "clean_std"])
-
-
-def _nested(metrics: dict[str, Any], keys: Sequence[str]) -> dict[str, Any]:
-    for key in keys:
-        metrics = metrics.get(key) or {} if isinstance(metrics, dict) else {}
-    return metrics if isinstance(metrics, dict) else {}
 
 
 def training_curves(items: Sequence[Run | RunGroup] | Run | RunGroup) -> pd.DataFrame:
@@ -383,7 +377,7 @@ def split_rows(run: Run | RunGroup, split: str) -> np.ndarray:
     if split != "probe":
         raise ValueError(f"split must be 'test', 'neg' or 'probe', got {split!r}")
     probe = run.probe_index()  # rows of the run's training set
-    return np.load(run.records.folder / "train_index.npy")[probe]  # written beside probe_index.npy by training
+    return run.train_index()[probe]
 
 
 def eval_images(run: Run | RunGroup, split: str = "test") -> np.ndarray:
@@ -464,9 +458,9 @@ def describe_missing(groups: Sequence[RunGroup], datasets: Sequence[str] | None 
     by_gap = {
         "CIFAR-10-NEG not recorded for": [g for g in groups if g.config.dataset == "cifar10" and not g.has("neg")],
         "CIFAR-C not evaluated for": [g for g in groups if any(r.complete for r in g.runs)
-                                      and not any("cifar_c" in r.metrics for r in g.runs)],
+                                      and not any(r.cifar_c for r in g.runs)],
         "robust accuracy not evaluated for": [g for g in groups if any(r.complete for r in g.runs)
-                                              and not any(r.metrics.get("robust_acc") for r in g.runs)],
+                                              and not any(r.robust_acc for r in g.runs)],
     }
     for text, gap in by_gap.items():
         if gap:

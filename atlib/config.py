@@ -40,7 +40,7 @@ PATH_FIELDS = frozenset({"synthetic", "data_root", "neg_path", "cifar_c_root", "
 # Fields that say how/where a run executes, not what it computes: they may differ
 # between a run's first start and its resumption.
 # ``synthetic`` is a path, which moves with a repository: a run's synthesized set is identified by its
-# content hash, recorded in meta.json at the start and checked on every resumption (atlib.train).
+# content hash, recorded in the run's meta data at the start and checked on every resumption (atlib.train).
 EXECUTION_FIELDS = frozenset({
     "device", "compile", "channels_last", "out_dir", "name", "progress", "data_root", "neg_path", "cifar_c_root",
     "dist_timeout_min", "synthetic",
@@ -274,7 +274,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
-        """A config as stored in a run's ``config.json``. A field added since it was written takes its
+        """A config as stored in a run folder. A field added since it was written takes its
         default, except the fields of :data:`READ_AS_BEFORE`, which take the behaviour the run was trained
         with; values written by older atlib versions are translated (see :func:`_upgrade`)."""
         return cls(**_upgrade(_known(cls, data)))
@@ -308,7 +308,7 @@ class TrainConfig:
         return self.replace(**before) if before else self
 
     def precision(self, device_type: str) -> dict[str, str]:
-        """What runs in which precision on ``device_type``, as stated in a run's meta.json.
+        """What runs in which precision on ``device_type``, as stated in a run's meta data.
 
         Training (forward/backward and the PGD forwards inside it) may run under bf16 autocast; the
         PGD iterate and the weights stay fp32. Recording and every evaluation run in fp32: bf16 logits
@@ -350,7 +350,7 @@ def _known(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
 # (docs/methods.md). A config stored before that change (one without ``reference_step``) is read with the
 # behaviour it was trained with, not today's defaults: a field it lacks takes the value here, and one it has
 # (``attack_bn_mode``, then "eval" for every method) keeps its stored value. These fields are not compared when
-# a command resumes such a run: the same command resumes it as what it was, and meta.json says so
+# a command resumes such a run: the same command resumes it as what it was, and its meta data says so
 # (``read_as_before``). Its ``source`` is read from its method ("external" for method "external").
 READ_AS_BEFORE: dict[str, Any] = {
     "attack_bn_mode": "eval",  # every method crafted its attack with eval-mode BN

@@ -140,9 +140,9 @@ def wilson_interval(accuracy: float, n: int, z: float = 1.96) -> tuple[float, fl
 
 def _robust(run: Any) -> dict[str, Any]:
     """Robust accuracy per budget with the number of attacked images and its 95% interval."""
-    n = int((run.metrics.get("robust_eval") or {}).get("n", run.config.robust_eval_n))
+    n = int(run.robust_eval.get("n", run.config.robust_eval_n))
     return {eps: {"acc": acc, "n": n, "interval": list(wilson_interval(acc, n)) if n else None}
-            for eps, acc in (run.metrics.get("robust_acc") or {}).items()}
+            for eps, acc in run.robust_acc.items()}
 
 
 def _summary(grid: Grid, sweep: SweepDir, runs: list[Any], prepared: dict[str, Path], notebooks: dict[str, Path | str],
@@ -151,7 +151,7 @@ def _summary(grid: Grid, sweep: SweepDir, runs: list[Any], prepared: dict[str, P
         if sweep.figures.is_dir() else []
     synthetic = sorted({(run.inputs.get("synthetic") or {}).get("path") or run.config.synthetic
                         for run in runs if run.config.uses_synthetic})
-    cifar_c = [run.metrics["cifar_c"]["source"] for run in runs if run.metrics.get("cifar_c")]
+    cifar_c = [run.cifar_c["source"] for run in runs if run.cifar_c]
     inputs = runs[0].inputs
     return {
         "grid": grid.name,
@@ -162,9 +162,9 @@ def _summary(grid: Grid, sweep: SweepDir, runs: list[Any], prepared: dict[str, P
              + repo_relative(sweep.figures)}] if notebooks else []),
         "data": {"cifar": inputs.get("cifar_root"), "neg": inputs.get("neg_path")},
         "runs": [
-            {"name": run.name, "label": run.label, "path": repo_relative(run.path), "clean_acc": run.metrics.get("clean_acc"),
-             "robust_acc": _robust(run), "neg_acc": run.metrics.get("neg_acc"),
-             "cifar_c": (run.metrics.get("cifar_c") or {}).get("seed_paper_mean"),
+            {"name": run.name, "label": run.label, "path": repo_relative(run.path), "clean_acc": run.clean_acc,
+             "robust_acc": _robust(run), "neg_acc": run.neg_acc,
+             "cifar_c": run.cifar_c.get("seed_paper_mean"),
              "train_seconds": round(run.meta.get("wall_time_s", 0.0), 1)}
             for run in runs
         ],

@@ -1,4 +1,5 @@
-"""Write run folders with chosen records, exactly as atlib.train lays them out, without training.
+"""Write run folders with chosen records through the run folder's writer (atlib.store.writer.RunWriter), as
+training does, without training.
 
 Analysis, plot, explorer and sweep tests use it to get runs with known values in milliseconds.
 """
@@ -12,29 +13,30 @@ import numpy as np
 
 from atlib.config import TrainConfig
 from atlib.store.dynamics import FIELDS, DynamicsStore
-from atlib.store.io import read_json, save_npy, write_json
-from atlib.store.records import RecordStore
+from atlib.store.runs import load_run
+from atlib.store.writer import RunWriter
 
 
 def make_run(out_dir: Path, config: TrainConfig, probs: np.ndarray, labels: np.ndarray,
              neg_probs: np.ndarray | None = None, neg_labels: np.ndarray | None = None,
              metrics: dict[str, Any] | None = None, complete: bool = True, probe_probs: np.ndarray | None = None,
-             probe_labels: np.ndarray | None = None, probe_index: np.ndarray | None = None) -> Path:
+             probe_labels: np.ndarray | None = None, probe_index: np.ndarray | None = None,
+             train_index: np.ndarray | None = None) -> Path:
     """A run folder holding ``probs`` (T, N, C) as its test records (and NEG and training-probe records if
-    given; ``probe_index``: the probe's rows of the training set, default the first ones)."""
+    given; ``probe_index``: the probe's rows of the training set, default the first ones; ``train_index``: the
+    training set's rows of the full one, default all rows up to the probe's last)."""
     config = config.replace(out_dir=str(out_dir))
-    run_dir = Path(out_dir) / config.run_name
-    write_json(run_dir / "config.json", config.to_dict())
-    write_json(run_dir / "meta.json", {"atlib_version": "test", "started": "2026-01-01T00:00:00"})
+    writer = RunWriter.open(config, lock=False)
+    writer.write_meta(atlib_version="test", started="2026-01-01T00:00:00")
     t, n, c = probs.shape
     sets = {"test": labels} | ({"neg": neg_labels} if neg_probs is not None else {})
     sets |= {"probe": probe_labels} if probe_probs is not None else {}
-    save_npy(run_dir / "records" / "test_index.npy", np.arange(n))
+    rows = {"test": np.arange(n)}
     if probe_probs is not None:
         probe_index = np.arange(len(probe_labels)) if probe_index is None else np.asarray(probe_index)
-        save_npy(run_dir / "records" / "probe_index.npy", probe_index)
-        save_npy(run_dir / "records" / "train_index.npy", np.arange(int(probe_index.max()) + 1))  # no train subset
-    store = RecordStore.create(run_dir / "records", t, sets, c)
+        train_index = np.arange(int(probe_index.max()) + 1) if train_index is None else np.asarray(train_index)
+        rows |= {"probe": probe_index, "train": train_index}
+    store = writer.records(t, sets, c, rows, points=None)
     for k in range(t):
         accs = {"test": float((probs[k].argmax(-1) == labels).mean())}
         point_probs = {"test": probs[k]}
@@ -43,11 +45,13 @@ def make_run(out_dir: Path, config: TrainConfig, probs: np.ndarray, labels: np.n
             point_probs["neg"] = neg_probs[k]
         if probe_probs is not None:
             point_probs["probe"] = probe_probs[k]
-        store.append({"epoch": (k + 1) / config.record_per_epoch, "step": k + 1, "lr": config.lr, "train_loss": 1.0 / (k + 1),
-                      "train_acc": accs["test"], "test_acc": accs["test"], "neg_acc": accs.get("neg"), "time": 0.0}, point_probs)
+        point = {"epoch": (k + 1) / config.record_per_epoch, "step": k + 1, "lr": config.lr, "train_loss": 1.0 / (k + 1),
+                 "train_acc": accs["test"], "test_acc": accs["test"], "neg_acc": accs.get("neg"), "time": 0.0}
+        store.append(point, point_probs)
+        writer.log_point(point)
     if complete:
-        write_json(run_dir / "metrics.json", metrics or {"clean_acc": accs["test"], "neg_acc": accs.get("neg"), "robust_acc": {}})
-    return run_dir
+        writer.finish(metrics or {"clean_acc": accs["test"], "neg_acc": accs.get("neg"), "robust_acc": {}})
+    return writer.path
 
 
 def random_probs(rng: np.random.Generator, t: int, n: int, c: int, sharpen: float = 1.0) -> np.ndarray:
@@ -71,13 +75,17 @@ def make_dynamics(run_dir: Path, labels: np.ndarray, correct: np.ndarray, p_true
     default = {"p_true": 0.2 + 0.6 * correct, "margin": 2 * correct - 1, "loss": 1.6 - 1.4 * correct}
     stats = {k: np.asarray(default[k] if v is None else v, dtype=np.float64) for k, v in given.items()}
     epochs, n = correct.shape
-    method = read_json(run_dir / "config.json")["method"]
-    train_index = np.arange(n) if train_index is None else np.asarray(train_index)
-    save_npy(run_dir / "records" / "train_index.npy", train_index)  # as training writes it beside the probe's rows
-    store = DynamicsStore.create(
-        run_dir / "dynamics", epochs, train_index, labels, clean=clean is not None,
+    run = load_run(run_dir)
+    method = run.config.method
+    stored = run.train_index() if run.records.has_rows("train") else None
+    train_index = (np.arange(n) if stored is None else stored) if train_index is None else np.asarray(train_index)
+    if stored is not None and not np.array_equal(stored, train_index):
+        raise ValueError("make_dynamics: give make_run the same train_index (training writes it with the probe's rows)")
+    writer = RunWriter(Path(run_dir), None)
+    store = writer.dynamics(0, 0, False, dict(
+        epochs=epochs, train_index=train_index, labels=labels, clean=clean is not None,
         synthetic_capacity=len(next(iter(synthetic.values()))) if synthetic else 0,
-        meta={"input": "clean" if method == "nt" else "adversarial", "precision": "fp32", "method": method})
+        meta={"input": "clean" if method == "nt" else "adversarial", "precision": "fp32", "method": method}))
     for e in range(epochs):
         step = np.where(np.isfinite(correct[e]), e * n + np.arange(n), -1)
         store.write_epoch(e, {f: stats[f][e] for f in FIELDS}, step,

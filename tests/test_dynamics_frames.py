@@ -39,7 +39,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
                              train_subset=N, synthetic="/tmp/standin.npz" if synthetic else None, synthetic_tag="standin")
         run_dir = make_run(out, config, random_probs(rng, T, 20, C), np.arange(20) % C,
                            probe_probs=random_probs(rng, T, len(PROBE), C, sharpen=0.5), probe_labels=LABELS[PROBE],
-                           probe_index=PROBE)
+                           probe_index=PROBE, train_index=TRAIN_ROWS)
         correct = _correct(rng, 0.5 if method == "at" else 0.8)
         p_true = np.where(np.isnan(correct), np.nan, rng.random((E, N)))
         margin = np.where(np.isnan(correct), np.nan, rng.normal(size=(E, N)))

@@ -392,7 +392,8 @@ def probe_fixture(tmp_path_factory: pytest.TempPathFactory) -> dict:
             config = TrainConfig(method=method, epsilon_255=eps, seed=seed, epochs=T, data_root=str(base / "data"),
                                  train_subset=len(TRAIN_ROWS))
             run_dir = make_run(base / "runs", config, probs_from(designed_confidences(method), seed), LABELS,
-                               probe_probs=random_probs(rng, T, len(PROBE), C), probe_labels=train_labels[PROBE], probe_index=PROBE)
+                               probe_probs=random_probs(rng, T, len(PROBE), C), probe_labels=train_labels[PROBE], probe_index=PROBE,
+                               train_index=TRAIN_ROWS)
             save_npy(run_dir / "records" / "test_index.npy", TEST_INDEX)
             loss = rng.random((T, len(TRAIN_ROWS)))
             loss[rng.random(loss.shape) < 0.3] = np.nan  # not presented in that epoch

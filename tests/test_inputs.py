@@ -44,7 +44,6 @@ def test_a_run_trained_with_atlib_data_is_analysed_without_it(tiny_root: Path, t
 
 @pytest.mark.slow
 def test_a_moved_synthetic_file_resumes_and_a_changed_one_is_refused(tiny_root: Path, tmp_path: Path) -> None:
-    from atlib.store.records import RecordStore
     from atlib.train import train
 
     rng = np.random.default_rng(0)
@@ -59,7 +58,6 @@ def test_a_moved_synthetic_file_resumes_and_a_changed_one_is_refused(tiny_root: 
     moved.parent.mkdir()
     shutil.copy(synthetic, moved)
     (run.path / "metrics.json").unlink()  # as if killed before its end: it resumes
-    RecordStore(run.path / "records").truncate(3)
     resumed = train(first.replace(synthetic=str(moved)))
     assert resumed.complete and resumed.meta["inputs"]["synthetic"]["path"] == str(moved)
     # Other content under the same name: refused, naming both files.

@@ -90,7 +90,7 @@ def fake_runs(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
             metrics["cifar_c"] = _cifar_c_metrics(0.4 + 0.03 * k)
         run_dir = make_run(out, config, probs, labels, neg_probs, neg_labels if neg else None, metrics=metrics,
                            probe_probs=random_probs(dynamics_rng, 6, len(PROBE), 10, sharpen=0.5),
-                           probe_labels=TRAIN_LABELS[PROBE], probe_index=PROBE)
+                           probe_labels=TRAIN_LABELS[PROBE], probe_index=PROBE, train_index=np.arange(len(TRAIN_LABELS)))
         _add_dynamics(run_dir, dynamics_rng, synthetic, clean=method == "at" and not synthetic)
     return out
 

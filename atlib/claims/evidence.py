@@ -4,7 +4,7 @@ Per run (:class:`RunEvidence`): every claim's statistic with its image-resamplin
 (:mod:`atlib.claims.statistics`), computed from per-image quantities: each test image's final
 entropy and its entropy integrated over training, its total confidence drop and nearest template
 under the run's own learning profile, each NEG image's correctness at every record point; clean,
-robust and CIFAR-C accuracy from ``metrics.json``. Per setting (:class:`SettingEvidence`): its
+robust and CIFAR-C accuracy from the final metrics. Per setting (:class:`SettingEvidence`): its
 config (for the recipe check), which test images it was scored on, and the category shares of the
 profile averaged over the seeds every setting of the scope shares (the sign check of claims 3a-3c),
 summed in seed order exactly as :func:`atlib.analysis.profiles` does.
@@ -91,7 +91,7 @@ class SettingEvidence:
     sort_key: tuple  # atlib.setting.Setting.sort_key: the order settings are shown in
     pair_key: tuple  # the setting's identity with its data left out: pairs runs with and without synthesized data
     config: TrainConfig  # its first run's, as TrainConfig.from_dict reads it
-    test_images: str  # digest of the test images it was scored on (records/test_index.npy)
+    test_images: str  # digest of the test images it was scored on (Run.test_index)
     num_points: int
     thresholds: np.ndarray  # (K,) the grid the shares are computed at
     averaged_seeds: tuple[int, ...]  # the seeds whose profiles `shares` averages
@@ -180,13 +180,13 @@ def _scan_run(run: Run, t: int, thresholds: np.ndarray) -> tuple[RunEvidence, me
     neg = None
     if run.has("neg"):
         neg = run.probs("neg")[:t].argmax(-1) == run.labels("neg")[None, :]
-    cifar_c = run.metrics.get("cifar_c") or {}
+    cifar_c = run.cifar_c
     source = cifar_c.get("source") or {}
     evidence = run_evidence(
         run.config.seed, run.name, time=time, log_c=float(np.log(num_classes)),
         final_entropy=metrics.entropy(probs[t - 1]), entropy_area=summary.entropy_area, drop=drop, nearest=nearest,
         thresholds=thresholds, test_acc=run.point_values("test_acc")[:t], neg_correct=neg,
-        clean_acc=_number(run.metrics.get("clean_acc")), robust_acc=_number((run.metrics.get("robust_acc") or {}).get(ROBUST_EPS)),
+        clean_acc=_number(run.clean_acc), robust_acc=_number(run.robust_acc.get(ROBUST_EPS)),
         robust_n=run.config.robust_eval_n, cifar_c=_number(cifar_c.get("seed_paper_mean")),
         cifar_c_n=int((source.get("generation") or {}).get("images_per_severity") or CIFAR_C_IMAGES), cifar_c_kind=source.get("kind"))
     digest = hashlib.sha1(np.ascontiguousarray(run.test_index(), dtype=np.int64).tobytes()).hexdigest()[:12]

@@ -8,7 +8,7 @@ resamples for every run of a report, so that one replicate moves every run toget
 share their test images. The report (:mod:`atlib.claims.evidence`) and the calibration benchmark
 (``benchmarks/bench_claims_calibration.py``) both go through these functions.
 
-Numbers that runs store only as a total (clean, robust and CIFAR-C accuracy in ``metrics.json``)
+Numbers that runs store only as a total (clean, robust and CIFAR-C accuracy in the final metrics)
 get replicates from the binomial normal approximation of their own images, drawn independently per
 run: for two runs scored on the same images this overstates the error of their difference, which is
 the safe side for a verdict.

@@ -9,7 +9,7 @@ column, in epoch order, are its presentations). Conventions, which the cited pap
 - **entropy** (elsewhere in atlib) is over classes, never over time.
 
 Under adversarial training the statistics come from the training forward pass, on the adversarial input
-(``index.json`` ``input``), unless read from the clean eval-mode forward (``record_train_clean``).
+(``DynamicsStore.meta`` ``input``), unless read from the clean eval-mode forward (``record_train_clean``).
 """
 
 from __future__ import annotations

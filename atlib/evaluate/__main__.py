@@ -1,7 +1,7 @@
 """``python -m atlib.evaluate``: evaluate finished runs, or checkpoints trained by other code.
 
     python -m atlib.evaluate RUN [RUN ...] [--cifar-c DIR] [--autoattack [--n N]]
-        add CIFAR-C and/or AutoAttack results to finished runs' metrics.json;
+        add CIFAR-C and/or AutoAttack results to finished runs' final metrics;
     python -m atlib.evaluate --checkpoint PATH --arch resnet18 --no-normalize [--autoattack] [--n N] [--json FILE]
         clean, PGD, AutoAttack, CIFAR-10-NEG (and CIFAR-C with --cifar-c) results of one checkpoint file;
     python -m atlib.evaluate --checkpoints 'ckpts/epoch_*.pt' --arch resnet18 --no-normalize [--name NAME]

@@ -145,7 +145,7 @@ def autoattack_evaluation(
     state_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """AutoAttack at each budget in ``eps_255`` (1/255 units) on the same class-balanced rows as PGD
-    (:func:`atlib.evaluate.robust.robust_rows`), as stored in a run's ``metrics.json``.
+    (:func:`atlib.evaluate.robust.robust_rows`), as stored in a run's final metrics.
 
     Returns ``rows`` (indices into ``images``), the settings, ``clean_acc``, and per budget (keys like
     ``"8"``) ``robust_acc``, ``robust_acc_after`` and ``per_image`` lists ``robust`` (bool) and

@@ -6,7 +6,7 @@
 
 Works with the released files or the ones ``python -m atlib.corruptions`` generates, and records
 which were used. ``python -m atlib.evaluate RUN [RUN ...] --cifar-c DIR`` adds the result to
-each finished run's ``metrics.json``.
+each finished run's final metrics.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ import torch
 from atlib import data as atdata
 from atlib.progress import bar, line
 from atlib.evaluate.accuracy import accuracy
-from atlib.store.io import read_json, write_json
+from atlib.store.io import read_json
 from atlib.evaluate.trained import load_trained_model
-from atlib.store.runs import METRICS, load_run
+from atlib.store.runs import load_run
+from atlib.store.writer import RunWriter
 
 GENERATION_FILE = "generation.json"  # written beside generated files by atlib.corruptions
 
@@ -77,11 +78,9 @@ def evaluate_corruptions(model: torch.nn.Module, dataset: str, root: str | Path,
 
 def add_cifar_c_metrics(run_path: str | Path, root: str | Path, device: str | torch.device = "cpu",
                         batch_size: int = 1000) -> dict[str, Any]:
-    """Evaluate a finished run's final model on CIFAR-C and store the result in its metrics.json."""
-    run_path = Path(run_path)
-    if not (run_path / METRICS).exists():
-        raise ValueError(f"{run_path} has not finished training (no {METRICS}); finish or resume it first")
-    run = load_run(run_path)
-    result = evaluate_corruptions(load_trained_model(run_path, device), run.config.dataset, root, device, batch_size)
-    write_json(run_path / METRICS, {**run.metrics, "cifar_c": result})
+    """Evaluate a finished run's final model on CIFAR-C and store the result in its final metrics."""
+    with RunWriter.reopen(run_path) as writer:
+        run = load_run(run_path)
+        result = evaluate_corruptions(load_trained_model(run_path, device), run.config.dataset, root, device, batch_size)
+        writer.update_metrics(cifar_c=result)
     return result

@@ -5,7 +5,7 @@
 - :func:`record_checkpoints`: a *series* of checkpoints of one training run (``epoch_*.pt``) becomes a
   recorded run with ``method="external"``: its test and NEG probabilities at each checkpoint are the
   record points, at the epochs the file names give, so every analysis and the explorer work on it;
-- :func:`add_autoattack_metrics`: AutoAttack added to a finished run's ``metrics.json``.
+- :func:`add_autoattack_metrics`: AutoAttack added to a finished run's final metrics.
 """
 
 from __future__ import annotations
@@ -31,11 +31,10 @@ from atlib.evaluate.autoattack import autoattack_evaluation
 from atlib.evaluate.corruptions import evaluate_corruptions
 from atlib.evaluate.robust import pgd_evaluation
 from atlib.evaluate.trained import load_trained_model
-from atlib.store.io import atomic_path, read_json, save_npy, write_json
 from atlib.models import load_external
 from atlib.progress import bar, line
-from atlib.store.records import RecordStore
-from atlib.store.runs import CHECKPOINT, CONFIG, META, METRICS, RECORDS, Run, load_run
+from atlib.store.runs import Run, load_run
+from atlib.store.writer import RunWriter
 from atlib.subsets import balanced_subset
 
 Normalization = tuple[Sequence[float], Sequence[float]] | None
@@ -84,7 +83,7 @@ def evaluate_model(
     seed: int = 0,
 ) -> dict[str, Any]:
     """Clean, NEG, PGD (and AutoAttack with ``autoattack``'s options, e.g. ``{"version": "standard"}``;
-    and CIFAR-C under ``cifar_c_root``) results of ``model``, in the layout of a run's ``metrics.json``.
+    and CIFAR-C under ``cifar_c_root``) results of ``model``, in the layout of a run's final metrics (``Run.metrics``).
 
     PGD and AutoAttack attack the same ``n`` class-balanced test rows; ``robust_eval`` and
     ``autoattack`` hold them as ``test_index`` (rows of the full test set).
@@ -179,12 +178,11 @@ def record_checkpoints(
 
     Each checkpoint becomes one record point (test and NEG probabilities, accuracies, its epoch from
     the file name), written exactly as training writes them; the last one is evaluated as training
-    evaluates its final model (``metrics.json``) and saved as the run's ``checkpoint.pt`` (weights only),
+    evaluates its final model (its final metrics) and saved as the run's checkpoint (weights only),
     so ``python -m atlib.evaluate RUN ...`` works on it too. A second call continues where the first
     stopped and returns a complete run as stored.
     """
     series = checkpoint_series(pattern)
-    num_classes = atdata.NUM_CLASSES[dataset]
     config = TrainConfig(
         dataset=dataset, model=arch, method=EXTERNAL, source=EXTERNAL, epochs=max(1, series[-1][0]), record_per_epoch=1,
         test_subset=test_subset, robust_eval_eps_255=tuple(eps_255), robust_eval_n=n, robust_eval_steps=pgd_steps,
@@ -192,96 +190,100 @@ def record_checkpoints(
         out_dir=str(out_dir), name=name or f"{dataset}_{arch}_external_{_slug(series[-1][1].parent.name)}",
         device=str(device), progress=progress,
     )
-    run_dir = Path(out_dir) / config.run_name
     source = {"pattern": pattern, "files": [p.name for _, p in series], "epochs": [e for e, _ in series],
               "arch": arch, "normalize": _normalization(normalize)}
-    _prepare(run_dir, config, source)
-    if (run_dir / METRICS).exists():
-        return load_run(run_dir)
-    (test, index), neg = load_test_set(dataset, data_root, test_subset), load_neg_set(dataset, data_root, neg_path)
+    with RunWriter.open(config, source=source) as writer:
+        if not writer.complete:
+            _record(writer, config, series, source, normalize, autoattack)
+    return load_run(writer.path)
+
+
+def _record(writer: RunWriter, config: TrainConfig, series: list[tuple[int, Path]], source: dict[str, Any],
+            normalize: Normalization, autoattack: dict[str, Any] | None) -> None:
+    """Record the series (from where a previous call stopped), evaluate its last model, finish the run."""
+    dataset, arch, device, batch_size = config.dataset, config.model, config.device, config.eval_batch_size
+    num_classes = atdata.NUM_CLASSES[dataset]
+    inputs = _inputs(config)
+    fields = dict(atlib_version=atlib.__version__, torch_version=torch.__version__, python=platform.python_version(),
+                  started=time.strftime("%Y-%m-%dT%H:%M:%S"), wall_time_s=0.0, source=source)
+    stored = writer.meta
+    writer.write_meta(inputs, **{k: v for k, v in fields.items() if k not in stored})
+    (test, index), neg = (load_test_set(dataset, inputs["cifar_root"], config.test_subset),
+                          load_neg_set(dataset, inputs["cifar_root"], inputs["neg_path"]))
     sets = {"test": test} | ({"neg": neg} if neg is not None else {})
-    if not (run_dir / RECORDS / "index.json").exists():
-        save_npy(run_dir / RECORDS / "test_index.npy", index)  # before the index that marks the store as created
-        RecordStore.create(run_dir / RECORDS, len(series), {k: s.labels for k, s in sets.items()}, num_classes)
-    store = RecordStore(run_dir / RECORDS)
+    store = writer.records(len(series), {k: s.labels for k, s in sets.items()}, num_classes, {"test": index}, points=None)
     start = time.time()
     model = None
-    for epoch, path in bar(series[store.count:], show=progress, desc=config.run_name, unit="checkpoint"):
+    for epoch, path in bar(series[store.count:], show=config.progress, desc=config.run_name, unit="checkpoint"):
         model = _load(path, arch, normalize, num_classes, device)
         probs, accs = {}, {}
         for split, images in sets.items():
             p = predict_proba(model, images.images, batch_size, device)
             accs[split] = float((p.argmax(1).numpy() == images.labels).mean())
             probs[split] = p.to(torch.float16).numpy()
-        store.append({"epoch": float(epoch), "step": None, "lr": None, "train_loss": None, "train_acc": None,
-                      "test_acc": accs["test"], "neg_acc": accs.get("neg"), "time": time.time(), "checkpoint": path.name},
-                     probs)
+        point = {"epoch": float(epoch), "step": None, "lr": None, "train_loss": None, "train_acc": None,
+                 "test_acc": accs["test"], "neg_acc": accs.get("neg"), "time": time.time(), "checkpoint": path.name}
+        store.append(point, probs)
+        writer.log_point(point)
         neg_text = f"  neg {accs['neg']:.4f}" if "neg" in accs else ""
         line(f"checkpoint {store.count}/{len(series)} ({path.name}, epoch {epoch}): test {accs['test']:.4f}{neg_text}")
     if model is None:
         model = _load(series[-1][1], arch, normalize, num_classes, device)
-    metrics = evaluate_model(model, dataset, test, index, neg, n=n, eps_255=eps_255, pgd_steps=pgd_steps,
-                             autoattack=autoattack, cifar_c_root=cifar_c_root, device=device, batch_size=batch_size)
-    with atomic_path(run_dir / CHECKPOINT) as tmp:
-        torch.save({"model": model.state_dict()}, tmp)
-    meta = read_json(run_dir / META)
-    meta.update(ended=time.strftime("%Y-%m-%dT%H:%M:%S"), wall_time_s=meta.get("wall_time_s", 0.0) + time.time() - start)
-    write_json(run_dir / META, meta)
-    write_json(run_dir / METRICS, metrics)  # written last: its presence marks the run complete
-    return load_run(run_dir)
+    metrics = evaluate_model(model, dataset, test, index, neg, n=config.robust_eval_n, eps_255=config.robust_eval_eps_255,
+                             pgd_steps=config.robust_eval_steps, autoattack=autoattack, cifar_c_root=config.cifar_c_root,
+                             device=device, batch_size=batch_size)
+    writer.save_weights(model.state_dict())
+    writer.finish(metrics, ended=time.strftime("%Y-%m-%dT%H:%M:%S"),
+                  wall_time_s=writer.meta.get("wall_time_s", 0.0) + time.time() - start)
 
 
 def add_autoattack_metrics(run_path: str | Path, n: int | None = None, eps_255: Sequence[float] | None = None, *,
                            version: str = "standard", attacks: Sequence[str] | None = None,
                            device: torch.device | str = "cpu", batch_size: int = 500) -> dict[str, Any]:
-    """Run AutoAttack on a finished run's final model and store it in its ``metrics.json`` as ``autoattack``.
+    """Run AutoAttack on a finished run's final model and store it in its final metrics as ``autoattack``.
 
     By default it attacks the rows and budgets of the run's PGD evaluation (``n`` = ``robust_eval_n``),
     so ``robust_acc`` and ``autoattack.robust_acc`` compare image for image; a run without PGD results attacks
     the config's ``robust_eval_eps_255``. The test images are those the run was trained with (:attr:`Run.inputs`).
-    Progress is kept in ``<run>/autoattack_state/`` until the result is stored, so an interrupted evaluation resumes.
+    Progress is kept in the run folder (:meth:`RunWriter.scratch`) until the result is stored, so an interrupted
+    evaluation resumes.
     """
     run_path = Path(run_path)
-    if not (run_path / METRICS).exists():
-        raise ValueError(f"{run_path} has not finished training (no {METRICS}); finish or resume it first")
-    run = load_run(run_path)
-    config = run.config
-    if eps_255 is None:
-        measured = run.metrics.get("robust_acc") or {}
-        eps_255 = sorted(map(float, measured)) if measured else list(config.robust_eval_eps_255)
-    n = config.robust_eval_n if n is None else n
-    if n < 1:
-        raise ValueError(f"{run_path.name} made no PGD evaluation (robust_eval_n {config.robust_eval_n}): give n, "
-                         "the number of test images AutoAttack attacks (e.g. --n 1000)")
-    test, index = load_test_set(config.dataset, run.inputs["cifar_root"], config.test_subset)
-    state_dir = run_path / "autoattack_state"
-    result = autoattack_evaluation(load_trained_model(run_path, device), test.images, test.labels, eps_255,
-                                   n, version=version, attacks=attacks,
-                                   batch_size=batch_size,
-                                   device=device, seed=config.seed, state_dir=state_dir)
-    result["test_index"] = index[result["rows"]].tolist()
-    write_json(run_path / METRICS, {**load_run(run_path).metrics, "autoattack": result})
-    shutil.rmtree(state_dir, ignore_errors=True)
+    with RunWriter.reopen(run_path) as writer:
+        run = load_run(run_path)
+        config = run.config
+        if eps_255 is None:
+            measured = run.robust_acc
+            eps_255 = sorted(map(float, measured)) if measured else list(config.robust_eval_eps_255)
+        n = config.robust_eval_n if n is None else n
+        if n < 1:
+            raise ValueError(f"{run_path.name} made no PGD evaluation (robust_eval_n {config.robust_eval_n}): give n, "
+                             "the number of test images AutoAttack attacks (e.g. --n 1000)")
+        test, index = load_test_set(config.dataset, run.inputs["cifar_root"], config.test_subset)
+        state_dir = writer.scratch()
+        result = autoattack_evaluation(load_trained_model(run_path, device), test.images, test.labels, eps_255,
+                                       n, version=version, attacks=attacks, batch_size=batch_size,
+                                       device=device, seed=config.seed, state_dir=state_dir)
+        result["test_index"] = index[result["rows"]].tolist()
+        writer.update_metrics(autoattack=result)
+        shutil.rmtree(state_dir, ignore_errors=True)
     return result
 
 
-def _prepare(run_dir: Path, config: TrainConfig, source: dict[str, Any]) -> None:
-    """Write config and meta of a new run; refuse a stored run of other settings or another series."""
-    if (run_dir / CONFIG).exists():
-        conflicts = config.conflicts_with(read_json(run_dir / CONFIG))
-        stored = read_json(run_dir / META).get("source") if (run_dir / META).exists() else None
-        if stored is not None and stored != source:
-            conflicts["source"] = (stored, source)
-        if conflicts:
-            lines = "\n".join(f"  {k}: stored {old!r}, given {new!r}" for k, (old, new) in sorted(conflicts.items()))
-            raise ValueError(f"{run_dir} holds a recording of other settings:\n{lines}\n"
-                             "Give another --name, or delete that folder to record it again.")
-        return
-    write_json(run_dir / CONFIG, config.to_dict())
-    write_json(run_dir / META, {
-        "atlib_version": atlib.__version__, "torch_version": torch.__version__, "python": platform.python_version(),
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "wall_time_s": 0.0, "source": source,
-    })
+def _inputs(config: TrainConfig) -> dict[str, Any]:
+    """The inputs a recording reads, resolved once and stored in its meta data as training stores them."""
+    from atlib.data.cifar import locate_cifar
+    from atlib.data.extra import locate_cifar10_neg
+
+    _, root = locate_cifar(config.dataset, "test", root=config.data_root)
+    neg = None
+    if config.dataset == "cifar10":
+        try:
+            neg = str(locate_cifar10_neg(config.neg_path, root=root))
+        except FileNotFoundError:
+            if config.neg_path is not None:
+                raise
+    return {"cifar_root": str(root), "neg_path": neg, "synthetic": None, "cifar_c_root": config.cifar_c_root}
 
 
 def _normalization(normalize: Normalization) -> list[list[float]] | None:

@@ -10,7 +10,7 @@ from atlib import data as atdata
 from atlib.evaluate.accuracy import check_finite_weights
 from atlib.store.checkpoint import load_checkpoint
 from atlib.models import build_model
-from atlib.store.runs import CHECKPOINT, load_run
+from atlib.store.runs import load_run
 
 
 def load_trained_model(run_path: str | Path, device: str | torch.device = "cpu") -> torch.nn.Module:
@@ -18,6 +18,6 @@ def load_trained_model(run_path: str | Path, device: str | torch.device = "cpu")
     run = load_run(run_path)
     config = run.config
     model = build_model(config.model, atdata.NUM_CLASSES[config.dataset], config.dataset)
-    model.load_state_dict(load_checkpoint(Path(run_path) / CHECKPOINT)["model"])
-    check_finite_weights(model, Path(run_path) / CHECKPOINT)
+    model.load_state_dict(load_checkpoint(run.checkpoint_path)["model"])
+    check_finite_weights(model, run.checkpoint_path)
     return model.to(device).eval()

@@ -75,7 +75,7 @@ def autoattack_per_image(group: RunGroup, n: int) -> tuple[str, np.ndarray] | No
     """Which test images each seed's final model keeps robust under AutoAttack (``python -m atlib.evaluate
     --autoattack``), at the training budget when evaluated there, else the largest: the budget and an
     (S, N) array by record row (NaN where an image was not attacked), or None if no seed was evaluated."""
-    results = [r.metrics.get("autoattack") or {} for r in group.runs]
+    results = [r.autoattack for r in group.runs]
     budgets = sorted({k for res in results for k in res.get("per_image", {})}, key=float)
     if not budgets:
         return None

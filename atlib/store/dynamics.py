@@ -7,8 +7,8 @@ presented in that epoch, and ``step.npy`` (int32 (epochs, N), -1 there). With ``
 from a clean eval-mode forward, ``clean_<field>.npy``. Synthesized images are drawn with replacement,
 so they get rows, not columns: ``synthetic_<key>.npy`` for :data:`SYNTHETIC` (length ``synthetic_capacity``).
 
-Crash safety as in :class:`atlib.store.records.RecordStore`: an epoch's rows are written and flushed *before*
-``index.json`` (atomically replaced) counts them, so a reader sees an epoch whole or not at all.
+Crash safety as in :class:`atlib.store.records.RecordStore`, on the same mechanism (:mod:`atlib.store.arrays`):
+an epoch's rows are written and flushed *before* ``index.json`` counts them.
 
 Conventions: ``correct`` is argmax == label (not p > 0.5); ``margin`` is on logits (true-class logit
 minus the largest other logit); ``p_true`` is the softmax probability of the label.
@@ -21,26 +21,24 @@ from typing import Any
 
 import numpy as np
 
-from atlib.store.io import preallocate_npy, read_json, save_npy, write_json
+from atlib.store.arrays import PreallocatedStore
+from atlib.store.layout import TRAIN_INDEX
 
 FIELDS = ("loss", "correct", "p_true", "margin")  # per original training example and epoch
 SYNTHETIC = {"step": np.int32, "index": np.int64, "label": np.int64,
              "loss": np.float16, "margin": np.float16, "correct": np.uint8}  # per synthesized row seen
-INDEX = "index.json"
 _RESERVED = ("epochs_done", "synthetic_rows", "epochs", "clean")
 
 
-class DynamicsStore:
-    """<run>/dynamics/: crash-safe per-epoch training statistics (rows first, then an atomically replaced
-    index.json, like atlib.store.records.RecordStore)."""
+class DynamicsStore(PreallocatedStore):
+    """<run>/dynamics/: crash-safe per-epoch training statistics."""
+
+    what = "training dynamics"
 
     def __init__(self, folder: str | Path) -> None:
-        self.folder = Path(folder)
-        if not (self.folder / INDEX).exists():
-            raise FileNotFoundError(f"no training dynamics in {self.folder} (missing {INDEX})")
-        self._index: dict[str, Any] = read_json(self.folder / INDEX)
-        self.train_index: np.ndarray = np.load(self.folder / "train_index.npy")
-        self.labels: np.ndarray = np.load(self.folder / "labels.npy")
+        super().__init__(folder)
+        self.train_index: np.ndarray = self._fixed(TRAIN_INDEX.removesuffix(".npy"))
+        self.labels: np.ndarray = self._fixed("labels")
 
     @classmethod
     def create(cls, folder: Path, epochs: int, train_index: np.ndarray, labels: np.ndarray, *, clean: bool,
@@ -48,7 +46,6 @@ class DynamicsStore:
         """Preallocate ``epochs`` rows for the N training examples (NaN / step -1 = not presented) and
         ``synthetic_capacity`` synthesized rows. ``meta`` (e.g. ``input``, ``precision``, ``method``) goes
         into ``index.json``."""
-        folder = Path(folder)
         train_index, labels = np.asarray(train_index, np.int64), np.asarray(labels, np.int64)
         if train_index.ndim != 1 or train_index.shape != labels.shape:
             raise ValueError(f"train_index and labels must be (N,) of one length, got {train_index.shape} and {labels.shape}")
@@ -57,18 +54,14 @@ class DynamicsStore:
         clash = sorted(set(meta) & set(_RESERVED))
         if clash:
             raise ValueError(f"meta may not set {clash}: the store owns those keys")
-        folder.mkdir(parents=True, exist_ok=True)
         n = len(labels)
-        save_npy(folder / "train_index.npy", train_index)
-        save_npy(folder / "labels.npy", labels)
-        for prefix in ("", "clean_") if clean else ("",):
-            for name in FIELDS:
-                preallocate_npy(folder / f"{prefix}{name}.npy", np.float16, (epochs, n), np.nan)
-        preallocate_npy(folder / "step.npy", np.int32, (epochs, n), -1)
+        arrays = {f"{prefix}{name}": (np.float16, (epochs, n), np.nan)
+                  for prefix in (("", "clean_") if clean else ("",)) for name in FIELDS}
+        arrays["step"] = (np.int32, (epochs, n), -1)
         if synthetic_capacity > 0:
-            for key, dtype in SYNTHETIC.items():
-                preallocate_npy(folder / f"synthetic_{key}.npy", dtype, (synthetic_capacity,), 0)
-        write_json(folder / INDEX, {"epochs_done": 0, "synthetic_rows": 0, "epochs": int(epochs), "clean": bool(clean), **meta})
+            arrays |= {f"synthetic_{key}": (dtype, (synthetic_capacity,), 0) for key, dtype in SYNTHETIC.items()}
+        cls._allocate(Path(folder), arrays, {TRAIN_INDEX.removesuffix(".npy"): train_index, "labels": labels},
+                      {"epochs_done": 0, "synthetic_rows": 0, "epochs": int(epochs), "clean": bool(clean), **meta})
         return cls(folder)
 
     @property
@@ -96,7 +89,7 @@ class DynamicsStore:
 
     @property
     def synthetic_capacity(self) -> int:
-        path = self.folder / "synthetic_step.npy"
+        path = self._path("synthetic_step")
         return int(np.load(path, mmap_mode="r").shape[0]) if path.exists() else 0
 
     def write_epoch(self, epoch: int, stats: dict[str, np.ndarray], step: np.ndarray,
@@ -116,16 +109,10 @@ class DynamicsStore:
             rows |= {f"{prefix}{k}": self._column(v, f"{prefix}{k}", n) for k, v in values.items()}
         synthetic_rows = self._check_synthetic(synthetic)
         for name, row in rows.items():
-            array = np.load(self.folder / f"{name}.npy", mmap_mode="r+")
-            array[epoch] = row
-            array.flush()
-            del array
+            self._write(name, epoch, row[None])
         start = self.synthetic_rows
         for key, values in (synthetic or {}).items():
-            array = np.load(self.folder / f"synthetic_{key}.npy", mmap_mode="r+")
-            array[start: start + synthetic_rows] = values
-            array.flush()
-            del array
+            self._write(f"synthetic_{key}", start, np.asarray(values))
         self._write_index(epoch + 1, start + synthetic_rows)
 
     def truncate(self, epochs_done: int, synthetic_rows: int) -> None:
@@ -136,25 +123,32 @@ class DynamicsStore:
                              f"({self.epochs_done} epochs, {self.synthetic_rows} synthesized rows)")
         self._write_index(epochs_done, synthetic_rows)
 
+    def verify(self) -> None:
+        """Refuse dynamics whose files are missing, cut short, or disagree with the index."""
+        names = [f"{p}{f}" for p in (("", "clean_") if self.clean else ("",)) for f in FIELDS] + ["step"]
+        lengths = {name: self.epochs for name in names}
+        if self._path("synthetic_step").exists():
+            capacity = self.synthetic_capacity
+            lengths |= {f"synthetic_{key}": capacity for key in SYNTHETIC}
+        self._verify(lengths)
+
     def field(self, name: str, clean: bool = False) -> np.ndarray:
         """(epochs_done, N) float32 copy of one of :data:`FIELDS` (NaN = not presented that epoch)."""
         if name not in FIELDS:
             raise KeyError(f"unknown field {name!r}; the store records {list(FIELDS)}")
         if clean and not self.clean:
             raise KeyError("this run recorded no clean statistics (train with record_train_clean=True)")
-        array = np.load(self.folder / f"{'clean_' if clean else ''}{name}.npy", mmap_mode="r")
-        return np.array(array[: self.epochs_done], dtype=np.float32)
+        return np.array(self._rows(f"{'clean_' if clean else ''}{name}", self.epochs_done), dtype=np.float32)
 
     def step(self) -> np.ndarray:
         """(epochs_done, N) int32: the optimiser step each example was presented at (-1 = not presented)."""
-        return np.array(np.load(self.folder / "step.npy", mmap_mode="r")[: self.epochs_done], dtype=np.int32)
+        return np.array(self._rows("step", self.epochs_done), dtype=np.int32)
 
     def synthetic(self) -> dict[str, np.ndarray]:
         """One row per synthesized image seen: :data:`SYNTHETIC` keys, each (synthetic_rows,)."""
         if self.synthetic_capacity == 0:
             return {key: np.zeros(0, dtype) for key, dtype in SYNTHETIC.items()}
-        k = self.synthetic_rows
-        return {key: np.array(np.load(self.folder / f"synthetic_{key}.npy", mmap_mode="r")[:k]) for key in SYNTHETIC}
+        return {key: np.array(self._rows(f"synthetic_{key}", self.synthetic_rows)) for key in SYNTHETIC}
 
     def _column(self, values: np.ndarray, name: str, n: int) -> np.ndarray:
         values = np.asarray(values)
@@ -176,6 +170,4 @@ class DynamicsStore:
         return r
 
     def _write_index(self, epochs_done: int, synthetic_rows: int) -> None:
-        index = dict(self._index, epochs_done=int(epochs_done), synthetic_rows=int(synthetic_rows))
-        write_json(self.folder / INDEX, index)
-        self._index = index
+        self._commit(epochs_done=int(epochs_done), synthetic_rows=int(synthetic_rows))

@@ -4,7 +4,9 @@ same folder and renamed into place, so a reader never sees a half-written file."
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -12,12 +14,21 @@ from typing import Any, Iterator
 
 import numpy as np
 
+_DISK_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+
+
+class DiskFullError(OSError):
+    """A write failed for lack of space (or a file-size limit); the file it was replacing is intact."""
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success fsync and rename it onto ``path``.
 
-    On an exception the temporary file is removed and ``path`` is left untouched.
+    The final file gets the mode an ordinary write would give it (0666 less the umask), not the
+    temporary file's 0600, so collaborators on a shared filesystem can read it. On an exception the
+    temporary file is removed and ``path`` is left untouched; a lack of space is raised as
+    :class:`DiskFullError` naming ``path``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -28,10 +39,32 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp_path
         with open(tmp_path, "rb+") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, path)
-    except BaseException:
+    except BaseException as e:
         tmp_path.unlink(missing_ok=True)
+        if is_disk_full(e) and not isinstance(e, DiskFullError):
+            raise DiskFullError(errno.ENOSPC, f"disk full at {path} (the previous file, if any, is intact); "
+                                              "free some space or choose another --out-dir, then run the same command again") from e
         raise
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it: torch wraps write errors) is a lack of space or a file-size limit."""
+    while error is not None:
+        if isinstance(error, OSError) and error.errno in _DISK_FULL:
+            return True
+        text = str(error)
+        if any(s in text for s in ("No space left", "File too large", "Disk quota", "file write failed")):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
@@ -56,14 +89,45 @@ def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
 
 
 def preallocate_npy(path: str | os.PathLike, dtype: Any, shape: tuple[int, ...], fill: float | int | None = None) -> None:
-    """Create an ``.npy`` file of ``shape`` to be filled in place later (memory-mapped), atomically. ``fill`` None
-    leaves it zero without writing (a sparse file: large record arrays cost no time or disk until written)."""
+    """Create an ``.npy`` file of ``shape`` to be filled in place later (memory-mapped), atomically, with its
+    blocks allocated (``posix_fallocate``): a full disk fails here, with :class:`DiskFullError`, never later
+    as a SIGBUS while a memory map writes into a hole. ``fill`` None leaves it zero."""
     with atomic_path(path) as tmp:
         array = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
+        size = array.offset + array.nbytes
+        with open(tmp, "rb+") as f:
+            os.posix_fallocate(f.fileno(), 0, size)
         if fill is not None:
             array[...] = fill
         array.flush()
         del array
+
+
+def npy_size_problem(path: Path) -> str | None:
+    """What is wrong with the size of the ``.npy`` file ``path`` (None if its size is what its header implies)."""
+    try:
+        with open(path, "rb") as f:
+            shape, dtype = _header(f)
+            expected = f.tell() + math.prod(shape) * dtype.itemsize
+    except FileNotFoundError:
+        return f"{path} is missing"
+    except (ValueError, OSError, EOFError) as e:
+        return f"{path} has a damaged header ({e})"
+    actual = path.stat().st_size
+    return None if actual == expected else f"{path} holds {actual} bytes, its header implies {expected}"
+
+
+def npy_shape(path: Path) -> tuple[int, ...]:
+    """The shape in an ``.npy`` file's header (without mapping it)."""
+    with open(path, "rb") as f:
+        return _header(f)[0]
+
+
+def _header(f: Any) -> tuple[tuple[int, ...], np.dtype]:
+    version = np.lib.format.read_magic(f)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _, dtype = read(f)
+    return tuple(shape), dtype
 
 
 def _json_default(obj: Any) -> Any:
@@ -74,3 +138,11 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"cannot serialise {type(obj).__name__} to JSON")
+
+
+WAYS_OUT = "use --force to start the run again, or restore the file from a copy"
+
+
+class RunFolderError(ValueError):
+    """A run folder holds something this call cannot safely continue from; the message says what was
+    found and the ways out. Raised before anything is written."""

@@ -1,8 +1,8 @@
 """The on-disk run store and its readers: the contract between training and analysis.
 
-A run folder ``outputs/runs/<name>/`` holds ``config.json``, ``meta.json``, ``progress.json``,
-``records/`` (see :mod:`atlib.store.records`), ``checkpoint.pt`` and, once finished, ``metrics.json``.
-Reading a run needs NumPy only: no torch, no GPU, no model.
+A run folder ``outputs/runs/<name>/`` holds the files :mod:`atlib.store.layout` names, written by
+:class:`atlib.store.writer.RunWriter`. Reading a run needs NumPy only (no torch, no GPU, no model), takes no
+lock and works on a read-only folder.
 """
 
 from __future__ import annotations
@@ -19,12 +19,10 @@ import numpy as np
 from atlib.config import TrainConfig
 from atlib.store.dynamics import DynamicsStore
 from atlib.store.io import read_json
+from atlib.store.layout import CHECKPOINT, CONFIG, DYNAMICS, INDEX, META, METRICS, PROGRESS, RECORDS
 from atlib.store.records import RecordStore
 from atlib.setting import Setting
 
-CONFIG, META, METRICS, PROGRESS, CHECKPOINT, RECORDS = (
-    "config.json", "meta.json", "metrics.json", "progress.json", "checkpoint.pt", "records",
-)
 RUNNING_WITHIN_S = 15 * 60  # a run whose progress was written this recently counts as running
 
 
@@ -82,16 +80,66 @@ class Run:
     def dynamics(self) -> DynamicsStore | None:
         """Training-set statistics recorded during training (``dynamics/``), or None for a run without them
         (read once, like the records' index at :func:`load_run`)."""
-        folder = self.path / "dynamics"
-        return DynamicsStore(folder) if (folder / "index.json").exists() else None
+        folder = self.path / DYNAMICS
+        return DynamicsStore(folder) if (folder / INDEX).exists() else None
 
     def test_index(self) -> np.ndarray:
         """Rows of the dataset's full test set that this run evaluated (all of them without a subset)."""
-        return np.load(self.records.folder / "test_index.npy")
+        return self.records.rows("test")
 
     def probe_index(self) -> np.ndarray:
         """Rows of the run's training set (hence columns of :attr:`dynamics`) recorded as the ``probe`` split."""
-        return np.load(self.records.folder / "probe_index.npy")
+        return self.records.rows("probe")
+
+    def train_index(self) -> np.ndarray:
+        """Rows of the full training set that make up this run's training set (written beside the probe's)."""
+        return self.records.rows("train")
+
+    @property
+    def records_stamp(self) -> int:
+        """Changes whenever a record point is added (for caches of what is computed from the records)."""
+        return self.records.stamp
+
+    @property
+    def checkpoint_path(self) -> Path:
+        """The final (or latest) model's checkpoint."""
+        return self.path / CHECKPOINT
+
+    # ---- the final evaluation (metrics.json) ----
+    @property
+    def clean_acc(self) -> float | None:
+        return self.metrics.get("clean_acc")
+
+    @property
+    def neg_acc(self) -> float | None:
+        return self.metrics.get("neg_acc")
+
+    @property
+    def robust_acc(self) -> dict[str, float]:
+        """PGD robust accuracy by budget (ε·255 as text, e.g. ``"8.0"``)."""
+        return self.metrics.get("robust_acc") or {}
+
+    @property
+    def robust_eval(self) -> dict[str, Any]:
+        """The PGD evaluation's rows, counts and settings (empty when none ran)."""
+        return self.metrics.get("robust_eval") or {}
+
+    @property
+    def autoattack(self) -> dict[str, Any]:
+        """AutoAttack's result (``robust_acc`` by budget, rows, settings), empty when none ran."""
+        return self.metrics.get("autoattack") or {}
+
+    @property
+    def cifar_c(self) -> dict[str, Any]:
+        """CIFAR-C accuracy (``source``, ``pooled``, ``seed_paper_mean``, ``robustbench_mean``), empty when none ran."""
+        return self.metrics.get("cifar_c") or {}
+
+    def final_metric(self, *keys: str) -> Any:
+        """One value of the final evaluation, following nested ``keys`` (None where absent)."""
+        value: Any = self.metrics
+        for key in keys:
+            value = value.get(key) if isinstance(value, dict) else None
+        return value
 
     def point_values(self, key: str) -> np.ndarray:
         """One field of every record point as a float array (NaN where absent), e.g. ``test_acc``."""
@@ -130,12 +178,12 @@ def load_runs(pattern: str | Path | Sequence[str | Path], require_records: bool 
               skipped: list[str] | None = None) -> list[Run]:
     """Load every run matching ``pattern``; runs with no record point yet are skipped unless asked for.
 
-    With a ``skipped`` list, a run that cannot be loaded (a damaged or hand-edited ``config.json``...) is left
+    With a ``skipped`` list, a run that cannot be loaded (a damaged or hand-edited config...) is left
     out and described there, so that one bad run does not stop a report over many; without it, it raises.
     """
     runs = []
     for path in find_run_dirs(pattern):
-        if not (path / RECORDS / "index.json").exists():
+        if not (path / RECORDS / INDEX).exists():
             continue
         try:
             runs.append(load_run(path))
@@ -164,6 +212,28 @@ def run_status(path: str | Path, now: float | None = None) -> str:
     if progress:
         return "running" if (now or time.time()) - progress.get("updated", 0.0) < RUNNING_WITHIN_S else "partial"
     return "partial" if (path / CHECKPOINT).exists() else "missing"
+
+
+def stored_config(path: str | Path) -> dict[str, Any] | None:
+    """The config a run folder holds (as stored), or None if it holds none."""
+    path = Path(path) / CONFIG
+    return read_json(path) if path.exists() else None
+
+
+def stored_metrics(path: str | Path) -> dict[str, Any] | None:
+    """The final evaluation of a finished run folder, or None while it is not finished."""
+    path = Path(path) / METRICS
+    return read_json(path) if path.is_file() else None
+
+
+def recorded_points(path: str | Path) -> int:
+    """Record points a run folder has stored so far (from its progress file, else its records' index)."""
+    path = Path(path)
+    progress = read_progress(path)
+    if progress:
+        return int(progress.get("points", 0))
+    index = path / RECORDS / INDEX
+    return int(read_json(index)["count"]) if index.exists() else 0
 
 
 @dataclass
@@ -221,13 +291,8 @@ class RunGroup:
 
     def metric_values(self, *keys: str) -> np.ndarray:
         """(S,) one final metric per seed, following nested ``keys`` (NaN where a run lacks it)."""
-        values = []
-        for run in self.runs:
-            value: Any = run.metrics
-            for key in keys:
-                value = value.get(key) if isinstance(value, dict) else None
-            values.append(np.nan if value is None else float(value))
-        return np.array(values)
+        values = [run.final_metric(*keys) for run in self.runs]
+        return np.array([np.nan if v is None else float(v) for v in values])
 
 
 def group_seeds(runs: Iterable[Run]) -> list[RunGroup]:

@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Collection, Sequence
 
 from atlib.config import TrainConfig
-from atlib.store.io import read_json
-from atlib.store.runs import CONFIG, RECORDS, read_progress, run_status
+from atlib.store.runs import recorded_points, run_status, stored_config
 from atlib.setting import Setting
 from atlib.sweep.estimate import Throughput, run_hours
 from atlib.sweep.jobs import SLURM_ACTIVE, Job, SweepDir, job_states, log_tail
@@ -62,7 +61,8 @@ def survey(configs: Sequence[TrainConfig], sweep: SweepDir) -> list[RunState]:
 
 def _classify(config: TrainConfig, job: Job | None, job_state: str | None) -> RunState:
     path = Path(config.out_dir) / config.run_name
-    conflicts = config.conflicts_with(read_json(path / CONFIG)) if (path / CONFIG).exists() else {}
+    stored = stored_config(path)
+    conflicts = config.conflicts_with(stored) if stored is not None else {}
     if conflicts:
         detail = ", ".join(f"{k}: stored {old!r}, grid {new!r}" for k, (old, new) in sorted(conflicts.items()))
         return RunState(config, "conflict", job, job_state, _points(path), detail)
@@ -81,11 +81,7 @@ def _state(folder: str, job_state: str | None) -> str:
 
 
 def _points(path: Path) -> int:
-    progress = read_progress(path)
-    if progress:
-        return int(progress.get("points", 0))
-    index = path / RECORDS / "index.json"
-    return int(read_json(index)["count"]) if index.exists() else 0
+    return recorded_points(path)
 
 
 def counts(states: Sequence[RunState]) -> dict[str, int]:

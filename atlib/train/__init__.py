@@ -11,14 +11,13 @@ CLI: ``python -m atlib.train --dataset cifar10 --model resnet18 --method at --ep
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
 from atlib import progress
 from atlib.config import TrainConfig, resolve_device
-from atlib.store.io import read_json, write_json
-from atlib.store.runs import CHECKPOINT, CONFIG, META, METRICS, PROGRESS, RECORDS, Run, load_run
+from atlib.store.runs import Run, load_run, stored_config, stored_metrics
+from atlib.store.writer import RunWriter, run_folder
 
 __all__ = ["Trainer", "train"]
 
@@ -29,27 +28,6 @@ def __getattr__(name: str) -> Any:
 
         return Trainer
     raise AttributeError(f"module 'atlib.train' has no attribute {name!r}")
-
-
-def _prepare_run_dir(config: TrainConfig, force: bool) -> Path:
-    """Create or reuse the run folder; refuse a config that contradicts the stored one (see
-    :meth:`TrainConfig.conflicts_with`: options the stored config lacks keep the stored run's behaviour)."""
-    run_dir = Path(config.out_dir) / config.run_name
-    if (run_dir / CONFIG).exists() and not force:
-        conflicts = config.conflicts_with(read_json(run_dir / CONFIG))
-        if conflicts:
-            lines = "\n".join(f"  {k}: stored {old!r}, given {new!r}" for k, (old, new) in sorted(conflicts.items()))
-            raise ValueError(
-                f"{run_dir} holds a run with a different config:\n{lines}\n"
-                "Use another --name/--out-dir, or --force to discard the stored run and start again."
-            )
-    if force and run_dir.exists():
-        for item in (CHECKPOINT, METRICS, PROGRESS, META):
-            (run_dir / item).unlink(missing_ok=True)
-        shutil.rmtree(run_dir / RECORDS, ignore_errors=True)
-    if force or not (run_dir / CONFIG).exists():
-        write_json(run_dir / CONFIG, config.to_dict())
-    return run_dir
 
 
 def train(config: TrainConfig, *, force: bool = False) -> Run:
@@ -70,21 +48,29 @@ def train(config: TrainConfig, *, force: bool = False) -> Run:
     ddp = init_distributed(device.type, timeout_min=config.dist_timeout_min)
     if ddp.enabled and device.type == "cuda":
         device = torch.device("cuda", ddp.local_rank)
-    run_dir = Path(config.out_dir) / config.run_name
-    new_run = not run_dir.exists()
-    if ddp.is_main:
-        _prepare_run_dir(config, force)
-    ddp.barrier()
-    if (run_dir / CONFIG).exists():  # a stored run resumes with its own meaning of options it lacks
-        config = config.resuming(read_json(run_dir / CONFIG))
-    if (run_dir / METRICS).exists():
-        progress.line(f"[atlib] {run_dir} is complete; returning it as stored (use --force to retrain)")
+    run_dir = run_folder(config)
+    if not force and _finished(config, run_dir):  # a finished run is only read: no lock, works read-only
+        if ddp.is_main:
+            progress.line(f"[atlib] {run_dir} is complete; returning it as stored (use --force to retrain)")
         return load_run(run_dir)
+    writer = RunWriter.open(config, force=force) if ddp.is_main else None  # the main rank alone writes and locks
     try:
-        trainer = Trainer(config, run_dir, device, ddp)
-    except Exception:
-        if new_run and ddp.is_main:  # bad input found while setting up (data, probe size...): leave no half-made run
-            shutil.rmtree(run_dir, ignore_errors=True)
-        raise
-    trainer.fit()
+        ddp.barrier()
+        try:
+            config = config.resuming(stored_config(run_dir))  # a stored run resumes with its own meaning of options it lacks
+            trainer = Trainer(config, run_dir, device, ddp, writer)
+        except BaseException:
+            if writer is not None:  # bad input found while setting up (data, probe size...): remove what this call made
+                writer.abort()
+            raise
+        trainer.fit()
+    finally:
+        if writer is not None:
+            writer.close()
     return load_run(run_dir)
+
+
+def _finished(config: TrainConfig, run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds the finished run of this same config."""
+    stored = stored_config(run_dir)
+    return stored is not None and stored_metrics(run_dir) is not None and not config.conflicts_with(stored)

@@ -12,6 +12,7 @@ from typing import Any, Sequence
 
 from atlib.cli import command
 from atlib.config import PATH_FIELDS, PRESETS, TrainConfig, field_types
+from atlib.store.layout import CHECKPOINT, CONFIG, DYNAMICS, LOG, META, METRICS, RECORDS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,8 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m atlib.train",
         description="Train (or resume) one configuration, recording every test prediction at every record point. "
                     "Killed or interrupted, the same command resumes it exactly.",
-        epilog="Each run folder holds config.json, meta.json, checkpoint.pt, records/, dynamics/, log.jsonl and, "
-               "when finished, metrics.json. Errors print one line (ATLIB_DEBUG=1 shows the traceback).")
+        epilog=f"Each run folder holds {CONFIG}, {META}, {CHECKPOINT}, {RECORDS}/, {DYNAMICS}/, {LOG} and, "
+               f"when finished, {METRICS} (docs/run-folder.md). Errors print one line (ATLIB_DEBUG=1 shows the traceback).")
     parser.add_argument("--preset", choices=sorted(PRESETS), help="start from a preset's values (atlib.config.PRESETS)")
     parser.add_argument("--force", action="store_true", help="discard a stored run of the same name and retrain")
     defaults = TrainConfig()

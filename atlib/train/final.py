@@ -1,4 +1,4 @@
-"""The evaluation a run gets when its training ends, stored in its metrics.json: clean and NEG accuracy (from
+"""The evaluation a run gets when its training ends, stored as its final metrics: clean and NEG accuracy (from
 the last record point), PGD robust accuracy on class-balanced rows, and CIFAR-C when a root was given."""
 
 from __future__ import annotations

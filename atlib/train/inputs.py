@@ -1,4 +1,4 @@
-"""What a training run reads, resolved once when it starts and recorded in its meta.json.
+"""What a training run reads, resolved once when it starts and recorded in its meta data.
 
 ``atlib.data`` holds the one search rule; this module applies it to a config, records the result
 (paths and the synthesized set's content hash), and loads the arrays the loop trains and records on.
@@ -28,11 +28,11 @@ class RunData:
     neg: atdata.ImageSet | None
     synthetic: atdata.ImageSet | None
     num_classes: int
-    inputs: dict[str, Any]  # every input resolved once, as recorded in meta.json (see resolve_inputs)
+    inputs: dict[str, Any]  # every input resolved once, as recorded in the run's meta data (see resolve_inputs)
 
 
 def resolve_inputs(config: TrainConfig) -> dict[str, Any]:
-    """Every input of a run, found once with ``atlib.data``'s search rule and recorded in its meta.json:
+    """Every input of a run, found once with ``atlib.data``'s search rule and recorded in its meta data:
     the CIFAR root, the CIFAR-10-NEG file (looked for beside the CIFAR data first; None when absent and not
     asked for), the synthetic file with its content hash (its identity when the file moves), the CIFAR-C
     folder (``cifar_c_root="auto"``: found with the search rule). Relative synthetic and CIFAR-C paths are

@@ -23,24 +23,22 @@ from atlib import data as atdata
 from atlib import progress
 from atlib.errors import AtlibError
 from atlib.train.awp import AWP
-from atlib.store.checkpoint import Position, load_checkpoint, save_checkpoint, set_rng_states
+from atlib.store.checkpoint import DYNAMICS_STATE, Position, load_run_state, set_rng_states
 from atlib.config import TrainConfig, learning_rate, read_as_before, READ_AS_BEFORE, switch_on
 from atlib.methods import method as method_table
 from atlib.train.distributed import Distributed, with_sync_batchnorm
 from atlib.dynamics.recorder import PresentationRecorder
-from atlib.store.dynamics import DynamicsStore
 from atlib.train.ema import WARMUP_SHARE, ema_model
 from atlib.evaluate.accuracy import predict_proba
 from atlib.train.final import final_metrics
 from atlib.train.inputs import load_run_data, take_rows
-from atlib.store.io import read_json, save_npy, write_json
+from atlib.store.io import RunFolderError
 from atlib.train.losses import MethodLoss
 from atlib.models import build_model
 from atlib.store.records import RecordStore
-from atlib.store.runs import CHECKPOINT, CONFIG, META, METRICS, PROGRESS, RECORDS
+from atlib.store.writer import RunWriter
 from atlib.subsets import balanced_subset
 
-DYNAMICS = "dynamics"  # per-example training statistics (atlib.store.dynamics)
 PROBE_DEFAULT_MAX = 5000
 
 
@@ -71,10 +69,16 @@ class Evaluator:
 
 
 class Trainer:
-    """State of one training session: data, model, optimizer, records and the position in training."""
+    """State of one training session: data, model, optimizer, records and the position in training. ``writer``
+    (the main rank's; None on the others) writes the run folder ``run_dir``."""
 
-    def __init__(self, config: TrainConfig, run_dir: Path, device: torch.device, ddp: Distributed) -> None:
-        self.config, self.run_dir, self.device, self.ddp = config, run_dir, device, ddp
+    def __init__(self, config: TrainConfig, run_dir: Path, device: torch.device, ddp: Distributed,
+                 writer: RunWriter | None) -> None:
+        self.config, self.run_dir, self.device, self.ddp, self.writer = config, run_dir, device, ddp, writer
+        self.state = load_run_state(run_dir)  # every rank resumes from it
+        if writer is not None and self.state is not None:
+            writer.check_checkpoint(self.state, synthetic=config.uses_synthetic)
+        self.position = Position(**self.state["position"]) if self.state is not None else Position()
         cuda = device.type == "cuda"
         if config.deterministic:
             torch.use_deterministic_algorithms(True)
@@ -94,7 +98,7 @@ class Trainer:
         self.eval_sets = {"test": self.data.test} | ({"neg": self.data.neg} if self.data.neg is not None else {})
         if len(self.probe_index):
             self.eval_sets["probe"] = take_rows(self.data.train, self.probe_index)
-        self.records = self._open_records() if ddp.is_main else None
+        self.records = self._open_records() if writer is not None else None
         if self.records is not None:  # a stored run keeps the sets it started with (runs from before the probe have none)
             self.eval_sets = {k: v for k, v in self.eval_sets.items() if k in self.records.sets}
         self.evaluate = Evaluator(self.eval_sets, device, config.eval_batch_size) if ddp.is_main else None
@@ -115,35 +119,31 @@ class Trainer:
         self.step_model = DistributedDataParallel(compiled, device_ids=[device.index] if device.type == "cuda" else None) if ddp.enabled else compiled
 
     def _open_records(self) -> RecordStore:
-        records_dir = self.run_dir / RECORDS
-        if (records_dir / "index.json").exists():
-            return RecordStore(records_dir)
-        save_npy(records_dir / "test_index.npy", self.data.test_index)  # before the index that marks the store as created
-        if len(self.probe_index):
-            save_npy(records_dir / "probe_index.npy", self.probe_index)  # rows of the run's training set
-            save_npy(records_dir / "train_index.npy", self.data.train_index)  # its rows of the full training set
+        """The records, new or checked against the checkpoint (a point past it is dropped)."""
+        rows = {"test": self.data.test_index}
+        if len(self.probe_index):  # the probe's rows of the run's training set, and its rows of the full one
+            rows |= {"probe": self.probe_index, "train": self.data.train_index}
         sets = list(self.eval_sets) + ([f"{k}_ema" for k in self.eval_sets] if self.config.ema_decay is not None else [])
         labels = {k: self.eval_sets[k.removesuffix("_ema")].labels for k in sets}
-        return RecordStore.create(records_dir, self.config.epochs * self.config.record_per_epoch, labels, self.data.num_classes)
+        return self.writer.records(self.config.epochs * self.config.record_per_epoch, labels, self.data.num_classes,
+                                   rows, self.position.points)
 
     def _open_dynamics(self) -> PresentationRecorder | None:
         """The per-example training statistics (rank 0 of a single-process run; a run stored before they
         existed goes on without them)."""
-        config, folder = self.config, self.run_dir / DYNAMICS
-        if not config.record_train or self.records is None:
+        config = self.config
+        if not config.record_train or self.writer is None:
             return None
         if self.ddp.enabled:
             progress.line("[atlib] record_train: per-example training statistics are not recorded under DDP")
             return None
-        if (folder / "index.json").exists():
-            store = DynamicsStore(folder)
-        elif self.records.count == 0 and not (self.run_dir / CHECKPOINT).exists():
-            store = DynamicsStore.create(
-                folder, config.epochs, self.data.train_index, self.data.train.labels, clean=config.record_train_clean,
-                synthetic_capacity=config.epochs * self._synthetic_per_epoch(),
-                meta={"input": "clean" if config.method == "nt" else "adversarial", "method": config.method,
-                      "precision": config.precision(self.device.type)["training"]})
-        else:
+        create = dict(epochs=config.epochs, train_index=self.data.train_index, labels=self.data.train.labels,
+                      clean=config.record_train_clean, synthetic_capacity=config.epochs * self._synthetic_per_epoch(),
+                      meta={"input": "clean" if config.method == "nt" else "adversarial", "method": config.method,
+                            "precision": config.precision(self.device.type)["training"]})
+        store = self.writer.dynamics(self.position.epoch, self._synthetic_per_epoch(),
+                                     self.state is not None and DYNAMICS_STATE in self.state, create)
+        if store is None:
             return None
         return PresentationRecorder(store, len(self.data.train.labels), self._synthetic_per_epoch(), self.device)
 
@@ -151,29 +151,28 @@ class Trainer:
         return len(self.loader) * self.loader.synthetic_per_batch
 
     def _restore(self) -> Position:
-        """Load the last checkpoint (if any) and drop records newer than it."""
-        position = Position()
-        if (self.run_dir / CHECKPOINT).exists():
-            # To the CPU: RNG states must stay CPU byte tensors (torch.set_rng_state and
+        """Load the last checkpoint (if any; records and dynamics were already cut back to it)."""
+        position, state = self.position, self.state
+        if state is not None:
+            # On the CPU: RNG states must stay CPU byte tensors (torch.set_rng_state and
             # torch.cuda.set_rng_state_all take no others); load_state_dict moves model and optimizer
             # state to the parameters' device.
-            state = load_checkpoint(self.run_dir / CHECKPOINT, map_location="cpu")
-            self.model.load_state_dict(state["model"])
-            self.optimizer.load_state_dict(state["optimizer"])
-            if self.ema is not None:
-                self.ema.load_state_dict(state["ema"])
-            if self.recorder is not None and "dynamics" in state:
-                self.recorder.load_state_dict(state["dynamics"])
-            set_rng_states(state["rng"])
-            position = Position(**state["position"])
+            try:
+                self.model.load_state_dict(state["model"])
+                self.optimizer.load_state_dict(state["optimizer"])
+                if self.ema is not None:
+                    self.ema.load_state_dict(state["ema"])
+                if self.recorder is not None and DYNAMICS_STATE in state:
+                    self.recorder.load_state_dict(state[DYNAMICS_STATE])
+                set_rng_states(state["rng"])
+            except (RuntimeError, KeyError, ValueError, TypeError) as e:
+                raise RunFolderError(f"damaged: {self.run_dir} checkpoint does not fit this run "
+                                     f"({type(e).__name__}: {str(e)[:200]}); use --force to start again (or restore it)") from e
             if self.ddp.is_main:
                 progress.line(f"[atlib] resuming {self.run_dir.name} at epoch {position.epoch}, batch {position.batch}")
         if self.ddp.enabled:  # decorrelate the ranks' PGD random starts
             torch.manual_seed(self.config.seed + 1_000_003 * self.ddp.rank + position.points)
-        if self.records is not None:
-            self.records.truncate(position.points)
-        if self.recorder is not None:
-            self.recorder.store.truncate(position.epoch, position.epoch * self._synthetic_per_epoch())
+        self.state = None  # not needed any more: free its memory
         return position
 
     def fit(self) -> None:
@@ -214,11 +213,8 @@ class Trainer:
             if self.ema is not None:
                 metrics["ema"] = final_metrics(config, self.ema.module, self.data, last["test_acc_ema"],
                                                 last.get("neg_acc_ema"), self.device)
-            meta.update(ended=dt.datetime.now().isoformat(timespec="seconds"),
-                        wall_time_s=meta["wall_time_s"] + time.time() - session_start)
-            write_json(self.run_dir / META, meta)
-            write_json(self.run_dir / METRICS, metrics)  # written last: its presence marks the run complete
-            (self.run_dir / PROGRESS).unlink(missing_ok=True)
+            self.writer.finish(metrics, ended=dt.datetime.now().isoformat(timespec="seconds"),
+                               wall_time_s=meta["wall_time_s"] + time.time() - session_start)
         self.ddp.barrier()
 
     def _set_learning_rate(self, epoch: int) -> float:
@@ -289,39 +285,42 @@ class Trainer:
             probs |= {f"{k}_ema": v for k, v in ema_probs.items()}
             point |= {"test_acc_ema": ema_accs["test"], "neg_acc_ema": ema_accs.get("neg")}
         self.records.append(point, probs)
+        self.writer.log_point(point)
         return point
 
     def _checkpoint(self, test_acc: float) -> None:
         """Save the state at ``self.position``, and the progress file the sweep status reads (rank 0)."""
         extra = {"ema": self.ema.state_dict()} if self.ema is not None else {}
         if self.recorder is not None:
-            extra["dynamics"] = self.recorder.state_dict()
-        save_checkpoint(self.run_dir / CHECKPOINT, model=self.model, optimizer=self.optimizer, position=self.position, extra=extra)
-        write_json(self.run_dir / PROGRESS, {**dataclasses.asdict(self.position), "updated": time.time(), "test_acc": test_acc,
-                                             "total_points": self.config.epochs * self.config.record_per_epoch})
+            extra[DYNAMICS_STATE] = self.recorder.state_dict()
+        self.writer.save_checkpoint(model=self.model, optimizer=self.optimizer, position=self.position, extra=extra,
+                                    progress={**dataclasses.asdict(self.position), "test_acc": test_acc,
+                                              "total_points": self.config.epochs * self.config.record_per_epoch})
 
     def _start_meta(self) -> dict[str, Any]:
-        meta = read_json(self.run_dir / META) if (self.run_dir / META).exists() else {}
-        _check_same_synthetic(meta.get("inputs"), self.data.inputs)
+        meta = self.writer.meta
         cuda = self.device.type == "cuda"
-        meta.update(
-            atlib_version=atlib.__version__, torch_version=torch.__version__, python=platform.python_version(),
+        return self.writer.write_meta(
+            self.data.inputs, atlib_version=atlib.__version__, torch_version=torch.__version__, python=platform.python_version(),
             device=torch.cuda.get_device_name(self.device) if cuda else platform.processor() or "cpu",
             world_size=self.ddp.world_size, git_commit=_git_commit(), precision=self.config.precision(self.device.type),
             memory_format="channels_last" if self.memory_format == torch.channels_last else "contiguous",
-            compile=self.config.compile, sync_batchnorm=self.sync_bn, inputs=self.data.inputs,
+            compile=self.config.compile, sync_batchnorm=self.sync_bn,
             started=meta.get("started", dt.datetime.now().isoformat(timespec="seconds")),
             wall_time_s=meta.get("wall_time_s", 0.0), resumed=meta.get("resumed", -1) + 1,
+            **self._read_as_before(),
         )
-        before = {k: v for k, v in read_as_before(read_json(self.run_dir / CONFIG)).items()
+
+    def _read_as_before(self) -> dict[str, Any]:
+        """A run stored before some options existed keeps the behaviour it was trained with (said in its meta data)."""
+        before = {k: v for k, v in read_as_before(self.writer.stored_config).items()
                   if k in READ_AS_BEFORE and k not in self.config.inert_fields()}
-        if before:  # a run stored before these options existed keeps the behaviour it was trained with
-            meta["read_as_before"] = {"fields": before, "note": "stored before these options existed: the run keeps "
-                                      "the behaviour it was trained with, not today's defaults (docs/methods.md)"}
-            tqdm.write(f"[atlib] {self.run_dir.name} was stored before these options existed and keeps its behaviour: "
-                       + ", ".join(f"{k} {v}" for k, v in before.items()))
-        write_json(self.run_dir / META, meta)
-        return meta
+        if not before:
+            return {}
+        progress.line(f"[atlib] {self.run_dir.name} was stored before these options existed and keeps its behaviour: "
+                   + ", ".join(f"{k} {v}" for k, v in before.items()))
+        return {"read_as_before": {"fields": before, "note": "stored before these options existed: the run keeps "
+                                   "the behaviour it was trained with, not today's defaults (docs/methods.md)"}}
 
 
 def method_parts(config: TrainConfig, model: torch.nn.Module,
@@ -373,17 +372,6 @@ def _check_finite_loss(totals: list[float], points: int, epoch: int, run_dir: Pa
             f"{run_dir}: the training loss is {loss} at record point {points} (epoch {epoch + 1}); training stopped "
             f"before recording it, and the run keeps its last checkpoint (record point {points - 1}). Train it again "
             "with a lower --lr (with --force, or another --name), or check the inputs")
-
-
-def _check_same_synthetic(stored: dict[str, Any] | None, current: dict[str, Any]) -> None:
-    """A resumed run must mix in the same synthesized images it started with, wherever the file now lives."""
-    before, now = (stored or {}).get("synthetic"), current.get("synthetic")
-    if before and now and before["sha256"] != now["sha256"]:
-        raise ValueError(
-            f"the synthetic data file differs from the one this run started with: {now['path']} has sha256 "
-            f"{now['sha256'][:12]}..., the run was trained on {before['path']} ({before['sha256'][:12]}...). "
-            "Point --synthetic at the original file, or train a new run (--name/--out-dir, or --force)."
-        )
 
 
 def _git_commit() -> str | None:
