@@ -31,10 +31,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from atlib.claims.report import report_for  # the analysis stack loads only when a command runs
     from atlib.store.io import write_json
+    from atlib.store.layout import CONFIG
     from atlib.store.runs import find_run_dirs
 
     if not find_run_dirs(args.runs):
-        raise FileNotFoundError(f"no run folders (folders holding a config.json) at {' '.join(args.runs)}: give a folder "
+        raise FileNotFoundError(f"no run folders (folders holding a {CONFIG}) at {' '.join(args.runs)}: give a folder "
                                 "of runs, run folders or a quoted glob, e.g. 'outputs/runs/*'")
 
     report = report_for(args.runs, tuple(args.threshold_range) if args.threshold_range else None, args.workers,
