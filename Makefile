@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup demo test test-fast docs browser-test benchmarks gpu-check
 
-$(STAMP): requirements.txt requirements-dev.txt requirements-autoattack.txt Makefile pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt requirements-autoattack.txt Makefile pyproject.toml jupyterlab/overrides.json
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -r requirements.txt -r requirements-dev.txt
@@ -16,6 +16,8 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-autoattack.txt Make
 	$(PY) -m pip install --no-deps --no-build-isolation -e .
 	# AutoAttack (optional for users: requirements-autoattack.txt), installed here so its tests run.
 	$(PY) -m pip install -r requirements-autoattack.txt
+	# JupyterLab opens notebooks/*.py as notebooks on a double-click (docs/notebooks.md).
+	$(PY) scripts/jupyterlab_settings.py $(VENV)
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -7,6 +7,11 @@ papermill in the repository root (so relative paths in parameters work) and writ
 ``.ipynb`` atomically. A failing cell raises :class:`NotebookError`, which names the notebook and
 where the partially executed copy was saved.
 
+Paths given as parameters are injected relative to the repository root (the notebooks resolve them against
+it, :mod:`atlib.notebook_helpers`), so an executed notebook names no folder of the machine it ran on. The
+executed notebook is signed with nbformat's notary in the user's own store, as ``jupyter trust`` does:
+JupyterLab then shows its saved outputs, the explorer's widgets included, with no kernel.
+
 CLI: ``python -m atlib.notebooks 01_entropy -p runs "outputs/runs/*" -o outputs/notebooks/01_entropy.ipynb``
 
 What the notebooks themselves call (loading runs, showing figures) is :mod:`atlib.notebook_helpers`.
@@ -125,6 +130,7 @@ def run_notebook(name_or_path: str | os.PathLike, parameters: dict[str, Any] | N
     unknown = sorted(set(parameters) - set(declared))
     if unknown:
         raise ValueError(f"notebook {source.name}: unknown parameters {unknown}; it takes {sorted(declared)}")
+    parameters = {k: _relative(v) for k, v in parameters.items()}
     failed.unlink(missing_ok=True)  # a copy left by an earlier failure would now mislead
     try:
         with atomic_path(output) as tmp, warnings.catch_warnings():
@@ -137,6 +143,7 @@ def run_notebook(name_or_path: str | os.PathLike, parameters: dict[str, Any] | N
                 if tmp.is_file() and tmp.stat().st_size > 0:
                     os.replace(tmp, failed)
                 raise
+            _finish(tmp, output)
     except papermill.PapermillExecutionError as err:
         raise NotebookError(
             f"notebook {source.name} failed in cell {err.exec_count}: {err.ename}: {err.evalue}\n"
@@ -149,6 +156,30 @@ def run_notebook(name_or_path: str | os.PathLike, parameters: dict[str, Any] | N
         raise NotebookError(f"notebook {source.name} could not be executed: {type(err).__name__}: {err}{where}",
                             source, saved) from err
     return output
+
+
+def _relative(value: Any) -> Any:
+    """A parameter that is an absolute path inside the repository, as a path relative to its root."""
+    if isinstance(value, (str, Path)) and Path(value).is_absolute():
+        try:
+            return str(Path(value).resolve().relative_to(REPO_ROOT))
+        except ValueError:
+            return value
+    return value
+
+
+def _finish(path: Path, output: Path) -> None:
+    """Name the notebook's output path relative to the repository root (not the temporary file papermill wrote),
+    then sign it (nbformat's notary, the user's own store) so JupyterLab trusts its saved outputs."""
+    import nbformat
+    from nbformat.sign import NotebookNotary
+
+    nb = nbformat.read(path, as_version=4)
+    record = nb.metadata.get("papermill", {})
+    if "output_path" in record:
+        record["output_path"] = str(_relative(output))
+    nbformat.write(nb, path)
+    NotebookNotary().sign(nb)
 
 
 # ----------------------------------------------------------------------------- CLI

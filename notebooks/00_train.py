@@ -37,6 +37,7 @@ import pandas as pd
 from atlib import analysis, plots
 from atlib.config import TrainConfig
 from atlib.notebook_helpers import show_figure
+from atlib.store.runs import group_seeds
 from atlib.train import train
 
 config = TrainConfig.from_overrides(overrides, preset=preset)  # values may be text: converted and checked
@@ -60,4 +61,4 @@ print("robust accuracy (PGD):", {f"ε={k}/255": round(v, 4) for k, v in run.metr
 # on the adversarial batches); test and CIFAR-10-NEG accuracy are measured at each record point.
 
 # %%
-show_figure(plots.training_curves_chart, analysis.training_curves(run), output_dir, "training_curves")
+show_figure(plots.training_curves_chart, analysis.training_curves(run), output_dir, "training_curves", groups=group_seeds([run]))

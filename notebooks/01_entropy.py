@@ -26,12 +26,12 @@
 # This notebook works with whatever runs exist (one seed or five, any ε); what is missing is listed below.
 
 # %% tags=["parameters"]
-runs = "outputs/runs/*"  # a folder of runs, a glob, or one run folder
+runs = None  # None: the most recently written runs folder under outputs/; or a runs folder, a glob, one run folder (from the repository root)
 output_dir = "outputs/figures/01_entropy"  # figures are saved here as HTML and PNG
 include_synthetic = False  # the paper's Section 4 compares runs on the original data only
 point = -1  # record point of Fig 1a (-1: the last one)
 bins = 40  # histogram bins of Fig 1a
-expected_seeds = 5  # the paper trains five seeds per setting
+expected_seeds = None  # None: the seeds the runs were planned with (meta.json plan); or a count, e.g. 5 as in the paper
 
 # %%
 from atlib import analysis, plots
@@ -48,7 +48,7 @@ groups = load_groups(runs, include_synthetic, expected_seeds)
 
 # %%
 show_figure(plots.entropy_distribution_chart, analysis.entropy_distribution(groups, point=point, bins=bins),
-            output_dir, "fig1a_entropy_distribution", empty="No runs with test records were found.")
+            output_dir, "fig1a_entropy_distribution", empty="No runs with test records were found.", groups=groups)
 
 # %% [markdown]
 # ## Figure 1b: mean test entropy over training
@@ -59,7 +59,7 @@ show_figure(plots.entropy_distribution_chart, analysis.entropy_distribution(grou
 # %%
 curves = analysis.mean_entropy_curves(groups)
 show_figure(plots.mean_entropy_chart, curves, output_dir, "fig1b_mean_entropy",
-            empty="No runs with test records were found.")
+            empty="No runs with test records were found.", groups=groups)
 
 # %% [markdown]
 # Mean entropy at the first and the last record point of each setting:

@@ -31,7 +31,7 @@
 # runs recorded alike.
 
 # %% tags=["parameters"]
-runs = "outputs/runs/*"  # a folder of runs, a glob, or one run folder
+runs = None  # None: the most recently written runs folder under outputs/; or a runs folder, a glob, one run folder (from the repository root)
 output_dir = "outputs/figures/02_point_categories"  # figures are saved here as HTML and PNG
 include_synthetic = False  # the paper's Section 4 compares runs on the original data only
 threshold = None  # non-monotonicity threshold; None: atlib.metrics.default_threshold of each setting's record points
@@ -39,7 +39,7 @@ thresholds = None  # values for the threshold sweep; None: 0.25-2 times each set
 gallery_group = None  # the gallery setting, by its label as in the legends (e.g. NT); None: the first
 per_category = 2  # examples per category in the gallery
 gallery_seed = 0  # which random examples are picked
-expected_seeds = 5  # the paper trains five seeds per setting
+expected_seeds = None  # None: the seeds the runs were planned with (meta.json plan); or a count, e.g. 5 as in the paper
 
 # %%
 import pandas as pd
@@ -61,7 +61,8 @@ show_thresholds(groups, threshold)
 # %%
 table = analysis.category_table(groups, threshold=threshold)
 show_figure(plots.category_distribution_chart, table[table["method"] == "nt"], output_dir, "fig2_categories_nt",
-            empty="No NT runs with at least two record points: train NT runs (`method='nt'`) to draw Figure 2.")
+            empty="No NT runs with at least two record points: train NT runs (`method='nt'`) to draw Figure 2.", groups=groups,
+            threshold=threshold)
 
 # %% [markdown]
 # ## Figure 3: categories against the attack strength ε
@@ -71,7 +72,7 @@ show_figure(plots.category_distribution_chart, table[table["method"] == "nt"], o
 
 # %%
 show_figure(plots.categories_vs_epsilon_chart, table, output_dir, "fig3_categories_vs_epsilon",
-            empty="No runs with at least two record points.")
+            empty="No runs with at least two record points.", groups=groups, threshold=threshold)
 if len(table):
     display(table.pivot_table(index="label", columns="category", values="percentage", sort=False).round(1))
 
@@ -84,7 +85,7 @@ if len(table):
 # %%
 sweeps = [analysis.threshold_sweep(g, thresholds) for g in groups if g.num_points >= 2]
 show_figure(plots.threshold_sweep_chart, pd.concat(sweeps, ignore_index=True) if sweeps else None,
-            output_dir, "threshold_sweep", empty="No runs with at least two record points.")
+            output_dir, "threshold_sweep", empty="No runs with at least two record points.", groups=groups)
 
 # %% [markdown]
 # ## Figure 6: example learning profiles of each category
@@ -112,4 +113,4 @@ else:
     display(examples)
 
 show_figure(lambda picked: category_gallery_chart(gallery, picked), examples, output_dir, "fig6_learning_profiles",
-            empty="No setting to draw profiles for.")
+            empty="No setting to draw profiles for.", groups=[group], threshold=threshold)

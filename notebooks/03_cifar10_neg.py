@@ -24,10 +24,10 @@
 # and higher CIFAR-10-NEG accuracy.
 
 # %% tags=["parameters"]
-runs = "outputs/runs/*"  # a folder of runs, a glob, or one run folder
+runs = None  # None: the most recently written runs folder under outputs/; or a runs folder, a glob, one run folder (from the repository root)
 output_dir = "outputs/figures/03_cifar10_neg"  # figures are saved here as HTML and PNG
 include_synthetic = False  # the paper's Section 4 compares runs on the original data only
-expected_seeds = 5  # the paper trains five seeds per setting
+expected_seeds = None  # None: the seeds the runs were planned with (meta.json plan); or a count, e.g. 5 as in the paper
 
 # %%
 from atlib import analysis, plots
@@ -44,7 +44,7 @@ groups = load_groups(runs, include_synthetic, expected_seeds, datasets=["cifar10
 # %%
 neg = analysis.neg_accuracy_curves(groups)
 show_figure(plots.neg_accuracy_chart, neg, output_dir, "fig4_cifar10_neg_accuracy",
-            empty="No run recorded CIFAR-10-NEG accuracy: train CIFAR-10 runs with `CIFAR10_neg.npz` in `$ATLIB_DATA`.")
+            empty="No run recorded CIFAR-10-NEG accuracy: train CIFAR-10 runs with `CIFAR10_neg.npz` in `$ATLIB_DATA`.", groups=groups)
 
 # %% [markdown]
 # ## In-distribution vs CIFAR-10-NEG accuracy
@@ -55,7 +55,7 @@ show_figure(plots.neg_accuracy_chart, neg, output_dir, "fig4_cifar10_neg_accurac
 # %%
 curves = analysis.training_curves(groups)
 show_figure(plots.training_curves_chart, curves[curves["metric"].isin(["test_acc", "neg_acc"])], output_dir,
-            "test_vs_neg_accuracy", empty="No runs with records were found.")
+            "test_vs_neg_accuracy", empty="No runs with records were found.", groups=groups)
 
 # %% [markdown]
 # Peak and final CIFAR-10-NEG accuracy of each setting (a rise-then-fall shows as peak > final):

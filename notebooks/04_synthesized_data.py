@@ -27,9 +27,9 @@
 # when no generated set is given) are labelled "standin": they show the pipeline, not the paper's effect.
 
 # %% tags=["parameters"]
-runs = "outputs/runs/*"  # a folder of runs, a glob, or one run folder
+runs = None  # None: the most recently written runs folder under outputs/; or a runs folder, a glob, one run folder (from the repository root)
 output_dir = "outputs/figures/04_synthesized_data"  # figures are saved here as HTML and PNG
-expected_seeds = 5  # the paper trains five seeds per setting
+expected_seeds = None  # None: the seeds the runs were planned with (meta.json plan); or a count, e.g. 5 as in the paper
 
 # %%
 from IPython.display import Markdown
@@ -61,9 +61,9 @@ else:
 
 # %%
 show_figure(plots.cifar_c_chart, summaries["seed_paper"], output_dir, "fig5_cifar_c_seed_paper",
-            empty=f"No run has all 19 corruptions evaluated. {HOW_TO_GET_CIFAR_C}")
+            empty=f"No run has all 19 corruptions evaluated. {HOW_TO_GET_CIFAR_C}", groups=groups)
 show_figure(plots.cifar_c_chart, summaries["robustbench"], output_dir, "fig5_cifar_c_robustbench",
-            empty=f"No run has the 15 common corruptions evaluated. {HOW_TO_GET_CIFAR_C}")
+            empty=f"No run has the 15 common corruptions evaluated. {HOW_TO_GET_CIFAR_C}", groups=groups)
 
 # %% [markdown]
 # ## Figures 7 and 8: accuracy per corruption
@@ -74,7 +74,7 @@ show_figure(plots.cifar_c_chart, summaries["robustbench"], output_dir, "fig5_cif
 per_corruption = analysis.cifar_c_per_corruption(groups)
 for dataset, figure in (("cifar10", "fig7_cifar10_c_per_corruption"), ("cifar100", "fig8_cifar100_c_per_corruption")):
     show_figure(plots.cifar_c_corruptions_chart, per_corruption[per_corruption["dataset"] == dataset], output_dir, figure,
-                empty=f"No {dataset} run has CIFAR-C metrics. {HOW_TO_GET_CIFAR_C}")
+                empty=f"No {dataset} run has CIFAR-C metrics. {HOW_TO_GET_CIFAR_C}", groups=groups)
 
 # %% [markdown]
 # ## Robust accuracy against ε
@@ -88,7 +88,7 @@ for dataset, figure in (("cifar10", "fig7_cifar10_c_per_corruption"), ("cifar100
 # %%
 robust = analysis.robust_summary(groups)
 show_figure(plots.robust_accuracy_chart, robust, output_dir, "robust_accuracy_vs_epsilon",
-            empty="No finished run has robust accuracy: finish training (robust accuracy is measured at the end).")
+            empty="No finished run has robust accuracy: finish training (robust accuracy is measured at the end).", groups=groups)
 if not robust.empty and "AutoAttack" not in set(robust["attack"]):
     print("AutoAttack not evaluated yet: python -m atlib.evaluate RUN... --autoattack (pip install -r requirements-autoattack.txt)")
 

@@ -33,19 +33,18 @@
 # differ when the runs evaluated a subset of the test set), as notebook 02's gallery does.
 
 # %% tags=["parameters"]
-runs = "outputs/runs/cifar10_*"  # runs to compare: a glob, a runs folder or a run folder; seeds are grouped
+runs = None  # None: the most recently written runs folder under outputs/; or a runs folder, a glob, one run folder (from the repository root)
 split = "test"  # "test", or "neg" (CIFAR-10-NEG) for CIFAR-10 runs that recorded it
 threshold = None  # non-monotonicity threshold (total confidence drop); None: atlib.metrics.default_threshold of each group's record points
 reference = 0  # group whose categories filter and sort: its position (NT comes first) or its label
 export = None  # an .html path to also write the kernel-free version, for example outputs/explorer/report.html
 
 # %%
-from atlib.analysis import describe_missing
 from atlib.explorer import ProfileExplorer, export_html
-from atlib.notebook_helpers import show_notes
+from atlib.notebook_helpers import at_root, lacking, resolve_runs, show_notes
 
-explorer = ProfileExplorer.from_runs(runs, split=split, threshold=threshold, reference=reference)
-show_notes(describe_missing(explorer.data.groups))
+explorer = ProfileExplorer.from_runs(resolve_runs(runs), split=split, threshold=threshold, reference=reference)
+show_notes(lacking(explorer.data.groups))
 
 # %%
 explorer.show()
@@ -56,8 +55,8 @@ explorer.show()
 # `export_html` writes one self-contained HTML file (JavaScript, data and images inline; it opens
 # from disk, offline) with a slider over a chosen subset of images: by default the most
 # non-monotone images under the reference group plus examples of every category. The same from a
-# shell: `python -m atlib.explorer "outputs/runs/cifar10_*" --out report.html`.
+# shell: `python -m atlib.explorer outputs/demo/runs --out report.html`.
 
 # %%
 if export:
-    print(f"wrote {export_html(explorer.data, export, reference=reference)}")
+    print(f"wrote {export_html(explorer.data, at_root(export), reference=reference)}")

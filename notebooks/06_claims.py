@@ -34,24 +34,24 @@
 # other methods are shown beside them.
 
 # %% tags=["parameters"]
-runs = "outputs/runs/*"  # a folder of runs, a glob, or one run folder
+runs = None  # None: the most recently written runs folder under outputs/; or a runs folder, a glob, one run folder (from the repository root)
 output_dir = "outputs/figures/06_claims"  # figures (HTML + PNG) and claims.json are saved here
 threshold_range = None  # [low, high] total-drop thresholds for claims 3a-3c; None: scaled to the number of record points
-expected_seeds = 5  # the paper trains five seeds per setting
+expected_seeds = None  # None: the seeds the runs were planned with (meta.json plan); or a count, e.g. 5 as in the paper
 
 # %%
-from pathlib import Path
-
 from IPython.display import Markdown, display
 
 from atlib import metrics, plots
 from atlib.claims import claims_report
 from atlib.store.io import write_json
-from atlib.notebook_helpers import load_groups, show_figure
+from atlib.notebook_helpers import at_root, load_groups, show_figure
 
 groups = load_groups(runs, include_synthetic=True, expected_seeds=expected_seeds)
 report = claims_report(groups, tuple(threshold_range) if threshold_range else None)
-write_json(Path(output_dir) / "claims.json", report.to_dict())
+write_json(at_root(output_dir) / "claims.json", report.to_dict())
+thresholds = "non-monotonicity thresholds: " + "; ".join(f"{scope} {low:.3g}–{high:.3g}"
+                                                          for scope, (low, high) in report.threshold_ranges.items())
 
 # %% [markdown]
 # ## The claims table
@@ -73,7 +73,8 @@ display(Markdown(report.markdown()))
 # seed-averaged profiles, the sign check (docs/claims.md).
 
 # %%
-show_figure(plots.claims_chart, report.difference_frame(), output_dir, "claims", empty="No claim could be judged.")
+show_figure(plots.claims_chart, report.difference_frame(), output_dir, "claims", empty="No claim could be judged.",
+            groups=groups, threshold=thresholds)
 
 # %% [markdown]
 # ## Point categories over the threshold range (claims 3a-3c)
@@ -89,4 +90,4 @@ for scope, (low, high) in report.threshold_ranges.items():
 print(f"default threshold at 8, 24 and 480 record points: "
       + ", ".join(f"{metrics.default_threshold(t):.3g}" for t in (8, 24, 480)))
 show_figure(plots.claims_threshold_chart, report.categories, output_dir, "claims_thresholds",
-            empty="No settings with at least two record points.")
+            empty="No settings with at least two record points.", groups=groups)

@@ -35,7 +35,7 @@
 # Scores are computed per seed and averaged over seeds; shares show mean ± std over seeds.
 
 # %% tags=["parameters"]
-runs = "outputs/runs/*"  # a folder of runs, a glob, or one run folder
+runs = None  # None: the most recently written runs folder under outputs/; or a runs folder, a glob, one run folder (from the repository root)
 output_dir = "outputs/figures/07_training_dynamics"  # figures are saved here as HTML and PNG
 include_synthetic = True  # the generated images' gallery needs the runs trained with synthesized data
 max_events = 8  # forgetting events at and past this count share one bar
@@ -43,7 +43,7 @@ map_points = 3000  # training examples drawn per data map (None: all)
 el2n_fraction = 0.1  # EL2N at the record point nearest this fraction of training
 threshold = None  # Appendix B threshold for the probe's categories; None: atlib.metrics.default_threshold of each setting's record points
 gallery_size = 12  # synthesized images of lowest AUM shown per setting
-expected_seeds = 5  # the paper trains five seeds per setting
+expected_seeds = None  # None: the seeds the runs were planned with (meta.json plan); or a count, e.g. 5 as in the paper
 
 # %%
 import pandas as pd
@@ -74,9 +74,9 @@ display(recorded)
 # %%
 training_side = lambda df: df[~df["clean"].astype(bool)]  # noqa: E731  (the clean eval-mode forward is shown with the data maps)
 show_figure(plots.forgetting_histogram_chart, training_side(frames.forgetting_histogram(groups, max_events)), output_dir,
-            "forgetting_histogram", empty="No run recorded training dynamics.")
+            "forgetting_histogram", empty="No run recorded training dynamics.", groups=groups)
 summary = training_side(frames.forgetting_summary(groups))
-show_figure(plots.forgetting_summary_chart, summary, output_dir, "forgetting_vs_epsilon", empty="No run recorded training dynamics.")
+show_figure(plots.forgetting_summary_chart, summary, output_dir, "forgetting_vs_epsilon", empty="No run recorded training dynamics.", groups=groups)
 if len(summary):
     display(summary.pivot_table(index="label", columns="metric", values="mean", sort=False).mul(100).round(1))
 
@@ -91,7 +91,7 @@ if len(summary):
 
 # %%
 maps = frames.data_map(groups, sample=map_points)
-show_figure(plots.data_map_chart, maps, output_dir, "data_maps", empty="No run recorded training dynamics.")
+show_figure(plots.data_map_chart, maps, output_dir, "data_maps", empty="No run recorded training dynamics.", groups=groups)
 if len(maps):
     bounds = maps.groupby(["label", "input"], sort=False)[["easy_from", "hard_below", "ambiguous_from"]].first()
     display(bounds.rename(columns={"easy_from": "easy: confidence ≥", "hard_below": "hard: confidence ≤",
@@ -108,9 +108,9 @@ if len(maps):
 
 # %%
 show_figure(lambda df: plots.score_distribution_chart(df, "aum"), frames.aum_distribution(groups), output_dir,
-            "aum_distribution", empty="No run recorded training dynamics.")
+            "aum_distribution", empty="No run recorded training dynamics.", groups=groups)
 show_figure(lambda df: plots.score_distribution_chart(df, "el2n"), frames.el2n_distribution(probe, el2n_fraction),
-            output_dir, "el2n_distribution", empty="No run recorded the training probe (train_probe_size > 0).")
+            output_dir, "el2n_distribution", empty="No run recorded the training probe (train_probe_size > 0).", groups=groups)
 
 # %% [markdown]
 # ## The training probe: point categories against forgetting and AUM
@@ -125,10 +125,10 @@ show_figure(lambda df: plots.score_distribution_chart(df, "el2n"), frames.el2n_d
 # %%
 show_thresholds(probe, threshold)
 show_figure(plots.probe_crosstab_chart, frames.probe_crosstab(probe, threshold), output_dir, "probe_categories_vs_forgetting",
-            empty="No run recorded the training probe (train_probe_size > 0).")
+            empty="No run recorded the training probe (train_probe_size > 0).", groups=groups, threshold=threshold)
 correlations = frames.probe_correlations(probe, threshold, el2n_fraction)
 show_figure(plots.probe_correlation_chart, correlations, output_dir, "probe_rank_correlations",
-            empty="No run recorded the training probe (train_probe_size > 0).")
+            empty="No run recorded the training probe (train_probe_size > 0).", groups=groups, threshold=threshold)
 if len(correlations):
     display(correlations.assign(pair=correlations["x"] + " ~ " + correlations["y"]).pivot_table(
         index="label", columns="pair", values="spearman", sort=False).round(3))
@@ -154,4 +154,4 @@ for group in synthetic:
         print(f"{group.label}: images unavailable ({err}); the table above lists them by their row in the synthesized set")
         continue
     show_figure(lambda df: plots.synthetic_gallery_chart(df, images, f"{group.label}: lowest-AUM synthesized images"),
-                suspicious, output_dir, f"suspicious_synthetic_{group.setting.slug}")
+                suspicious, output_dir, f"suspicious_synthetic_{group.setting.slug}", groups=[group])

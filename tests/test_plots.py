@@ -97,13 +97,15 @@ def test_entropy_distribution_chart_draws_prebinned_histograms() -> None:
     df = frame({"epoch": [120.0] * 2, "bin_start": [edges[:-1]] * 2, "bin_end": [edges[1:]] * 2, "density": density}, KINDS[:2])
     spec = plots.entropy_distribution_chart(df).to_dict()
     (unit,) = units(spec)
-    assert unit["type"] == "rect"
+    assert unit["type"] == "line" and unit["mark"]["interpolate"] == "step-after"  # outlines: no blended fills
     enc = unit["encoding"]
-    assert (enc["x"]["field"], enc["x"]["type"], enc["x2"]["field"], enc["y"]["field"]) == ("bin_start", "quantitative", "bin_end", "density")
-    assert enc["y2"] == {"datum": 0}
+    assert (enc["x"]["field"], enc["x"]["type"], enc["y"]["field"]) == ("bin_start", "quantitative", "density")
     data = pd.DataFrame(rows(spec))
-    assert len(data) == 80
-    np.testing.assert_allclose(data["density"], np.concatenate(density))
+    assert len(data) == 82  # each histogram closes at its last bin's end
+    for label, d in zip(df["label"].unique(), density):
+        mine = data[data["label"] == label]
+        np.testing.assert_allclose(mine["bin_start"], np.r_[edges[:-1], edges[-1]])
+        np.testing.assert_allclose(mine["density"], np.r_[d, d[-1]])
     assert "epoch 120" in spec["title"]["subtitle"]
 
 
@@ -143,7 +145,7 @@ def test_category_distribution_chart_bars_in_category_order() -> None:
     assert color_map(spec, "category") == style.CATEGORY_COLORS
     assert [r["percentage"] for r in rows(spec)] == [10.0, 20.0, 30.0, 40.0]
     multi = plots.category_distribution_chart(category_frame()).to_dict()
-    assert multi["facet"]["column"]["field"] == "label" and len(rows(multi)) == 12
+    assert multi["facet"]["field"] == "label" and len(rows(multi)) == 12 and multi["columns"] == 3
 
 
 def test_categories_vs_epsilon_chart_puts_nt_at_zero() -> None:
@@ -168,8 +170,8 @@ def test_threshold_sweep_chart_marks_each_groups_default_threshold() -> None:
     # Two groups recorded at different numbers of points: one panel each, each rule from its own rows.
     other = df.assign(label="AT ε=8/255", default=2.4)
     faceted = plots.threshold_sweep_chart(pd.concat([df, other])).to_dict()
-    assert faceted["facet"]["column"]["field"] == "label" and len(rows(faceted)) == 24
-    assert faceted["facet"]["column"]["sort"] == ["NT", "AT ε=8/255"]  # the frame's (settings') order, not alphabetical
+    assert faceted["facet"]["field"] == "label" and len(rows(faceted)) == 24
+    assert faceted["facet"]["sort"] == ["NT", "AT ε=8/255"]  # the frame's (settings') order, not alphabetical
     with pytest.raises(ValueError, match="default"):
         plots.threshold_sweep_chart(df.drop(columns="default"))
 
@@ -235,9 +237,11 @@ def test_training_curves_chart_one_panel_per_metric() -> None:
     df = pd.concat([curves(kinds=KINDS[:2]).rename(columns={"mean": "value"}).assign(metric=m, seed=np.nan)
                     for m in ("train_loss", "test_acc")], ignore_index=True)
     spec = plots.training_curves_chart(df).to_dict()
-    assert spec["facet"]["column"]["field"] == "metric_title"
-    assert spec["facet"]["column"]["sort"] == ["Train loss", "Test accuracy"]
+    assert spec["facet"]["field"] == "metric_title"
+    assert spec["facet"]["sort"] == ["Train loss", "Test accuracy (%)"]
     assert spec["resolve"]["scale"]["y"] == "independent" and len(rows(spec)) == len(df)
+    accuracy = [r["value"] for r in rows(spec) if r["metric"] == "test_acc"]
+    np.testing.assert_allclose(accuracy, df.loc[df["metric"] == "test_acc", "value"] * 100)  # accuracies in %
 
 
 # ----------------------------------------------------------------------------- Fig 6 and images

@@ -6,7 +6,7 @@ import altair as alt
 import pandas as pd
 
 from atlib import analysis
-from atlib.plots import profiles
+from atlib.plots import profiles, style
 from atlib.explorer.profileset import ProfileSet
 
 IMAGE_SCALE = 3
@@ -30,7 +30,8 @@ def category_examples(data: ProfileSet, per_category: int = 2, seed: int = 0, re
 
 def category_gallery_chart(data: ProfileSet, examples: pd.DataFrame, reference: int | str = 0) -> alt.VConcatChart:
     """One line per category: each example's image (when ``data`` has images) beside its learning
-    profile under the ``reference`` group, titled with its category, class and both of its numbers."""
+    profile under the ``reference`` group, titled with its category, class and both of its numbers; the
+    figure's title names the group, and lines wrap to fit :data:`atlib.plots.style.MAX_WIDTH` with the legend."""
     rows = examples["record row"].to_list()
     datasets = data.chart_rows(rows)
     g = data.group_index(reference)
@@ -44,4 +45,7 @@ def category_gallery_chart(data: ProfileSet, examples: pd.DataFrame, reference: 
         if data.images is not None:
             chart = alt.hconcat(profiles.image_chart(data.images[row], IMAGE_SCALE), chart)
         lines.setdefault(category, []).append(chart)
-    return alt.vconcat(*[alt.hconcat(*cells) for cells in lines.values()])
+    width = style.WIDTH + (IMAGE_SCALE * data.images.shape[2] + 20 if data.images is not None else 0)
+    budget = style.MAX_WIDTH - 120  # the class legend takes about 120 px
+    return alt.vconcat(*[style.wrap(cells, width, budget=budget) for cells in lines.values()]).properties(title=style.title(
+        f"Learning profiles under {data.group_labels[g]}", "examples of each point category, drawn at random"))

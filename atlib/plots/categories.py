@@ -8,6 +8,7 @@ import pandas as pd
 from atlib.metrics import CATEGORIES, DEFAULT_THRESHOLD_PER_STEP
 from atlib.plots import style
 
+
 def category_distribution_chart(df: pd.DataFrame) -> alt.TopLevelMixin:
     """Fig 2: share of test points per category (bars), one panel per dataset and run kind."""
     style.check_frame(df, [*style.IDS, "category", "percentage"], "category_table")
@@ -23,7 +24,8 @@ def category_distribution_chart(df: pd.DataFrame) -> alt.TopLevelMixin:
             return alt.layer(bars, text, data=style.inline_data(rows)).properties(
                 width=style.WIDTH * 0.8, height=style.HEIGHT, title=style.title(f"{name}: point categories", labels[0]))
         return alt.layer(bars, text, data=style.inline_data(rows)).properties(width=style.WIDTH * 0.6, height=style.HEIGHT).facet(
-            column=alt.Column("label:N", sort=labels, header=style.header())).properties(title=style.title(f"{name}: point categories"))
+            facet=alt.Facet("label:N", sort=labels, header=style.header()), columns=style.wrap_columns(style.WIDTH * 0.6, len(labels)),
+        ).properties(title=style.title(f"{name}: point categories"))
 
     return style.per_dataset(df, build, vertical=df["label"].nunique() > 1)
 
@@ -55,7 +57,9 @@ def threshold_sweep_chart(df: pd.DataFrame) -> alt.TopLevelMixin:
     chart = alt.layer(*style.line_and_points(base), rule, data=style.inline_data(df)).properties(width=style.WIDTH, height=style.HEIGHT)
     subtitle = f"dashed: the default threshold, {DEFAULT_THRESHOLD_PER_STEP:g} per step between record points"
     if "label" in df and df["label"].nunique() > 1:
-        return chart.facet(column=alt.Column("label:N", sort=list(dict.fromkeys(df["label"])), header=style.header())).properties(
+        labels = list(dict.fromkeys(df["label"]))
+        return chart.facet(facet=alt.Facet("label:N", sort=labels, header=style.header()),
+                           columns=style.wrap_columns(style.WIDTH, len(labels))).properties(
             title=style.title("Point categories vs threshold", subtitle))
     label = f" ({df['label'].iloc[0]})" if "label" in df else ""
     return chart.properties(title=style.title(f"Point categories vs threshold{label}", subtitle))

@@ -38,7 +38,9 @@ def forgetting_histogram_chart(df: pd.DataFrame) -> alt.TopLevelMixin:
     def build(rows: pd.DataFrame, name: str) -> alt.LayerChart:
         base = alt.Chart().encode(x=alt.X("bucket:N", sort=order, axis=style.axis("Forgetting events", labelAngle=0)),
                                   xOffset=alt.XOffset("label:N", sort=labels), color=style.color_by_label(df))
-        bars = base.mark_bar().encode(y=alt.Y("mean:Q", axis=style.axis("Training examples", percent=True)),
+        domain = style.interval_domain([0.0, *(rows["mean"] - rows["std"].fillna(0))], rows["mean"] + rows["std"].fillna(0), 0.0, 1.0)
+        bars = base.mark_bar().encode(y=alt.Y("mean:Q", axis=style.axis("Training examples", percent=True),
+                                              scale=alt.Scale(domain=domain, nice=False)),
                                       tooltip=["label:N", "input:N", "bucket:N", alt.Tooltip("mean:Q", format=".2%"),
                                                alt.Tooltip("std:Q", format=".2%"), "n_seeds:Q"])
         spread = base.mark_rule(color="#333").transform_calculate(lo="datum.mean - datum.std", hi="datum.mean + datum.std"
@@ -64,9 +66,9 @@ def forgetting_summary_chart(df: pd.DataFrame, metrics: Sequence[str] = ("unforg
     return style.per_dataset(df, build, vertical=True)
 
 
-def data_map_chart(df: pd.DataFrame) -> alt.VConcatChart:
-    """Dataset Cartography maps: confidence against variability, coloured by correctness, one line per
-    setting with one map per input (adversarial and clean side by side for AT with clean statistics).
+def data_map_chart(df: pd.DataFrame) -> alt.TopLevelMixin:
+    """Dataset Cartography maps: confidence against variability, coloured by correctness, one map per setting
+    and input (adversarial and clean one after the other for AT with clean statistics), wrapped in rows.
     Dashed: the region boundaries (thirds: easy-to-learn above, hard-to-learn below, ambiguous right)."""
     style.check_frame(df, [*SIDE_COLUMNS, "confidence", "variability", "correctness", "easy_from", "hard_below", "ambiguous_from"],
            "dynamics.frames.data_map")
@@ -81,21 +83,19 @@ def data_map_chart(df: pd.DataFrame) -> alt.VConcatChart:
     bounds = [alt.Chart().mark_rule(**dashed).encode(y="mean(easy_from):Q"),
               alt.Chart().mark_rule(**dashed).encode(y="mean(hard_below):Q"),
               alt.Chart().mark_rule(**dashed).encode(x="mean(ambiguous_from):Q")]
-    lines = []  # explicit cells, not a facet: Vega-Lite misplaces layered cells under a custom facet sort
+    cells = []  # explicit cells, not a facet: Vega-Lite misplaces layered cells under a custom facet sort
     for label in style.kinds(df)["label"]:
         mine = rows[rows["label"] == label]
-        cells = [alt.layer(points, *bounds, data=style.inline_data(part)).properties(
+        cells += [alt.layer(points, *bounds, data=style.inline_data(part)).properties(
             width=style.WIDTH * 0.6, height=style.WIDTH * 0.6, title=alt.TitleParams(f"{label} · {side}", fontSize=style.TITLE_SIZE))
             for side, part in mine.groupby("input", sort=False)]
-        if cells:
-            lines.append(alt.hconcat(*cells))
-    return alt.vconcat(*lines).properties(title=style.title(
+    return style.wrap(cells, style.WIDTH * 0.6 + 40).properties(title=style.title(
         "Data maps of the training set",
         "per example over its presentations; dashed: top/bottom thirds by confidence, top third by variability"))
 
 
 def score_distribution_chart(df: pd.DataFrame, score: str) -> alt.TopLevelMixin:
-    """Overlaid histograms of a per-example score (``aum`` or ``el2n``), one colour per setting, one
+    """Histograms of a per-example score (``aum`` or ``el2n``) as outlines, one colour per setting, one
     column per input when the frame holds several."""
     style.check_frame(df, ["label", "dataset", "method", "epsilon_255", "synthetic", "bin_start", "bin_end", "density"],
            f"dynamics.frames.{score}_distribution")
@@ -104,14 +104,13 @@ def score_distribution_chart(df: pd.DataFrame, score: str) -> alt.TopLevelMixin:
     def build(rows: pd.DataFrame, name: str) -> alt.TopLevelMixin:
         at = f"epoch {rows['epoch'].iloc[0]:g}" if "epoch" in rows and rows["epoch"].nunique() == 1 else None
         facet = "input" in rows and rows["input"].nunique() > 1
-        chart = alt.Chart(alt.Undefined if facet else style.inline_data(rows)).mark_rect(opacity=0.45).encode(
-            x=alt.X("bin_start:Q", axis=style.axis(title), scale=alt.Scale(nice=False)), x2="bin_end:Q",
-            y=alt.Y("density:Q", axis=style.axis("Density")), y2=alt.datum(0), color=style.color_by_label(df),
-            tooltip=["label:N", alt.Tooltip("bin_start:Q", format=".3f"), alt.Tooltip("density:Q", format=".3f")],
-        ).properties(width=style.WIDTH, height=style.HEIGHT)
+        data = style.inline_data(style.outline_rows(rows, ("label", "input")))
+        chart = style.outline_histogram(title, style.color_by_label(df), alt.Undefined if facet else data).properties(
+            width=style.WIDTH, height=style.HEIGHT)
         heading = style.title(f"{name}: {score.upper()} of training examples", at)
         if facet:
-            return chart.facet(data=style.inline_data(rows), column=alt.Column("input:N", header=style.header())).properties(title=heading)
+            return chart.facet(data=data, facet=alt.Facet("input:N", header=style.header()),
+                               columns=style.wrap_columns(style.WIDTH, rows["input"].nunique())).properties(title=heading)
         return chart.properties(title=heading)
 
     return style.per_dataset(df, build, vertical=True)

@@ -8,19 +8,16 @@ import pandas as pd
 from atlib.plots import style
 from atlib.plots.curves import band_and_line
 
+
 def entropy_distribution_chart(df: pd.DataFrame) -> alt.TopLevelMixin:
-    """Fig 1a: overlaid entropy histograms of the test predictions (from ``analysis.entropy_distribution``)."""
+    """Fig 1a: entropy histograms of the test predictions, one outline per setting (from ``analysis.entropy_distribution``)."""
     style.check_frame(df, [*style.IDS, "epoch", "bin_start", "bin_end", "density"], "entropy_distribution")
 
     def build(rows: pd.DataFrame, name: str) -> alt.Chart:
         epochs = sorted(rows["epoch"].unique())
         at = f"epoch {epochs[0]:g}" if len(epochs) == 1 else f"epochs {', '.join(f'{e:g}' for e in epochs)}"
-        return alt.Chart(style.inline_data(rows)).mark_rect(opacity=0.45).encode(
-            x=alt.X("bin_start:Q", axis=style.axis("Entropy of the prediction (nats)"), scale=alt.Scale(nice=False)),
-            x2="bin_end:Q",
-            y=alt.Y("density:Q", axis=style.axis("Density")), y2=alt.datum(0), color=style.color_by_label(df),
-            tooltip=["label:N", alt.Tooltip("bin_start:Q", format=".3f"), alt.Tooltip("density:Q", format=".3f")],
-        ).properties(width=style.WIDTH, height=style.HEIGHT, title=style.title(f"{name}: entropy of test predictions", at))
+        return style.outline_histogram("Entropy of the prediction (nats)", style.color_by_label(df),
+                                       style.inline_data(style.outline_rows(rows))).properties(width=style.WIDTH, height=style.HEIGHT, title=style.title(f"{name}: entropy of test predictions", at))
 
     return style.per_dataset(df, build)
 

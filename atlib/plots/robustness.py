@@ -31,7 +31,7 @@ def versus_epsilon_layers(df: pd.DataFrame, y_title: str, data: dict | None = No
     at = alt.Chart().transform_filter(f"!({without_epsilon()})").encode(
         x=alt.X("epsilon_255:O", axis=style.axis("Training ε", labelExpr="datum.value + '/255'", labelAngle=0)), color=color)
     nt = alt.Chart().transform_filter(without_epsilon()).encode(color=color)
-    y = alt.Y("mean:Q", axis=style.axis(y_title, percent=True), scale=alt.Scale(zero=False))
+    y = alt.Y("mean:Q", axis=style.axis(y_title, percent=True), scale=style.spread_domain(df, 0.0, 1.0))
     return alt.layer(
         nt.mark_rect(opacity=0.12).transform_calculate(**spread).encode(y="lo:Q", y2="hi:Q"),
         nt.mark_rule(strokeDash=[7, 4], strokeWidth=2).encode(y=y, tooltip=tooltip),
@@ -92,7 +92,7 @@ def robust_accuracy_chart(df: pd.DataFrame) -> alt.TopLevelMixin:
             base.mark_rule(strokeWidth=1.5).transform_calculate(lo="datum.mean - datum.std", hi="datum.mean + datum.std").encode(
                 y="lo:Q", y2="hi:Q", detail="measure:N"),
             *style.line_and_points(base.encode(
-                y=alt.Y("mean:Q", axis=style.axis("Accuracy", percent=True), scale=alt.Scale(domain=[0, 1])),
+                y=alt.Y("mean:Q", axis=style.axis("Accuracy", percent=True), scale=style.spread_domain(long, 0.0, 1.0)),
                 tooltip=["label:N", "measure:N", alt.Tooltip("mean:Q", format=".4f"), alt.Tooltip("std:Q", format=".4f"), "n_seeds:Q"]),
                 strokeDash=dash),
             data=style.inline_data(rows),

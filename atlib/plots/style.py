@@ -35,7 +35,8 @@ from atlib.setting import kind_key, mix, ramp
 from atlib.store.io import atomic_path
 
 WIDTH, HEIGHT = 360, 240
-MAX_WIDTH = 1200  # grids of panels wrap before this many pixels, so a figure fits a 1,280 px notebook or slide
+MAX_WIDTH = 1200  # a figure, legend included, fits this many pixels: a 1,280 px notebook or slide
+PANELS_WIDTH = 940  # grids of panels wrap here, leaving room for a legend on the right
 LABEL_SIZE, TITLE_SIZE, HEADING_SIZE = 12, 13, 15
 DATASET_TITLES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}
 CATEGORY_COLORS = {"easy": "#1b9e77", "hard": "#525252", "monotone": "#377eb8", "non-monotone": "#ff7f00"}
@@ -43,6 +44,7 @@ TWIN_LIGHTEN = 0.35  # each further label of one colour (AT and AT + AWP at one 
 EPS_LABEL_EXPR = "datum.value == 0 ? 'NT' : datum.value + '/255'"
 TRAIN_IMAGES = {"cifar10": 50_000, "cifar100": 50_000}  # a full training set, for runs without train_subset
 IDS = ("label", "dataset", "method", "epsilon_255", "synthetic")
+NOT_STATED = "not stated"  # a figure whose values do not depend on the non-monotonicity threshold
 LEGEND_TITLES = {"label": "Setting", "series": "Setting", "category": "Point category", "class": "Class",
                  "data": "Training data", "measure": "Measure"}
 
@@ -167,17 +169,45 @@ def line_and_points(base: alt.Chart, **line_channels) -> list[alt.Chart]:
 
 def interval_domain(low: Iterable[float], high: Iterable[float], floor: float | None = None,
                     ceiling: float | None = None, pad: float = 0.05) -> list[float]:
-    """A y domain holding every interval [low, high] (axes never clip an error bar), padded by ``pad`` of
-    its span and kept within [``floor``, ``ceiling``] where those are the quantity's own bounds."""
+    """A domain holding every interval [low, high], so an axis never clips an error bar or band: their
+    range padded by ``pad`` of its span, the padding (never an interval) cut at the quantity's own bounds
+    ``floor`` and ``ceiling`` (0 and 1 for an accuracy)."""
     lo = np.asarray(list(low), dtype=float)
     hi = np.asarray(list(high), dtype=float)
     values = np.concatenate([lo[np.isfinite(lo)], hi[np.isfinite(hi)]])
     if not len(values):
-        return [floor if floor is not None else 0.0, ceiling if ceiling is not None else 1.0]
+        return [0.0 if floor is None else floor, 1.0 if ceiling is None else ceiling]
     a, b = float(values.min()), float(values.max())
     span = max(b - a, 1e-6)
-    a, b = a - pad * span, b + pad * span
-    return [max(a, floor) if floor is not None else a, min(b, ceiling) if ceiling is not None else b]
+    padded_a, padded_b = a - pad * span, b + pad * span
+    if floor is not None:
+        padded_a = min(a, max(padded_a, floor))
+    if ceiling is not None:
+        padded_b = max(b, min(padded_b, ceiling))
+    return [padded_a, padded_b]
+
+
+def spread_domain(df: pd.DataFrame, floor: float | None = None, ceiling: float | None = None) -> alt.Scale:
+    """A y scale over ``mean`` ± ``std`` (std 0 where missing) that holds every such interval (:func:`interval_domain`)."""
+    std = df["std"].fillna(0.0) if "std" in df else 0.0
+    return alt.Scale(domain=interval_domain(df["mean"] - std, df["mean"] + std, floor, ceiling), zero=False, nice=False)
+
+
+def outline_rows(df: pd.DataFrame, by: Sequence[str] = ("label",)) -> pd.DataFrame:
+    """Histogram rows (``bin_start``, ``bin_end``, ``density``) for :func:`outline_histogram`: each histogram
+    (one per value of ``by``) gains a closing row at its last bin's end, so its step line spans every bin."""
+    keys = [k for k in by if k in df.columns]
+    ends = df.sort_values("bin_start").groupby(keys, sort=False).tail(1).assign(bin_start=lambda d: d["bin_end"])
+    return pd.concat([df, ends], ignore_index=True).sort_values([*keys, "bin_start"], kind="stable")
+
+
+def outline_histogram(x_title: str, color: alt.Color, data: Any = alt.Undefined) -> alt.Chart:
+    """Histograms of several settings as outlines (a step line per setting), never as blended translucent
+    fills whose overlaps make colours the legend does not have. Reads :func:`outline_rows`."""
+    return alt.Chart(data).mark_line(interpolate="step-after", strokeWidth=2).encode(
+        x=alt.X("bin_start:Q", axis=axis(x_title), scale=alt.Scale(nice=False)),
+        y=alt.Y("density:Q", axis=axis("Density")), color=color,
+        tooltip=["label:N", alt.Tooltip("bin_start:Q", format=".3f", title="bin from"), alt.Tooltip("density:Q", format=".3f")])
 
 
 # ----------------------------------------------------------------------------- data and layout
@@ -211,16 +241,17 @@ def per_dataset(df: pd.DataFrame, build: Callable[[pd.DataFrame, str], alt.TopLe
     return joined.resolve_scale(color="shared", strokeDash="shared")
 
 
-def wrap(cells: Sequence[alt.TopLevelMixin], cell_width: float, spacing: float = 40) -> alt.TopLevelMixin:
-    """Cells side by side, in as many rows as it takes to stay within :data:`MAX_WIDTH`."""
-    per_row = max(1, int((MAX_WIDTH + spacing) // (cell_width + spacing)))
+def wrap(cells: Sequence[alt.TopLevelMixin], cell_width: float, spacing: float = 40,
+         budget: float = PANELS_WIDTH) -> alt.TopLevelMixin:
+    """Cells side by side, in as many rows as it takes to stay within ``budget`` pixels (:data:`PANELS_WIDTH`)."""
+    per_row = max(1, int((budget + spacing) // (cell_width + spacing)))
     rows = [alt.hconcat(*cells[k:k + per_row]) for k in range(0, len(cells), per_row)]
     return rows[0] if len(rows) == 1 else alt.vconcat(*rows)
 
 
-def wrap_columns(cell_width: float, count: int, spacing: float = 40) -> int:
-    """How many facet columns of ``cell_width`` fit :data:`MAX_WIDTH` (at most ``count``)."""
-    return max(1, min(count, int((MAX_WIDTH + spacing) // (cell_width + spacing))))
+def wrap_columns(cell_width: float, count: int, spacing: float = 40, budget: float = PANELS_WIDTH) -> int:
+    """How many facet columns of ``cell_width`` fit ``budget`` pixels (at most ``count``)."""
+    return max(1, min(count, int((budget + spacing) // (cell_width + spacing))))
 
 
 # ----------------------------------------------------------------------------- the scale every figure states
@@ -252,11 +283,11 @@ class Scale:
         return [", ".join(parts)] + ([self.threshold] if self.threshold else [])
 
 
-def scale_of(groups: Sequence[Any], threshold: float | None | str = "") -> Scale:
+def scale_of(groups: Sequence[Any], threshold: float | str | None = NOT_STATED) -> Scale:
     """The :class:`Scale` of run groups (:class:`atlib.store.runs.RunGroup`): their datasets, models, training
-    images, epochs, seeds per setting and record points. ``threshold``: omit for figures whose values do not
-    depend on the non-monotonicity threshold; None for each group's default (stated per record points), or
-    the value used."""
+    images, epochs, seeds per setting and record points. ``threshold``: left at :data:`NOT_STATED` for figures
+    whose values do not depend on the non-monotonicity threshold; None for each group's default; a number for
+    the value used; other text is stated as it is (e.g. a range)."""
     from atlib.metrics import default_threshold
 
     if not groups:
@@ -267,7 +298,9 @@ def scale_of(groups: Sequence[Any], threshold: float | None | str = "") -> Scale
     if threshold is None:
         values = sorted({round(default_threshold(p), 4) for p in points if p >= 2})
         stated = "non-monotonicity threshold: " + ", ".join(f"{v:g}" for v in values) + " (default for the record points)"
-    elif threshold != "":
+    elif isinstance(threshold, str):
+        stated = None if threshold == NOT_STATED else threshold
+    else:
         stated = f"non-monotonicity threshold: {float(threshold):g}"
     return Scale(
         dataset=", ".join(dict.fromkeys(DATASET_TITLES.get(c.dataset, c.dataset) for c in configs)),
