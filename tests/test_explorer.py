@@ -239,7 +239,7 @@ def test_widget_export_and_gallery_draw_one_learning_profile_spec(ex, fixture):
         return layers
 
     widget = ex.spec["vconcat"][0]["hconcat"][0]
-    exported = compile_spec(export.export_chart(data, 3))["vconcat"][2]["hconcat"][0]
+    exported = compile_spec(export.export_chart(data, {"test": export.export_order(data, [0, 1, 2], 0, 0)}))["vconcat"][3]["hconcat"][0]
     one = explorer.ProfileSet.load([data.groups[0]])
     cell = gallery.category_gallery_chart(one, gallery.category_examples(one, 1)).to_dict()["vconcat"][0]["hconcat"][0]["hconcat"][1]
     assert core(widget) == core(exported) == core(cell)
@@ -351,9 +351,12 @@ def test_export_html_is_self_contained_with_the_chosen_images(fixture, tmp_path)
     assert spec["datasets"]["profile_groups"] == data.chart_rows([])["profile_groups"]  # epochs and accuracy once per group
     table = [r["text"] for r in spec["datasets"]["table"] if r["pick"] == 0]
     assert table[0].startswith("NT: non-monotone · total drop 1.6")
-    assert spec["params"][0]["name"] == "pick" and spec["params"][0]["bind"]["input"] == "range"
-    assert spec["params"][0]["bind"]["max"] == 5
-    export.export_chart(data, len(chosen)).to_dict()  # the chart is valid Vega-Lite (export_html skips validation for speed)
+    params = {p["name"]: p for p in spec["params"]}
+    assert params["position"]["bind"]["input"] == "range" and params["position"]["bind"]["max"] == 5
+    assert params["category"]["bind"]["options"] == ["all", *CATEGORIES] and params["split"]["bind"]["options"] == ["test"]
+    order = export.export_order(data, chosen, 0, 0)
+    assert order[0] == list(range(6)) and sum(len(ids) for ids in order[1:]) == 6  # every image under its one category
+    export.export_chart(data, {"test": order}).to_dict()  # the chart is valid Vega-Lite (export_html skips validation for speed)
 
 
 def test_export_cli_with_explicit_dataset_indices(fixture, tmp_path, capsys):
@@ -432,4 +435,9 @@ def test_split_selector_browses_the_training_probe_with_its_presentation_history
     spec = _embedded_spec(out.read_text())
     assert {r["pick"] for r in spec["datasets"]["history"]} == {0, 1, 2}
     assert spec["datasets"]["images"][0]["caption"].startswith("CIFAR-10 train index")
-    export.export_chart(data, 3).to_dict()  # valid Vega-Lite with the history view
+    export.export_chart(data, {"probe": export.export_order(data, [0, 1, 2], 0, 0)}).to_dict()  # valid Vega-Lite with the history view
+
+
+def test_autoattack_column_appears_only_when_some_run_has_it(ex):
+    assert "robust under AutoAttack" not in ex.data.category_frame(0).columns  # these runs were never attacked
+    assert list(ex.categories.columns)[:2] == ["group", "category"]

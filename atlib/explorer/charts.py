@@ -17,6 +17,9 @@ from atlib import analysis
 from atlib.plots import profiles, style
 from atlib.explorer.profileset import HISTORY_DATA, ProfileSet
 
+PANEL_WIDTH = style.WIDTH + 50  # a Fig 6 panel with its y axis
+PANELS_BUDGET = 900  # the panels' rows stay within this, leaving room for the class and setting legends
+
 
 def profile_panels(data: ProfileSet, where: Callable[[int], str]) -> list[alt.LayerChart]:
     """One :func:`atlib.plots.profiles.learning_profile_view` per group, titled by its label, over the rows passing ``where(group)``."""
@@ -43,9 +46,10 @@ def entropy_view(data: ProfileSet, where: str | None = None) -> alt.Chart:
 
 
 def explorer_views(data: ProfileSet, where: Callable[[int], str], here: str | None = None) -> list[alt.TopLevelMixin]:
-    """The explorer's rows of views: the Fig 6 panels (rows passing ``where(group)``), the entropy chart and,
+    """The explorer's rows of views: the Fig 6 panels (rows passing ``where(group)``; two to a row, so a whole view
+    and its legends fit a 1,280 px notebook whatever the number of groups), the entropy chart and,
     for the training probe, the presentation history (both over the rows passing ``here``)."""
-    views = [alt.hconcat(*profile_panels(data, where)), entropy_view(data, here)]
+    views = [style.wrap(profile_panels(data, where), PANEL_WIDTH, spacing=20, budget=PANELS_BUDGET), entropy_view(data, here)]
     return views + ([history_view(data, here)] if data.split == "probe" else [])
 
 

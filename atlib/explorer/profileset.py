@@ -249,8 +249,10 @@ class ProfileSet:
         return np.mean([metrics.entropy(probs[:, int(row)]) for probs in self._probs[group]], axis=0)
 
     def category_frame(self, row: int) -> pd.DataFrame:
-        """One line per group: the image's category, total drop and final prediction under that group."""
+        """One line per group: the image's category, total drop and final prediction under that group, and
+        whether it stays robust under AutoAttack, a column only when some run of these groups was evaluated with it."""
         y = int(self.labels[row])
+        with_autoattack = any(s.autoattack is not None for s in self.summaries)
         lines = []
         for s in self.summaries:
             predicted = int(s.final_prediction[row])
@@ -262,7 +264,7 @@ class ProfileSet:
                 "predicted": self.class_names[predicted],
                 "correct": predicted == y,
                 "final entropy": float(s.final_entropy[row]),
-                "robust under AutoAttack": _robust_text(s.autoattack, row),
+                **({"robust under AutoAttack": _robust_text(s.autoattack, row)} if with_autoattack else {}),
             })
         return pd.DataFrame(lines)
 
