@@ -13,7 +13,7 @@ from PIL import Image
 
 from atlib.config import TrainConfig
 from atlib.data.constants import CIFAR_C_CORRUPTIONS, CLASS_NAMES
-from atlib.store.io import read_json, write_json
+from atlib.store.writer import RunWriter
 from fakeruns import make_dynamics, make_run, random_probs
 
 PER_CLASS = {"train": 8, "test": 4}  # tiny ImageFolder splits
@@ -70,9 +70,10 @@ def make_demo_runs(root: Path) -> Path:
             run_dir = make_run(runs, config, random_probs(rng, RECORD_POINTS, len(labels["test"]), 10, sharpen=0.4),
                                labels["test"], random_probs(rng, RECORD_POINTS, 20, 10), neg_labels, metrics=metrics,
                                probe_probs=random_probs(rng, RECORD_POINTS, len(probe), 10, sharpen=0.4),
-                               probe_labels=labels["train"][probe], probe_index=probe)
-            meta = read_json(run_dir / "meta.json")
-            write_json(run_dir / "meta.json", {**meta, "plan": {"grid": "demo", "seeds": list(seeds)}})
+                               probe_labels=labels["train"][probe], probe_index=probe,
+                               train_index=np.arange(len(labels["train"])))
+            with RunWriter.reopen(run_dir) as writer:
+                writer.write_meta(plan={"grid": "demo", "seeds": list(seeds)})
             correct = (rng.random((EPOCHS, len(labels["train"]))) < 0.4 + 0.1 * np.arange(EPOCHS)[:, None]).astype(float)
             p_true = 0.1 + 0.8 * rng.random(correct.shape)
             clean = {"correct": correct, "p_true": p_true, "margin": 2 * p_true - 1, "loss": 1 - p_true} \

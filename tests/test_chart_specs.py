@@ -74,7 +74,7 @@ def demo_figures(groups: list) -> Iterator[tuple[str, Callable[[Any], Any], Any,
     yield "robust_accuracy_vs_epsilon", plots.robust_accuracy_chart, analysis.robust_summary(groups), groups, NOT_STATED
     report = claims_report(groups)
     ranges = "non-monotonicity thresholds: " + "; ".join(f"{s} {lo:.3g}–{hi:.3g}" for s, (lo, hi) in report.threshold_ranges.items())
-    yield "claims", plots.claims_chart, report.frame(), groups, ranges
+    yield "claims", plots.claims_chart, report.difference_frame(), groups, ranges
     yield "claims_thresholds", plots.claims_threshold_chart, report.categories, groups, NOT_STATED
     dyn, _ = frames.dynamics_groups(groups)
     probe, _ = frames.probe_groups(dyn)

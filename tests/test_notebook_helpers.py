@@ -13,7 +13,7 @@ import pytest
 from atlib import notebook_helpers as nh
 from atlib.config import TrainConfig
 from atlib.notebooks import _relative, REPO_ROOT
-from atlib.store.io import read_json, write_json
+from atlib.store.writer import RunWriter
 from atlib.store.runs import group_seeds, load_runs
 from fakeruns import make_run, random_probs
 
@@ -29,7 +29,8 @@ def _runs(folder: Path, seeds=(0,), plan: dict | None = None, complete: bool = T
         run = make_run(folder, TrainConfig(model="small_cnn", method=method, seed=seed),
                        random_probs(np.random.default_rng(seed), 2, 4, 10), np.arange(4), complete=complete)
         if plan is not None:
-            write_json(run / "meta.json", {**read_json(run / "meta.json"), "plan": plan})
+            with RunWriter.reopen(run) as writer:
+                writer.write_meta(plan=plan)
     return folder
 
 

@@ -46,7 +46,7 @@ TRAIN_IMAGES = {"cifar10": 50_000, "cifar100": 50_000}  # a full training set, f
 IDS = ("label", "dataset", "method", "epsilon_255", "synthetic")
 NOT_STATED = "not stated"  # a figure whose values do not depend on the non-monotonicity threshold
 LEGEND_TITLES = {"label": "Setting", "series": "Setting", "category": "Point category", "class": "Class",
-                 "data": "Training data", "measure": "Measure"}
+                 "data": "Training data", "measure": "Measure", "verdict": "Verdict"}
 
 
 # ----------------------------------------------------------------------------- colours
