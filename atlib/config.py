@@ -41,8 +41,10 @@ PATH_FIELDS = frozenset({"synthetic", "data_root", "neg_path", "cifar_c_root", "
 # between a run's first start and its resumption.
 # ``synthetic`` is a path, which moves with a repository: a run's synthesized set is identified by its
 # content hash, recorded in the run's meta data at the start and checked on every resumption (atlib.train).
+# ``model_module`` names where the code building a registered model lives, which may move too; a resume without it
+# imports the one recorded in config.json.
 EXECUTION_FIELDS = frozenset({
-    "device", "compile", "channels_last", "out_dir", "name", "progress", "data_root", "neg_path", "cifar_c_root",
+    "device", "compile", "channels_last", "out_dir", "name", "progress", "data_root", "neg_path", "cifar_c_root", "model_module",
     "dist_timeout_min", "synthetic",
 })
 # Fields that change nothing in a run's results (what is trained, and what its records and metrics
@@ -68,7 +70,10 @@ class TrainConfig:
 
     dataset: str = option("cifar10", "dataset to train on", choices=DATASETS)
     model: str = option("resnet18", f"architecture: {', '.join(MODEL_NAMES)}, or a name registered with "
-                                    "atlib.models.register_model")
+                                    "atlib.models.register_model (see model_module)")
+    model_module: str | None = option(None, "a Python module (e.g. mylab.models) that registers models with "
+                                            "atlib.models.register_model, imported before the model is built; recorded, "
+                                            "so a resume, a sweep worker or a Slurm job imports it too")
     method: str = option("at", "training method: nt natural, at PGD adversarial training (Madry et al.), trades, mart, "
                                "fgsm_rs (FGSM with a random start)", choices=TRAINED_METHODS)
     epsilon_255: float = option(8.0, "attack budget in 1/255 units: 8 means 8/255; forced to 0 for nt")

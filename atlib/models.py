@@ -9,6 +9,7 @@ work with ``channels_last``, ``torch.autocast`` and ``torch.compile``.
 from __future__ import annotations
 
 import functools
+import importlib
 import numbers
 import pickle
 import re
@@ -195,13 +196,64 @@ _BUILDERS: dict[str, Callable[[int], nn.Module]] = {
 }
 
 
+def register_model(name: str, builder: Callable[[int], nn.Module]) -> None:
+    """Make ``name`` a model atlib trains, records and evaluates: ``builder(num_classes)`` returns the bare
+    network, taking [0, 1]-range images normalised by the dataset's statistics (atlib adds that layer) of shape
+    (B, 3, 32, 32) and returning (B, num_classes) logits.
+
+    Register in a module of your own and name it with ``model_module`` (``--model-module mylab.models``): atlib
+    imports it before it builds the model, and records it in the run's config.json, so a resume, a sweep worker
+    or a Slurm job imports it too. Example, a torchvision ResNet-18 for 32x32 inputs::
+
+        # mylab/models.py
+        import torchvision
+        from torch import nn
+        from atlib.models import register_model
+
+        def resnet18_tv(num_classes: int) -> nn.Module:
+            net = torchvision.models.resnet18(num_classes=num_classes)
+            net.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)  # 32x32 inputs: no 7x7 stride-2 stem
+            net.maxpool = nn.Identity()
+            return net
+
+        register_model("resnet18_tv", resnet18_tv)
+
+    A built-in name cannot be replaced; registering the same builder again (a module imported twice) is allowed.
+    """
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+        raise ValueError(f"a model name is letters, digits, '_', '.' or '-' (it becomes part of run names), got {name!r}")
+    if not callable(builder):
+        raise ValueError(f"builder must be callable as builder(num_classes) -> nn.Module, got {builder!r}")
+    if name in MODEL_NAMES or (name in _BUILDERS and _BUILDERS[name] is not builder):
+        raise ValueError(f"model {name!r} is already registered{' (built in)' if name in MODEL_NAMES else ''}: "
+                         "choose another name")
+    _BUILDERS[name] = builder
+
+
+def import_model_module(module: str | None) -> None:
+    """Import ``module`` (a config's ``model_module``), whose import registers models with :func:`register_model`."""
+    if module is None:
+        return
+    try:
+        importlib.import_module(module)
+    except ImportError as err:
+        raise ValueError(f"model_module {module!r} cannot be imported ({err}): make it importable (install it, or add "
+                         "its folder to PYTHONPATH) where the run trains or is evaluated") from err
+
+
+def model_names() -> tuple[str, ...]:
+    """The built-in models and those registered so far."""
+    return tuple(_BUILDERS)
+
+
 def build_model(name: str, num_classes: int, dataset: str = "cifar10") -> nn.Module:
     """Build ``name`` for ``num_classes`` classes, normalizing [0, 1] inputs with ``dataset``'s statistics.
 
     The result is a :class:`Normalized` module: ``model.net`` is the bare network.
     """
     if name not in _BUILDERS:
-        raise ValueError(f"unknown model {name!r}: choose one of {', '.join(MODEL_NAMES)}")
+        raise ValueError(f"unknown model {name!r}: choose one of {', '.join(_BUILDERS)}, or register it with "
+                         "atlib.models.register_model in a module named by model_module (--model-module)")
     if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 2:
         raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
     if dataset not in NORMALIZATION:
@@ -240,7 +292,8 @@ def load_external(
     :data:`_LAYOUTS`); keys that still do not fit are named in the error.
     """
     if arch not in _BUILDERS:
-        raise ValueError(f"unknown architecture {arch!r}: choose one of {', '.join(EXTERNAL_ARCHS)}")
+        raise ValueError(f"unknown architecture {arch!r}: choose one of {', '.join(EXTERNAL_ARCHS)}, or a name "
+                         "registered with atlib.models.register_model")
     mean, std = ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)) if normalize is None else normalize
     if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
         raise ValueError(f"normalize must be (mean, std) with 3 values each and std > 0, got {normalize!r}")

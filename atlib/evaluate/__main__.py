@@ -30,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(quote it); the epoch is the last number in each file name")
     source.add_argument("--arch", help=f"the checkpoint's architecture: {', '.join(MODEL_NAMES)}, or a name registered "
                         "with atlib.models.register_model")
+    source.add_argument("--model-module", help="a Python module registering --arch with atlib.models.register_model "
+                        "(imported first; recorded in the run of --checkpoints)")
     source.add_argument("--no-normalize", action="store_true", help="the network takes [0, 1] pixels (TRADES, MART, AWP models)")
     source.add_argument("--mean", type=float, nargs=3, help="input normalization mean the network expects (default: the dataset's)")
     source.add_argument("--std", type=float, nargs=3, help="input normalization std the network expects (default: the dataset's)")
@@ -94,7 +96,7 @@ def _runs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 def _checkpoints(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from atlib.evaluate.external import evaluate_checkpoint, record_checkpoints
-    from atlib.models import NORMALIZATION
+    from atlib.models import NORMALIZATION, import_model_module
     from atlib.store.io import write_json
 
     if args.arch is None:
@@ -110,11 +112,12 @@ def _checkpoints(parser: argparse.ArgumentParser, args: argparse.Namespace) -> i
         eps_255=args.eps_255 or (8.0,), pgd_steps=args.pgd_steps, autoattack=autoattack, cifar_c_root=args.cifar_c,
         device=args.device, batch_size=args.batch_size,
     )
+    import_model_module(args.model_module)
     if args.checkpoint is not None:
         results = evaluate_checkpoint(args.checkpoint, args.arch, normalize, args.dataset, **options)
     else:
         run = record_checkpoints(args.checkpoints, args.arch, normalize, args.dataset, name=args.name,
-                                 out_dir=args.out_dir, **options)
+                                 out_dir=args.out_dir, model_module=args.model_module, **options)
         print(f"run: {run.path} ({run.num_points} record points)")
         results = {"run": str(run.path), **run.metrics}
     print(_summary(results))

@@ -31,7 +31,7 @@ from atlib.evaluate.autoattack import autoattack_evaluation
 from atlib.evaluate.corruptions import evaluate_corruptions
 from atlib.evaluate.robust import pgd_evaluation
 from atlib.evaluate.trained import load_trained_model
-from atlib.models import load_external
+from atlib.models import import_model_module, load_external
 from atlib.progress import bar, line
 from atlib.store.runs import Run, load_run
 from atlib.store.writer import RunWriter
@@ -173,6 +173,7 @@ def record_checkpoints(
     device: torch.device | str = "cpu",
     batch_size: int = 1000,
     progress: bool = True,
+    model_module: str | None = None,
 ) -> Run:
     """Record a series of checkpoints (``pattern``, e.g. ``'ckpts/epoch_*.pt'``) as a run in ``out_dir``.
 
@@ -180,15 +181,17 @@ def record_checkpoints(
     the file name), written exactly as training writes them; the last one is evaluated as training
     evaluates its final model (its final metrics) and saved as the run's checkpoint (weights only),
     so ``python -m atlib.evaluate RUN ...`` works on it too. A second call continues where the first
-    stopped and returns a complete run as stored.
+    stopped and returns a complete run as stored. ``model_module`` (registering ``arch``, see
+    :func:`atlib.models.register_model`) is imported and recorded in the run's config.
     """
+    import_model_module(model_module)
     series = checkpoint_series(pattern)
     config = TrainConfig(
         dataset=dataset, model=arch, method=EXTERNAL, source=EXTERNAL, epochs=max(1, series[-1][0]), record_per_epoch=1,
         test_subset=test_subset, robust_eval_eps_255=tuple(eps_255), robust_eval_n=n, robust_eval_steps=pgd_steps,
         eval_batch_size=batch_size, data_root=data_root, neg_path=neg_path, cifar_c_root=cifar_c_root,
         out_dir=str(out_dir), name=name or f"{dataset}_{arch}_external_{_slug(series[-1][1].parent.name)}",
-        device=str(device), progress=progress,
+        device=str(device), progress=progress, model_module=model_module,
     )
     source = {"pattern": pattern, "files": [p.name for _, p in series], "epochs": [e for e, _ in series],
               "arch": arch, "normalize": _normalization(normalize)}

@@ -9,7 +9,7 @@ import torch
 from atlib import data as atdata
 from atlib.evaluate.accuracy import check_finite_weights
 from atlib.store.checkpoint import load_checkpoint
-from atlib.models import build_model
+from atlib.models import build_model, import_model_module
 from atlib.store.runs import load_run
 
 
@@ -17,6 +17,7 @@ def load_trained_model(run_path: str | Path, device: str | torch.device = "cpu")
     """The model of a run's latest checkpoint, in eval mode."""
     run = load_run(run_path)
     config = run.config
+    import_model_module(config.model_module)
     model = build_model(config.model, atdata.NUM_CLASSES[config.dataset], config.dataset)
     model.load_state_dict(load_checkpoint(run.checkpoint_path)["model"])
     check_finite_weights(model, run.checkpoint_path)

@@ -37,10 +37,12 @@ def train(config: TrainConfig, *, force: bool = False) -> Run:
     """
     import torch
 
+    from atlib.models import import_model_module
     from atlib.train.distributed import init_distributed
     from atlib.train.loop import Trainer
 
     config.validate()
+    import_model_module(config.model_module)  # before any folder is made: a module that fails to import leaves none
     if config.source != "trained":
         raise ValueError("source 'external' marks runs recorded from checkpoints trained elsewhere; record such a series "
                          "with `python -m atlib.evaluate --checkpoints 'DIR/epoch_*.pt' --arch ...`")
@@ -57,7 +59,11 @@ def train(config: TrainConfig, *, force: bool = False) -> Run:
     try:
         ddp.barrier()
         try:
-            config = config.resuming(stored_config(run_dir))  # a stored run resumes with its own meaning of options it lacks
+            stored = stored_config(run_dir)
+            config = config.resuming(stored)  # a stored run resumes with its own meaning of options it lacks
+            if config.model_module is None and stored.get("model_module"):  # a resume imports the recorded module
+                config = config.replace(model_module=stored["model_module"])
+                import_model_module(config.model_module)
             trainer = Trainer(config, run_dir, device, ddp, writer)
         except BaseException:
             if writer is not None:  # bad input found while setting up (data, probe size...): remove what this call made
