@@ -93,7 +93,7 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     Method("fgsm_rs", "FGSM-RS", adversarial=True, bn_mode="train", passes=1, attack_passes=1,
            reference="github.com/locuslab/fast_adversarial (CIFAR10/train_fgsm.py): one step of 1.25 ε from a uniform start"),
 )}
-TRAINED_METHODS = tuple(METHODS)
+
 ADVERSARIAL = tuple(name for name, m in METHODS.items() if m.adversarial)
 AWP_METHODS = tuple(name for name, m in METHODS.items() if m.awp is not None)
 BN_MODES = ("eval", "train")

@@ -242,8 +242,8 @@ def import_model_module(module: str | None) -> None:
 
 
 def model_names() -> tuple[str, ...]:
-    """The built-in models and those registered so far."""
-    return tuple(_BUILDERS)
+    """The built-in models, then those registered so far."""
+    return (*MODEL_NAMES, *(name for name in _BUILDERS if name not in MODEL_NAMES))
 
 
 def build_model(name: str, num_classes: int, dataset: str = "cifar10") -> nn.Module:
@@ -252,7 +252,7 @@ def build_model(name: str, num_classes: int, dataset: str = "cifar10") -> nn.Mod
     The result is a :class:`Normalized` module: ``model.net`` is the bare network.
     """
     if name not in _BUILDERS:
-        raise ValueError(f"unknown model {name!r}: choose one of {', '.join(_BUILDERS)}, or register it with "
+        raise ValueError(f"unknown model {name!r}: choose one of {', '.join(model_names())}, or register it with "
                          "atlib.models.register_model in a module named by model_module (--model-module)")
     if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 2:
         raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")

@@ -41,7 +41,8 @@ def test_a_registered_model_trains_records_resumes_and_analyses(tiny_root: Path,
     from atlib.evaluate.external import evaluate_checkpoint
     from atlib.evaluate.trained import load_trained_model
     from atlib.sweep.grid import expand, parse_grid
-    from atlib.train import Trainer, main, train
+    from atlib.train import Trainer, train
+    from atlib.train.cli import main
 
     data = ["--data-root", str(tiny_root), "--neg-path", str(tiny_root / "CIFAR10_neg.npz"), "--out-dir", str(tmp_path)]
     # Interrupted after its first record point, in this process...
