@@ -1,15 +1,22 @@
-"""The explorer in a real browser: JupyterLab runs the notebook, Chromium moves the slider.
+"""The notebooks and the explorer in a real browser, as a reader meets them.
+
+JupyterLab is started at a repository-like root (``notebooks/``, ``atlib/``, and fake runs where ``make demo``
+writes them: ``outputs/demo/runs``, tests/demoruns.py) with the settings override ``make setup`` installs; the
+test double-clicks ``notebooks/05_profile_explorer.py``, runs all cells with no variable set, moves the slider,
+checks that the legend and every visible panel lie inside a 1,280 x 800 viewport, then opens the executed
+(papermill, signed) notebook and checks that the explorer shows from its saved state without running a cell.
+The static export is opened from disk and driven through its controls.
 
 Needs Debian's ``chromium`` (``apt-get install chromium``) and the ``playwright`` Python package
-(never ``playwright install``: it downloads a browser). Skipped with the reason when either is
-missing. Screenshots go to ``outputs/browser/`` for a person to look at. Run alone with
-``pytest -m browser``.
+(never ``playwright install``: it downloads a browser); skipped with the reason when either is missing.
+Screenshots go to ``outputs/browser/``. Run alone with ``pytest -m browser`` (scripts/browser_test.sh).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -20,6 +27,7 @@ from typing import Iterator
 
 import pytest
 
+from demoruns import make_demo_runs
 from test_explorer import NON_MONOTONE_NT, SECOND_NT, make_explorer_runs, name_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -30,6 +38,8 @@ CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-network
                   "--disable-sync", "--no-first-run"]
 SCREENSHOTS = REPO / "outputs" / "browser"
 STARTUP_S, KERNEL_S = 120, 240  # generous: a loaded 2-core machine needs a minute to import the stack
+VIEWPORT = {"width": 1280, "height": 800}
+CAPTION = "CIFAR-10 test index "  # how every chart caption starts (then the record row, then the true class)
 
 
 @pytest.fixture(scope="module")
@@ -49,40 +59,34 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _notebook(root: Path, runs: str) -> Path:
-    """The explorer notebook as .ipynb with the python3 kernel, its ``runs`` parameter overridden as papermill would."""
-    import jupytext
-    import nbformat
-
-    nb = jupytext.read(REPO / "notebooks" / "05_profile_explorer.py")
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-    at = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
-    nb.cells.insert(at + 1, nbformat.v4.new_code_cell(f"runs = {runs!r}"))
-    path = root / "explorer.ipynb"
-    nbformat.write(nb, path)
-    return path
-
-
-@pytest.fixture()
-def jupyter(tmp_path: Path) -> Iterator[dict]:
-    """JupyterLab on 127.0.0.1 with a token, serving a folder with the notebook and small fake runs."""
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """JupyterLab on 127.0.0.1 (token) at a repository-like root holding the demo's runs, with the settings
+    override of ``make setup`` (scripts/jupyterlab_settings.py) and its own config, data and runtime folders."""
     pytest.importorskip("jupyterlab", reason="jupyterlab is not installed")
     pytest.importorskip("jupytext", reason="jupytext is not installed")
-    made = make_explorer_runs(tmp_path / "work")
-    _notebook(tmp_path / "work", made["runs"])
-    port, token = _free_port(), "atlib-browser-test"
-    config = tmp_path / "jupyter-config"
+    tmp = tmp_path_factory.mktemp("lab")
+    root = tmp / "atlib-clone"
+    shutil.copytree(REPO / "notebooks", root / "notebooks")
+    (root / "atlib").mkdir()  # the marker repo_root looks for; the code itself comes from PYTHONPATH
+    make_demo_runs(root)
+    prefix = tmp / "prefix"
+    subprocess.run([sys.executable, str(REPO / "scripts" / "jupyterlab_settings.py"), str(prefix)], check=True,
+                   capture_output=True)
+    config = tmp / "jupyter-config"
     settings = config / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-           "JUPYTER_CONFIG_DIR": str(config), "JUPYTER_RUNTIME_DIR": str(tmp_path / "jupyter-runtime"),
-           "IPYTHONDIR": str(tmp_path / "ipython"), "ATLIB_CACHE": str(tmp_path / "atlib-cache")}
-    log = open(tmp_path / "jupyter.log", "w")
+           "JUPYTER_CONFIG_DIR": str(config), "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
+           "JUPYTER_DATA_DIR": str(tmp / "data"), "IPYTHONDIR": str(tmp / "ipython"), "ATLIB_CACHE": str(tmp / "cache")}
+    env.pop("ATLIB_DATA", None)
+    port, token = _free_port(), "atlib-browser-test"
+    log = open(tmp / "jupyter.log", "w")
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
          "--ServerApp.port_retries=0", "--ServerApp.allow_root=True", f"--IdentityProvider.token={token}",
-         f"--ServerApp.root_dir={tmp_path / 'work'}"],
+         f"--ServerApp.root_dir={root}", f"--LabApp.app_settings_dir={prefix / 'share/jupyter/lab/settings'}"],
         env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -93,9 +97,9 @@ def jupyter(tmp_path: Path) -> Iterator[dict]:
                 break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"JupyterLab did not start; log:\n{(tmp_path / 'jupyter.log').read_text()[-3000:]}")
+                    pytest.fail(f"JupyterLab did not start; log:\n{(tmp / 'jupyter.log').read_text()[-3000:]}")
                 time.sleep(0.5)
-        yield {"url": url, "token": token, "made": made, "log": tmp_path / "jupyter.log"}
+        yield {"url": url, "token": token, "root": root, "env": env, "log": tmp / "jupyter.log"}
     finally:
         server.terminate()
         try:
@@ -105,61 +109,106 @@ def jupyter(tmp_path: Path) -> Iterator[dict]:
         log.close()
 
 
-CAPTION = "CIFAR-10 test index "  # how every chart caption starts (then the record row, then the true class)
-
-
-def _chart_captions(page) -> list[str]:
+def _captions(page) -> list[str]:
     return [t for t in page.locator("svg text").all_text_contents() if t.startswith(CAPTION)]
 
 
-def _true_classes_drawn(page) -> set[str]:
-    """The classes the Fig 6 panels draw at the bottom of the stack (their ARIA labels carry each area's fields)."""
-    labels = page.locator("svg [aria-label*='stack_order: −1']").evaluate_all("els => els.map(e => e.ariaLabel)")
-    return {label.split("class_name: ")[1].split(";")[0] for label in labels}
-
-
 def _wait_for_caption(page, prefix: str, timeout_s: float) -> None:
-    """Wait until the chart (SVG renderer: its text is in the DOM) shows a caption starting with ``prefix``."""
+    """Wait until a chart (SVG renderer: its text is in the DOM) shows a caption starting with ``prefix``."""
     script = f"[...document.querySelectorAll('svg text')].some(t => t.textContent.startsWith({json.dumps(prefix)}))"
     page.wait_for_function(script, timeout=timeout_s * 1000)
 
 
-def test_notebook_slider_moves_the_chart_in_jupyterlab(browser, jupyter):
+def _outside_viewport(page, scope: str) -> list[str]:
+    """Legends and axes (every panel has them) under ``scope`` that are on screen vertically but cross its sides."""
+    return page.evaluate("""([scope, width, height]) => [...document.querySelectorAll(scope + ' svg g.role-legend, '
+                              + scope + ' svg g.role-axis')]
+        .map(e => [e.getAttribute('class'), e.getBoundingClientRect()])
+        .filter(([, r]) => r.bottom > 0 && r.top < height && r.width > 0)
+        .filter(([, r]) => r.left < 0 || r.right > width)
+        .map(([c, r]) => c + ' ' + Math.round(r.left) + '..' + Math.round(r.right))""",
+                         [scope, VIEWPORT["width"], VIEWPORT["height"]])
+
+
+def _error_outputs(page) -> list[str]:
+    return page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").all_text_contents() \
+        + page.locator(".jp-RenderedText[data-mime-type='application/vnd.jupyter.error']").all_text_contents()
+
+
+def test_explorer_notebook_opens_by_double_click_and_runs_with_no_variable_set(browser, lab):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page = browser.new_page(viewport={"width": 1600, "height": 1300})
+    page = browser.new_page(viewport=VIEWPORT)
     try:
-        page.goto(f"{jupyter['url']}/lab/tree/explorer.ipynb?token={jupyter['token']}", timeout=STARTUP_S * 1000)
+        page.goto(f"{lab['url']}/lab/tree/notebooks?token={lab['token']}", timeout=STARTUP_S * 1000)
+        item = page.locator(".jp-DirListing-item", has_text="05_profile_explorer.py")
+        item.wait_for(timeout=STARTUP_S * 1000)
+        item.dblclick()
+        page.wait_for_selector(".jp-Notebook", timeout=STARTUP_S * 1000)  # a notebook, not a text editor
         page.wait_for_function("document.body.innerText.includes('| Idle')", timeout=KERNEL_S * 1000)
+        page.keyboard.press("Control+b")  # the file browser's sidebar closes: the notebook gets the width
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        _wait_for_caption(page, CAPTION, KERNEL_S)
+        page.wait_for_function("document.body.innerText.includes('| Idle')", timeout=KERNEL_S * 1000)
+        text = page.locator(".jp-Notebook").inner_text()
+        assert "runs: outputs/demo/runs (the most recently written runs folder" in text
+        assert "missing (have" not in text  # the runs' plan is met: no seed reported missing
+        assert _error_outputs(page) == []
 
-        first = f"{name_of(NON_MONOTONE_NT)} · "  # the designed non-monotone image sorts first
-        _wait_for_caption(page, first, KERNEL_S)
-        assert _chart_captions(page)[0].startswith(first)
-        assert any(t.startswith("1 of 20 images") for t in page.locator(".widget-html-content").all_text_contents())
-
+        first = _captions(page)[0]
         page.locator(".widget-slider .noUi-handle").first.click()
         page.keyboard.press("ArrowRight")
-        second = f"{name_of(SECOND_NT)} · "
-        _wait_for_caption(page, second, 60)
-        assert _chart_captions(page)[0].startswith(second)
-        assert any(t.startswith("2 of 20 images") for t in page.locator(".widget-html-content").all_text_contents())
-        assert _true_classes_drawn(page) == {"frog"}  # SECOND_NT is a frog; the panels show it under NT and AT
+        page.wait_for_function(f"[...document.querySelectorAll('svg text')].some(t => t.textContent.startsWith('{CAPTION}')"
+                               f" && t.textContent !== {json.dumps(first)})", timeout=60_000)
+        assert any(t.startswith("2 of ") for t in page.locator(".widget-html-content").all_text_contents())
+
         output = page.locator(".jp-OutputArea-output:has(.widget-slider)")
-        output.scroll_into_view_if_needed()
-        output.screenshot(path=str(SCREENSHOTS / "explorer_notebook.png"))
+        output.locator("svg").first.scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
+        assert _outside_viewport(page, ".jp-OutputArea-output") == []
+        assert page.locator(".jp-OutputArea-output svg g.role-legend").count() >= 2  # classes and settings
+        page.screenshot(path=str(SCREENSHOTS / "explorer_notebook_1280.png"))
     finally:
         page.screenshot(path=str(SCREENSHOTS / "explorer_jupyterlab_page.png"))
         page.close()
 
 
-def test_static_export_opens_offline_and_its_slider_works(browser, tmp_path):
+def test_executed_explorer_notebook_shows_the_explorer_without_running(browser, lab):
+    from atlib.notebooks import run_notebook
+
+    executed = lab["root"] / "outputs" / "demo" / "notebooks" / "05_profile_explorer.ipynb"
+    env = {k: lab["env"][k] for k in ("JUPYTER_DATA_DIR", "IPYTHONDIR")}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)  # sign into the same notary store the server reads
+    try:
+        run_notebook("05_profile_explorer", {"runs": str(lab["root"] / "outputs" / "demo" / "runs")}, executed)
+    finally:
+        for k, v in old.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    page = browser.new_page(viewport=VIEWPORT)
+    try:
+        page.goto(f"{lab['url']}/lab/tree/outputs/demo/notebooks/05_profile_explorer.ipynb?token={lab['token']}",
+                  timeout=STARTUP_S * 1000)
+        _wait_for_caption(page, CAPTION, STARTUP_S)  # drawn from the saved widget state: no cell runs here
+        page.get_by_role("menuitem", name="Kernel", exact=True).click()
+        page.get_by_role("menuitem", name="Shut Down Kernel", exact=True).click()
+        page.wait_for_function("document.body.innerText.includes('No Kernel')", timeout=60_000)
+        assert not page.locator(".jp-OutputArea-output", has_text="VBox(children=").count()
+        assert _captions(page) and page.locator(".widget-slider").count() >= 1  # still there, with no kernel
+        output = page.locator(".jp-OutputArea-output:has(.widget-slider)")
+        output.locator("svg").first.scroll_into_view_if_needed()
+        page.screenshot(path=str(SCREENSHOTS / "explorer_executed_no_kernel.png"))
+    finally:
+        page.close()
+
+
+def test_static_export_opens_offline_and_its_controls_work(browser, tmp_path):
     from atlib.explorer import export_html
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     made = make_explorer_runs(tmp_path)
     html = export_html(made["runs"], tmp_path / "report.html", per_category=1, max_images=6)
-    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    page = browser.new_page(viewport=VIEWPORT)
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -168,14 +217,18 @@ def test_static_export_opens_offline_and_its_slider_works(browser, tmp_path):
     try:
         page.goto(html.as_uri())
         _wait_for_caption(page, CAPTION, 60)
-        assert _chart_captions(page)[0].startswith(f"{name_of(NON_MONOTONE_NT)} · ")
+        assert _captions(page)[0].startswith(f"{name_of(NON_MONOTONE_NT)} · ")
         slider = page.locator("input[type=range]")
+        assert slider.bounding_box()["y"] < 100  # the controls sit above the charts
         slider.focus()
         page.keyboard.press("ArrowRight")
         _wait_for_caption(page, f"{name_of(SECOND_NT)} · ", 30)
         assert slider.input_value() == "1"
         assert any(t.startswith("NT: non-monotone · total drop 1.2") for t in page.locator("svg text").all_text_contents())
-        assert _true_classes_drawn(page) == {"frog"}  # both Fig 6 panels stack the new image's true class at the bottom
+        page.select_option("select[name=category]", "easy")  # the category filter: the first easy image under NT
+        page.wait_for_function("[...document.querySelectorAll('svg text')].some(t => t.textContent.startsWith('NT: easy'))",
+                               timeout=30_000)
+        assert _outside_viewport(page, "body") == []
         page.screenshot(path=str(SCREENSHOTS / "explorer_export.png"), full_page=True)
     finally:
         page.close()
