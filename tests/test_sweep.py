@@ -25,7 +25,7 @@ from atlib.store.runs import load_run, run_status
 from atlib.sweep import SweepDir, TrainPack, expand, load_grid, load_throughput, parse_grid, run_hours, run_local, survey
 from atlib.sweep.__main__ import main
 from atlib.sweep.estimate import FORWARD_SPEEDUP, epoch_passes
-from atlib.sweep.grid import builtin_grids, prepared_inputs
+from atlib.sweep.grid import builtin_grids, prepared_inputs, run_plans
 from atlib.sweep.launch import visible_gpus
 from atlib.sweep.status import counts, format_status
 from fakeruns import make_run, random_probs
@@ -323,6 +323,7 @@ def test_slurm_packs_runs_per_gpu_into_one_job(tmp_path: Path, fake_slurm: Path)
     assert [jobs[f"cifar10_resnet18_nt_s{s}"]["job_id"] for s in range(3)] == ["4242_0", "4242_0", "4242_1"]
     pack = pickle.loads((out / "logs" / "4242_0" / "4242_0_submitted.pkl").read_bytes())
     assert [c["seed"] for c in pack.args[0]] == [0, 1]
+    assert pack.args[1] == [{"grid": "g", "seeds": [0, 1, 2]}] * 2  # each run's plan, for its meta.json
 
 
 def test_slurm_needs_sbatch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
@@ -345,11 +346,12 @@ def test_visible_gpus(monkeypatch: pytest.MonkeyPatch) -> None:
 class EnvJob(submitit.helpers.Checkpointable):
     """Stands in for TrainJob: notes the GPU it was given and when it ran, then marks its run done."""
 
-    def __call__(self, config: dict) -> str:
+    def __call__(self, config: dict, plan: dict | None = None) -> str:
         run = Path(config["out_dir"]) / TrainConfig.from_dict(config).run_name
         start = time.time()
         time.sleep(1.5)
-        write_json(run / "env.json", {"gpus": os.environ["CUDA_VISIBLE_DEVICES"], "start": start, "end": time.time()})
+        write_json(run / "env.json", {"gpus": os.environ["CUDA_VISIBLE_DEVICES"], "start": start, "end": time.time(),
+                                      "plan": plan, "threads": os.environ.get("OMP_NUM_THREADS")})
         write_json(run / "metrics.json", {})
         return str(run)
 
@@ -359,9 +361,10 @@ def test_local_launcher_runs_one_job_per_gpu(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setattr("atlib.sweep.launch.TrainJob", EnvJob)
     monkeypatch.setenv("PYTHONPATH", str(REPO / "tests"))  # the jobs unpickle EnvJob from this module
     sweep = SweepDir(tmp_path / "sweep")
-    configs = expand(parse_grid({"fixed": {"method": "nt"}, "product": {"seed": [0, 1, 2]}}, name="t"), sweep.runs)
+    grid = parse_grid({"fixed": {"method": "nt"}, "product": {"seed": [0, 1, 2]}}, name="t")
+    configs = expand(grid, sweep.runs)
     sweep.start_launch({"name": "t"}, [c.run_name for c in configs], "local", {})
-    outcomes = run_local(sweep, configs, gpus=[3, 5], poll_s=0.1, echo=lambda line: None)
+    outcomes = run_local(sweep, configs, gpus=[3, 5], poll_s=0.1, echo=lambda line: None, plans=run_plans(grid, configs))
     assert outcomes == {c.run_name: "done" for c in configs}
     env = [read_json(sweep.runs / c.run_name / "env.json") for c in configs]
     assert [e["gpus"] for e in env[:2]] == ["3", "5"] and env[2]["gpus"] in ("3", "5")  # one GPU per worker
@@ -371,6 +374,7 @@ def test_local_launcher_runs_one_job_per_gpu(tmp_path: Path, monkeypatch: pytest
     gpu_of_third = [e for e in env[:2] if e["gpus"] == env[2]["gpus"]][0]
     assert gpu_of_third["end"] <= env[2]["start"]  # the third run waited for its GPU to be free
     assert set(sweep.latest_jobs()) == {c.run_name for c in configs}
+    assert all(e["plan"] == {"grid": "t", "seeds": [0, 1, 2]} for e in env)  # what the grid promised each run
 
 
 @pytest.mark.slow
@@ -386,6 +390,8 @@ def test_local_launcher_runs_k_jobs_per_device(tmp_path: Path, monkeypatch: pyte
     env = [read_json(sweep.runs / c.run_name / "env.json") for c in configs]
     overlaps = lambda a, b: a["start"] < b["end"] and b["start"] < a["end"]  # noqa: E731
     assert overlaps(env[0], env[1]) and min(env[0]["end"], env[1]["end"]) <= env[2]["start"]
+    if "OMP_NUM_THREADS" not in os.environ:  # two jobs share the cores: each gets half of them as torch threads
+        assert {e["threads"] for e in env} == {str(max(1, (os.cpu_count() or 1) // 2))}
     with pytest.raises(ValueError, match="runs_per_gpu"):
         run_local(sweep, configs, gpus=[], runs_per_gpu=0)
 
@@ -633,3 +639,11 @@ def test_progress_prints_each_finished_epoch_with_the_launchs_eta(tmp_path: Path
     assert [line.split("  ")[1] for line in lines[1:]] == ["epoch 1/4", "epoch 2/4", "epoch 3/4", "epoch 4/4"]
     assert "1/2 runs done" in progress.status()
     assert [format_duration(s) for s in (45, 720, 7500)] == ["45 s", "12 min", "2 h 05 min"]
+
+
+def test_each_run_is_told_what_its_grid_promised() -> None:
+    grid = load_grid("demo")
+    plans = run_plans(grid, expand(grid, "/x/runs"))
+    assert plans["cifar10_small_cnn_at2_s1"] == {"grid": "demo", "seeds": [0, 1]}
+    assert plans["cifar10_small_cnn_at8_standin0.5_s0"] == {"grid": "demo", "seeds": [0]}  # the stand-in: one seed
+    assert len(plans) == 8

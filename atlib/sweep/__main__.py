@@ -11,7 +11,7 @@ from typing import Sequence
 from atlib.cli import command
 from atlib.config import TrainConfig
 from atlib.sweep.estimate import load_throughput
-from atlib.sweep.grid import Grid, SlurmOptions, builtin_grids, expand, load_grid, prepared_inputs, slurm_options
+from atlib.sweep.grid import Grid, SlurmOptions, builtin_grids, expand, load_grid, prepared_inputs, run_plans, slurm_options
 from atlib.sweep.jobs import SweepDir
 from atlib.sweep.launch import launch_local, require_slurm, submit_slurm, visible_gpus
 from atlib.sweep.prepare import prepare_inputs
@@ -102,7 +102,7 @@ def _launch(args: argparse.Namespace, grid: Grid, sweep: SweepDir, configs: list
     print(_launcher_plan(args.launcher, len(todo), options, sweep))
     if args.launcher == "slurm":
         sweep.start_launch(grid.info(), [c.run_name for c in configs], "slurm", dataclasses.asdict(options))
-        ids = submit_slurm(sweep, todo, options, grid.name)
+        ids = submit_slurm(sweep, todo, options, grid.name, run_plans(grid, configs))
         print(f"submitted {len(ids)} job(s): {ids[0]}{f' .. {ids[-1]}' if len(ids) > 1 else ''}; "
               f"follow with: python -m atlib.sweep --grid {args.grid} --out {sweep.out} --status")
         return 0

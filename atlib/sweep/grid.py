@@ -234,6 +234,18 @@ def expand(grid: Grid, runs_dir: str | Path) -> list[TrainConfig]:
     return list(runs.values())
 
 
+def run_plans(grid: Grid, configs: list[TrainConfig]) -> dict[str, dict[str, Any]]:
+    """What the grid promised each of its runs (``configs``, as :func:`expand` gives them), written into the run's
+    meta.json when it starts: ``{"grid": name, "seeds": [...]}``, the seeds the grid trains of the run's setting.
+    Analyses report missing seeds against this, never against a number of their own."""
+    from atlib.setting import Setting  # builds on atlib.config, like this module
+
+    seeds: dict[Any, set[int]] = {}
+    for config in configs:
+        seeds.setdefault(Setting.of(config), set()).add(config.seed)
+    return {c.run_name: {"grid": grid.name, "seeds": sorted(seeds[Setting.of(c)])} for c in configs}
+
+
 def _build(values: dict[str, Any], combo: Mapping[str, Any], prepared: Mapping[str, str]) -> TrainConfig:
     try:
         config = TrainConfig(**values)

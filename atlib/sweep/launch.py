@@ -16,14 +16,14 @@ import time
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import submitit
 
 from atlib.config import TrainConfig
 from atlib.store.runs import run_status
 from atlib.sweep.estimate import epoch_passes
-from atlib.sweep.grid import GRIDS_DIR, Grid, SlurmOptions
+from atlib.sweep.grid import GRIDS_DIR, Grid, SlurmOptions, run_plans
 from atlib.sweep.jobs import Job, SweepDir, log_tail
 from atlib.sweep.progress import LaunchProgress
 
@@ -39,10 +39,10 @@ class TrainJob(submitit.helpers.Checkpointable):
     then resumes from the run folder's checkpoint.
     """
 
-    def __call__(self, config: dict[str, Any]) -> str:
+    def __call__(self, config: dict[str, Any], plan: dict[str, Any] | None = None) -> str:
         from atlib.train import train  # torch is imported in the job, never in the launcher
 
-        return str(train(TrainConfig.from_dict(config)).path)
+        return str(train(TrainConfig.from_dict(config), plan=plan).path)
 
 
 class TrainPack(submitit.helpers.Checkpointable):
@@ -50,11 +50,12 @@ class TrainPack(submitit.helpers.Checkpointable):
     its own folder, checkpoint and resume; a requeued pack restarts all of them, and the finished
     ones return at once. Raises after all have ended if any failed."""
 
-    def __call__(self, configs: list[dict[str, Any]]) -> list[str]:
+    def __call__(self, configs: list[dict[str, Any]], plans: list[dict[str, Any] | None] | None = None) -> list[str]:
+        plans = plans or [None] * len(configs)
         if len(configs) == 1:
-            return [TrainJob()(configs[0])]
+            return [TrainJob()(configs[0], plans[0])]
         with ProcessPoolExecutor(max_workers=len(configs), mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = [pool.submit(TrainJob(), config) for config in configs]
+            futures = [pool.submit(TrainJob(), config, plan) for config, plan in zip(configs, plans)]
             outcomes = [(config, future.exception(), future) for config, future in zip(configs, futures)]
         failed = [f"{TrainConfig.from_dict(c).run_name}: {err!r}" for c, err, _ in outcomes if err is not None]
         if failed:
@@ -84,9 +85,11 @@ def require_slurm() -> None:
                                 "use --launcher local here")
 
 
-def submit_slurm(sweep: SweepDir, configs: Sequence[TrainConfig], options: SlurmOptions, name: str) -> list[str]:
-    """Submit ``configs`` as one Slurm job array, ``options.runs_per_gpu`` runs per job; returns the job
-    ids, one per run (runs packed together share one; recorded in sweep.json)."""
+def submit_slurm(sweep: SweepDir, configs: Sequence[TrainConfig], options: SlurmOptions, name: str,
+                 plans: Mapping[str, dict[str, Any]] | None = None) -> list[str]:
+    """Submit ``configs`` as one Slurm job array, ``options.runs_per_gpu`` runs per job, each run with its
+    ``plans`` entry (:func:`~atlib.sweep.grid.run_plans`); returns the job ids, one per run (runs packed
+    together share one; recorded in sweep.json)."""
     require_slurm()
     executor = submitit.AutoExecutor(folder=sweep.job_folder, cluster="slurm", slurm_max_num_timeout=options.max_requeues)
     executor.update_parameters(
@@ -97,7 +100,8 @@ def submit_slurm(sweep: SweepDir, configs: Sequence[TrainConfig], options: Slurm
     k = options.runs_per_gpu
     packs = [list(configs[i : i + k]) for i in range(0, len(configs), k)]
     with _atlib_importable():
-        jobs = executor.map_array(TrainPack(), [[c.to_dict() for c in pack] for pack in packs])
+        jobs = executor.map_array(TrainPack(), [[c.to_dict() for c in pack] for pack in packs],
+                                  [[(plans or {}).get(c.run_name) for c in pack] for pack in packs])
     ids = [job.job_id for job, pack in zip(jobs, packs) for _ in pack]
     sweep.add_jobs({c.run_name: job_id for c, job_id in zip(configs, ids)})
     return ids
@@ -133,8 +137,10 @@ def _cpu_threads(slots: int) -> Iterator[None]:
 
 
 def run_local(sweep: SweepDir, configs: Sequence[TrainConfig], gpus: Sequence[int], poll_s: float = 1.0,
-              echo: Callable[[str], None] = print, runs_per_gpu: int = 1) -> dict[str, str]:
-    """Run ``configs`` as submitit local jobs, ``runs_per_gpu`` at a time per GPU (or on the CPU, sharing its
+              echo: Callable[[str], None] = print, runs_per_gpu: int = 1,
+              plans: Mapping[str, dict[str, Any]] | None = None) -> dict[str, str]:
+    """Run ``configs`` as submitit local jobs (each with its ``plans`` entry, see
+    :func:`~atlib.sweep.grid.run_plans`), ``runs_per_gpu`` at a time per GPU (or on the CPU, sharing its
     cores), longest first so that the last to start is a short one, and wait for all of them, printing a line
     per finished epoch of any run (:class:`~atlib.sweep.progress.LaunchProgress`). Returns
     ``run name -> 'done' | 'failed'``."""
@@ -153,7 +159,7 @@ def run_local(sweep: SweepDir, configs: Sequence[TrainConfig], gpus: Sequence[in
                 for slot in [s for s in slots if s not in running][: len(queue)]:
                     config, gpu = queue.popleft(), slot[0]
                     executor.update_parameters(gpus_per_node=0 if gpu is None else 1, visible_gpus=() if gpu is None else (gpu,))
-                    job = executor.submit(TrainJob(), config.to_dict())
+                    job = executor.submit(TrainJob(), config.to_dict(), (plans or {}).get(config.run_name))
                     sweep.add_jobs({config.run_name: job.job_id})
                     running[slot] = (config, job)
                     echo(f"started {config.run_name} (job {job.job_id}{'' if gpu is None else f', GPU {gpu}'})")
@@ -175,10 +181,10 @@ def run_local(sweep: SweepDir, configs: Sequence[TrainConfig], gpus: Sequence[in
 def launch_local(sweep: SweepDir, grid: Grid, configs: Sequence[TrainConfig], todo: Sequence[TrainConfig],
                  gpus: Sequence[int] | None = None, runs_per_gpu: int = 1, echo: Callable[[str], None] = print) -> dict[str, str]:
     """Record a local launch of ``todo`` (runs of ``grid``, which expands to ``configs``) in sweep.json and run it
-    with :func:`run_local` on ``gpus`` (default: the visible ones; none: the CPU)."""
+    with :func:`run_local` on ``gpus`` (default: the visible ones; none: the CPU), each run told the grid's plan."""
     gpus = visible_gpus() if gpus is None else list(gpus)
     sweep.start_launch(grid.info(), [c.run_name for c in configs], "local", {"gpus": gpus})
-    return run_local(sweep, todo, gpus, echo=echo, runs_per_gpu=runs_per_gpu)
+    return run_local(sweep, todo, gpus, echo=echo, runs_per_gpu=runs_per_gpu, plans=run_plans(grid, list(configs)))
 
 
 def _finished(sweep: SweepDir, config: TrainConfig, job_id: str, echo: Callable[[str], None], status: str) -> str:

@@ -34,5 +34,5 @@ def final_metrics(config: TrainConfig, model: torch.nn.Module, data: RunData, cl
         from atlib.evaluate import evaluate_corruptions
 
         metrics["cifar_c"] = evaluate_corruptions(model, config.dataset, root=data.inputs["cifar_c_root"], device=device,
-                                                  batch_size=config.eval_batch_size)
+                                                  batch_size=config.eval_batch_size, progress=config.progress)
     return metrics
