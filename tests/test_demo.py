@@ -25,6 +25,7 @@ from atlib.config import PRESETS, TrainConfig
 from atlib.data.constants import CLASS_NAMES
 from atlib.demo import DemoSettings, demo_grid, format_summary, run_demo, settings_from_args, wilson_interval
 from atlib.notebooks import REPO_ROOT, repo_relative, report_notebooks
+from atlib.store.runs import load_run
 from atlib.sweep import expand, load_grid
 from fakeruns import make_run, random_probs
 
@@ -179,6 +180,7 @@ def test_quick_demo_runs_everything_and_a_rerun_redoes_nothing(small_cifar: Path
         assert metrics["cifar_c"]["missing"] == [] and metrics["cifar_c"]["seed_paper_mean"] == r["cifar_c"]
         assert metrics["neg_acc"] is not None and set(metrics["robust_acc"]) == {"8"}
         assert 0 <= r["clean_acc"] <= 1
+        assert load_run(REPO_ROOT / r["path"]).plan == {"grid": "quick", "seeds": [0]}  # what the grid promised it
         robust = r["robust_acc"]["8"]  # with the number of attacked images and its 95% interval
         assert robust["acc"] == metrics["robust_acc"]["8"] and robust["n"] == 50
         assert robust["interval"] == pytest.approx(list(wilson_interval(robust["acc"], 50)))

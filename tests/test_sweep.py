@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import shutil
 import signal
 import subprocess
 import sys
@@ -626,7 +627,8 @@ def test_progress_prints_each_finished_epoch_with_the_launchs_eta(tmp_path: Path
     assert progress.eta() is None and "ETA after the first epoch" in progress.status()
     progress.poll(nt)
     assert lines == []  # the epoch done before the launch is not reported again
-    make_run(runs, nt, random_probs(rng, 5, 10, 10), labels, complete=False)  # 2.5 epochs: epoch 2 ended
+    shutil.rmtree(runs / nt.run_name)  # the same run further on: 2.5 epochs, epoch 2 ended
+    make_run(runs, nt, random_probs(rng, 5, 10, 10), labels, complete=False)
     now[0] = 110.0
     progress.poll(nt)
     work = {c.run_name: epoch_passes(c) for c in (nt, at)}

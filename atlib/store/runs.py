@@ -76,6 +76,13 @@ class Run:
         return self.meta.get("inputs") or {"cifar_root": config.data_root, "neg_path": config.neg_path,
                                            "synthetic": None, "cifar_c_root": config.cifar_c_root}
 
+    @property
+    def plan(self) -> dict[str, Any] | None:
+        """What the grid that trained this run promised it (meta.json ``plan``: ``grid``, ``seeds``, written by the
+        sweep and the demo); None for a run trained on its own, whose missing seeds nobody can name."""
+        plan = self.meta.get("plan")
+        return dict(plan) if isinstance(plan, dict) else None
+
     @cached_property
     def dynamics(self) -> DynamicsStore | None:
         """Training-set statistics recorded during training (``dynamics/``), or None for a run without them

@@ -12,7 +12,7 @@ CLI: ``python -m atlib.train --dataset cifar10 --model resnet18 --method at --ep
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from atlib import progress
 from atlib.config import TrainConfig, resolve_device
@@ -30,9 +30,11 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'atlib.train' has no attribute {name!r}")
 
 
-def train(config: TrainConfig, *, force: bool = False) -> Run:
+def train(config: TrainConfig, *, force: bool = False, plan: Mapping[str, Any] | None = None) -> Run:
     """Train (or resume, or return the stored result of) the run ``config`` describes.
 
+    ``plan`` is what the grid that launched the run promised (``{"grid": name, "seeds": [...]}``, see
+    :func:`atlib.sweep.grid.run_plans`), kept in its meta.json so that analyses count missing seeds against it.
     Under ``torchrun`` every rank calls this; rank 0 alone writes the run folder.
     """
     import torch
@@ -64,7 +66,7 @@ def train(config: TrainConfig, *, force: bool = False) -> Run:
             if config.model_module is None and stored.get("model_module"):  # a resume imports the recorded module
                 config = config.replace(model_module=stored["model_module"])
                 import_model_module(config.model_module)
-            trainer = Trainer(config, run_dir, device, ddp, writer)
+            trainer = Trainer(config, run_dir, device, ddp, writer, plan=plan)
         except BaseException:
             if writer is not None:  # bad input found while setting up (data, probe size...): remove what this call made
                 writer.abort()

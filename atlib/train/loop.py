@@ -11,7 +11,7 @@ import platform
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import torch
@@ -73,8 +73,9 @@ class Trainer:
     (the main rank's; None on the others) writes the run folder ``run_dir``."""
 
     def __init__(self, config: TrainConfig, run_dir: Path, device: torch.device, ddp: Distributed,
-                 writer: RunWriter | None) -> None:
+                 writer: RunWriter | None, plan: Mapping[str, Any] | None = None) -> None:
         self.config, self.run_dir, self.device, self.ddp, self.writer = config, run_dir, device, ddp, writer
+        self.plan = plan  # a sweep's promise to this run (grid, seeds), for its meta.json
         self.state = load_run_state(run_dir)  # every rank resumes from it
         if writer is not None and self.state is not None:
             writer.check_checkpoint(self.state, synthetic=config.uses_synthetic)
@@ -301,7 +302,7 @@ class Trainer:
         meta = self.writer.meta
         cuda = self.device.type == "cuda"
         return self.writer.write_meta(
-            self.data.inputs, atlib_version=atlib.__version__, torch_version=torch.__version__, python=platform.python_version(),
+            self.data.inputs, plan=self.plan, atlib_version=atlib.__version__, torch_version=torch.__version__, python=platform.python_version(),
             device=torch.cuda.get_device_name(self.device) if cuda else platform.processor() or "cpu",
             world_size=self.ddp.world_size, git_commit=_git_commit(), precision=self.config.precision(self.device.type),
             memory_format="channels_last" if self.memory_format == torch.channels_last else "contiguous",
