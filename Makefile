@@ -4,6 +4,11 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The development layout keeps the data beside the repository; the library itself only searches
+# $ATLIB_DATA and ./data, so the Makefile points $ATLIB_DATA there when that folder exists.
+ifneq ($(wildcard ../shared/data),)
+export ATLIB_DATA ?= $(abspath ../shared/data)
+endif
 
 .PHONY: setup demo test test-fast docs browser-test benchmarks gpu-check
 

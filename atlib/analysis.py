@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from atlib import metrics
-from atlib.data.constants import CIFAR_C_COMMON, CIFAR_C_CORRUPTIONS, CLASS_NAMES
+from atlib.datasets import CIFAR_C_COMMON, CIFAR_C_CORRUPTIONS, DATASET_INFO, dataset_info
 from atlib.store.runs import Run, RunGroup, load_run
 from atlib.setting import SETTING_COLUMNS, method_info
 
@@ -194,7 +194,7 @@ def threshold_sweep(group: RunGroup, thresholds: Iterable[float] | None = None, 
 
 def dataset_class_names(dataset: str, num_classes: int) -> list[str]:
     """The dataset's class names, or class indices as text when the count does not match."""
-    names = CLASS_NAMES.get(dataset, ())
+    names = DATASET_INFO[dataset].classes if dataset in DATASET_INFO else ()
     return list(names) if len(names) == num_classes else [str(i) for i in range(num_classes)]
 
 
@@ -381,14 +381,14 @@ def split_rows(run: Run | RunGroup, split: str) -> np.ndarray:
 
 
 def eval_images(run: Run | RunGroup, split: str = "test") -> np.ndarray:
-    """uint8 (N, 32, 32, 3): the images behind a run's records, row for row.
+    """uint8 (N, S, S, 3), S the dataset's image size: the images behind a run's records, row for row.
 
     Reads the inputs the run recorded when it started (``Run.inputs``), so any process finds them,
     whatever its environment; loads them with ``atlib.data`` (imported here because its loaders may
     pull torch) and checks their labels against the recorded ones, so a moved or different dataset
     fails loudly instead of showing the wrong pictures.
     """
-    from atlib.data import load_cifar, load_cifar10_neg
+    from atlib.data import load_cifar10_neg, load_dataset
 
     run = run.runs[0] if isinstance(run, RunGroup) else run
     inputs = run.inputs
@@ -396,7 +396,7 @@ def eval_images(run: Run | RunGroup, split: str = "test") -> np.ndarray:
         images, labels = load_cifar10_neg(inputs["neg_path"])[:2]
     else:
         index = split_rows(run, split)
-        full = load_cifar(run.config.dataset, "test" if split == "test" else "train", inputs["cifar_root"])
+        full = load_dataset(run.config.dataset, "test" if split == "test" else "train", inputs["data_root"])
         images, labels = full.images[index], full.labels[index]
     recorded = run.labels(split)
     if len(labels) != len(recorded) or not np.array_equal(labels, recorded):
@@ -438,6 +438,11 @@ def describe_missing(groups: Sequence[RunGroup], datasets: Sequence[str] | None 
             notes.append(f"no AT runs for {dataset} at {', '.join(_eps_text(e) for e in lacking)}")
         if not any(g.config.uses_synthetic for g in mine):
             notes.append(f"no runs with synthesized data for {dataset}: Fig 5 shows original data only")
+        info = dataset_info(dataset)
+        if not info.has_neg:
+            notes.append(f"no NEG set exists for {info.title}: the NEG figures leave it out")
+        if not info.has_corrupted:
+            notes.append(f"no corrupted version (CIFAR-C) exists for {info.title}: the corruption figures leave it out")
     if len({g.config.model for g in groups}) > 1:
         notes.append(f"runs of several models ({', '.join(sorted({g.config.model for g in groups}))}): filter by `model`")
     wanted = None if seeds is None else (set(range(seeds)) if isinstance(seeds, int) else set(seeds))
@@ -456,8 +461,9 @@ def describe_missing(groups: Sequence[RunGroup], datasets: Sequence[str] | None 
         if g.num_points < 2:
             notes.append(f"{name}: only {g.num_points} record point; point categories need at least 2")
     by_gap = {
-        "CIFAR-10-NEG not recorded for": [g for g in groups if g.config.dataset == "cifar10" and not g.has("neg")],
+        "CIFAR-10-NEG not recorded for": [g for g in groups if dataset_info(g.config.dataset).has_neg and not g.has("neg")],
         "CIFAR-C not evaluated for": [g for g in groups if any(r.complete for r in g.runs)
+                                      and dataset_info(g.config.dataset).has_corrupted
                                       and not any(r.cifar_c for r in g.runs)],
         "robust accuracy not evaluated for": [g for g in groups if any(r.complete for r in g.runs)
                                               and not any(r.robust_acc for r in g.runs)],

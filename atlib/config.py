@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 
 from atlib import methods as method_table
-from atlib.data.constants import DATASETS
+from atlib.datasets import DATASET_INFO
 from atlib.methods import AWP_METHODS, BN_MODES, EXTERNAL, SOURCES
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ class TrainConfig:
     SGD (momentum 0.9), lr 0.1 decayed x0.1 at epochs 70 and 90, batch 128, weight decay 1e-4,
     120 epochs; AT uses PGD-10 with a random start."""
 
-    dataset: str = option("cifar10", "dataset to train on", choices=DATASETS)
+    dataset: str = option("cifar10", "dataset to train on (atlib.datasets)", choices=tuple(DATASET_INFO))
     model: str = option("resnet18", f"architecture: {', '.join(MODEL_NAMES)}, or a name registered with "
                                     "atlib.models.register_model (see model_module)")
     model_module: str | None = option(None, "a Python module (e.g. mylab.models) that registers models with "
@@ -133,9 +133,9 @@ class TrainConfig:
     deterministic: bool = option(False, "torch.use_deterministic_algorithms, for bitwise-reproducible GPU runs")
     eval_batch_size: int = option(1000, "batch size of recording and evaluation")
 
-    data_root: str | None = option(None, f"folder (or archive) holding CIFAR-10/100: {DATA_ROOT_RULE}")
-    neg_path: str | None = option(None, "CIFAR10_neg.npz (an error if missing); unset: searched like the data; "
-                                        "recorded only for cifar10")
+    data_root: str | None = option(None, f"folder (or archive) holding the dataset: {DATA_ROOT_RULE}")
+    neg_path: str | None = option(None, "CIFAR10_neg.npz (an error if missing); unset: looked for beside the data; "
+                                        "only for a dataset with a NEG set (cifar10)")
     cifar_c_root: str | None = option(None, "CIFAR-C evaluated at the end: a folder (released or generated), or auto to find "
                                             "it with the data search rule; unset: none")
     out_dir: str = option("outputs/runs", "folder holding the run folders")
@@ -162,8 +162,8 @@ class TrainConfig:
         if not DEVICE_PATTERN.fullmatch(self.device):
             raise ValueError(f"device must be auto, cpu, cuda or cuda:N (atlib trains on CPUs and NVIDIA GPUs), "
                              f"got {self.device!r}")
-        if self.dataset not in DATASETS:
-            raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
+        if self.dataset not in DATASET_INFO:  # read here, so that a dataset added to the table is valid at once
+            raise ValueError(f"dataset must be one of {', '.join(DATASET_INFO)} (atlib.datasets), got {self.dataset!r}")
         names = (*method_table.METHODS, EXTERNAL)  # read here, so that a method added to the table is valid at once
         if self.method not in names:
             raise ValueError(f"method must be one of {', '.join(names)} ('nt': natural, 'at': PGD adversarial training), "

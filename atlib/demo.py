@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from atlib.cli import command
-from atlib.config import TrainConfig, convert_fields
+from atlib.config import DATA_ROOT_RULE, TrainConfig, convert_fields
 from atlib.errors import AtlibError
 from atlib.notebooks import repo_relative, report_notebooks
 from atlib.store.io import atomic_path, write_json
@@ -46,7 +46,7 @@ class DemoSettings:
     grid: str = "demo"  # a built-in grid (demo, quick, study) or a grid file
     out: Path | None = None  # None: outputs/<grid name>
     notebooks: tuple[str, ...] | None = None  # None: every report notebook
-    data_root: str | None = None  # searched first; then $ATLIB_DATA, ./data (atlib.data.sources)
+    data_root: str | None = None  # the only place searched when given; else $ATLIB_DATA, ./data (atlib.data.sources)
     device: str = "auto"
     jobs: int | None = None  # runs trained at once (None: one per CPU core on the CPU, one per GPU)
     overrides: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields fixed for every run (text is converted)
@@ -160,7 +160,7 @@ def _summary(grid: Grid, sweep: SweepDir, runs: list[Any], prepared: dict[str, P
             "pick an image"} for path in sorted(sweep.figures.glob("*/explorer.html"))]
         + ([{"path": repo_relative(sweep.notebooks), "what": "the executed notebooks (JupyterLab), their figures in "
              + repo_relative(sweep.figures)}] if notebooks else []),
-        "data": {"cifar": inputs.get("cifar_root"), "neg": inputs.get("neg_path")},
+        "data": {"cifar": inputs.get("data_root"), "neg": inputs.get("neg_path")},
         "runs": [
             {"name": run.name, "label": run.label, "path": repo_relative(run.path), "clean_acc": run.clean_acc,
              "robust_acc": _robust(run), "neg_acc": run.neg_acc,
@@ -224,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="grid study: three seeds on 3,000 images, about 41 minutes on 2 cores")
     parser.add_argument("--out", type=Path, help="output folder (default outputs/<grid name>)")
     parser.add_argument("--notebooks", nargs="*", help="report notebooks to execute (default all; none: give the flag alone)")
-    parser.add_argument("--data-root", help="folder holding CIFAR-10, searched first (then $ATLIB_DATA, ./data)")
+    parser.add_argument("--data-root", help=f"folder (or archive) holding the dataset: {DATA_ROOT_RULE}")
     parser.add_argument("--device", default="auto", help="cpu, cuda, or auto (default)")
     parser.add_argument("--jobs", type=int, help="runs trained at once (default: one per CPU core, or one per GPU)")
     parser.add_argument("--set", nargs=2, action="append", default=[], metavar=("FIELD", "VALUE"),

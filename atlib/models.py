@@ -21,13 +21,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from atlib.config import MODEL_NAMES
+from atlib.datasets import dataset_info
 
-# Per-channel statistics of the training sets, in [0, 1] pixel units.
-CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
-CIFAR10_STD = (0.2470, 0.2435, 0.2616)
-CIFAR100_MEAN = (0.5071, 0.4865, 0.4409)
-CIFAR100_STD = (0.2673, 0.2564, 0.2762)
-NORMALIZATION = {"cifar10": (CIFAR10_MEAN, CIFAR10_STD), "cifar100": (CIFAR100_MEAN, CIFAR100_STD)}
 
 
 class Normalize(nn.Module):
@@ -247,7 +242,8 @@ def model_names() -> tuple[str, ...]:
 
 
 def build_model(name: str, num_classes: int, dataset: str = "cifar10") -> nn.Module:
-    """Build ``name`` for ``num_classes`` classes, normalizing [0, 1] inputs with ``dataset``'s statistics.
+    """Build ``name`` for ``num_classes`` classes, normalizing [0, 1] inputs with ``dataset``'s statistics
+    (``atlib.datasets``).
 
     The result is a :class:`Normalized` module: ``model.net`` is the bare network.
     """
@@ -256,9 +252,7 @@ def build_model(name: str, num_classes: int, dataset: str = "cifar10") -> nn.Mod
                          "atlib.models.register_model in a module named by model_module (--model-module)")
     if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 2:
         raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
-    if dataset not in NORMALIZATION:
-        raise ValueError(f"unknown dataset {dataset!r} for normalization: choose one of {', '.join(NORMALIZATION)}")
-    mean, std = NORMALIZATION[dataset]
+    mean, std = dataset_info(dataset).normalization
     return Normalized(Normalize(mean, std), _BUILDERS[name](int(num_classes)))
 
 

@@ -1,4 +1,4 @@
-"""DeviceLoader throughput, and optionally the cold/warm time of ``load_cifar``.
+"""DeviceLoader throughput, and optionally the cold/warm time of ``load_dataset``.
 
     python benchmarks/bench_loader.py [--device cuda] [--epochs 3] [--synthetic 0.5] [--cifar-root DIR]
 
@@ -10,7 +10,7 @@ that queued GPU work is really done when the clock stops. ``--synthetic F`` mixe
 ``SYNTHETIC_ON_DEVICE_MAX_BYTES``, so this times the host-memmap path: each batch's synthetic
 rows are read from the memmap on the host and copied to the device.
 
-``--cifar-root DIR`` also times ``load_cifar('cifar10', 'train', DIR)`` twice with a fresh cache:
+``--cifar-root DIR`` also times ``load_dataset('cifar10', 'train', DIR)`` twice with a fresh cache:
 the first call finds, extracts and decodes the source; the second reads the cached ``.npy``.
 """
 
@@ -28,7 +28,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from atlib.data import DeviceLoader, ImageSet, load_cifar  # noqa: E402
+from atlib.data import DeviceLoader, ImageSet, load_dataset  # noqa: E402
 
 
 def time_epochs(loader: DeviceLoader, epochs: int, device: torch.device) -> float:
@@ -63,9 +63,9 @@ def time_cifar(root: str) -> None:
         os.environ["ATLIB_CACHE"] = cache
         for attempt in ("first (extract + decode)", "second (cached .npy)"):
             start = time.perf_counter()
-            images, labels, _ = load_cifar("cifar10", "train", root=root)
+            images, labels, _ = load_dataset("cifar10", "train", root=root)
             images.sum(axis=0)  # touch every byte, as copying to the device would
-            print(f"load_cifar cifar10 train, {attempt}: {time.perf_counter() - start:.2f} s ({len(labels)} images)")
+            print(f"load_dataset cifar10 train, {attempt}: {time.perf_counter() - start:.2f} s ({len(labels)} images)")
 
 
 def main() -> None:
@@ -74,7 +74,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs after one warm-up (default 3)")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--synthetic", type=float, default=0.0, help="also mix a 1M-row host memmap at this fraction")
-    parser.add_argument("--cifar-root", default=None, help="also time cold and cached load_cifar from this folder")
+    parser.add_argument("--cifar-root", default=None, help="also time cold and cached load_dataset from this folder")
     args = parser.parse_args()
 
     device = torch.device(args.device)

@@ -3,7 +3,7 @@ img/s per method (NT, AT, TRADES, MART, FGSM-RS, AWP, EMA), what recording costs
 CIFAR-10-NEG, the training probe) as a share of a 50,000-image epoch, and what the per-example training
 statistics cost (``record_train``, ``record_train_clean``) as a share of the step.
 
-Real CIFAR-10 (``--data``, else ``$ATLIB_DATA``, ``./data``, ``../shared/data``). Prints tables and writes
+Real CIFAR-10 (``--data``, else ``$ATLIB_DATA``, then ``./data``). Prints tables and writes
 ``outputs/benchmarks/train.json``, which ``python -m atlib.sweep --dry-run`` reads for its GPU-hour
 estimate. On a GPU the fuller acceptance check is ``benchmarks/gpu_check.py``.
 

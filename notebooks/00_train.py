@@ -27,7 +27,7 @@
 
 # %% tags=["parameters"]
 preset = "demo"  # a key of atlib.config.PRESETS (e.g. "demo", "paper"), or None for the paper's defaults
-overrides = {}  # any TrainConfig field -> value, e.g. {"method": "at", "epsilon_255": 8, "data_root": "../shared/data"}
+overrides = {}  # any TrainConfig field -> value, e.g. {"method": "at", "epsilon_255": 8, "data_root": "data"}
 force = False  # True: discard a stored run of the same name and train again
 output_dir = "outputs/figures/00_train"  # where the figure is saved (HTML and PNG)
 

@@ -22,8 +22,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def shared_data_dir() -> Path | None:
-    """The real data folder: ``$ATLIB_DATA``, else ``../shared/data`` beside the repo."""
-    candidate = Path(os.environ.get("ATLIB_DATA", REPO.parent / "shared" / "data"))
+    """The real data folder: ``$ATLIB_DATA`` (the Makefile sets it to ``../shared/data`` beside the repo
+    when that folder exists), else that folder itself for a bare ``pytest``."""
+    candidate = Path(os.environ.get("ATLIB_DATA") or REPO.parent / "shared" / "data")
     return candidate if candidate.is_dir() else None
 
 
@@ -57,8 +58,7 @@ def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def no_shared_data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """atlib's search rule ends with ../shared/data beside the repository, which holds the real data on
-    development machines and in CI: tests of "not found" point that last place at an empty folder."""
-    import atlib.data.sources
-
-    monkeypatch.setattr(atlib.data.sources, "SHARED_DATA", tmp_path / "no-shared-data")
+    """Without an explicit root atlib searches $ATLIB_DATA, which points at the real data on development
+    machines and in CI, then ./data: tests of "not found" clear the variable and work in an empty folder."""
+    monkeypatch.delenv("ATLIB_DATA", raising=False)
+    monkeypatch.chdir(tmp_path)

@@ -137,7 +137,7 @@ def test_records_are_fp32_under_bf16_autocast(tiny_root: Path, tmp_path: Path) -
     assert run.meta["memory_format"] == "channels_last"
     from atlib import data as atdata
 
-    test = atdata.load_cifar("cifar10", "test", root=tiny_root)
+    test = atdata.load_dataset("cifar10", "test", root=tiny_root)
     fp32 = predict_proba(load_trained_model(run.path), test.images).numpy()
     recorded = run.probs("test")[-1].astype(np.float32)
     np.testing.assert_allclose(recorded, fp32, rtol=2**-10, atol=2**-24 * 2)  # float16 rounding only
@@ -153,14 +153,15 @@ def real_model_and_rows(shared_data: Path) -> tuple[nn.Module, torch.Tensor, tor
     from atlib import data as atdata
     from atlib.data import DeviceLoader
     from atlib.evaluate.robust import robust_rows
-    from atlib.models import NORMALIZATION, Normalize, Normalized, SmallCNN
+    from atlib.datasets import DATASET_INFO
+    from atlib.models import Normalize, Normalized, SmallCNN
     from atlib.subsets import balanced_subset
 
     torch.manual_seed(0)
-    train_set = atdata.load_cifar("cifar10", "train", root=shared_data)
+    train_set = atdata.load_dataset("cifar10", "train", root=shared_data)
     rows = balanced_subset(train_set.labels, 5000)
     train_set = atdata.ImageSet(train_set.images[rows], train_set.labels[rows], train_set.classes)
-    model = Normalized(Normalize(*NORMALIZATION["cifar10"]), SmallCNN(10, widths=(8, 16, 32))).to(memory_format=torch.channels_last)
+    model = Normalized(Normalize(*DATASET_INFO["cifar10"].normalization), SmallCNN(10, widths=(8, 16, 32))).to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
     loader = DeviceLoader(train_set, 128, train=True, seed=0)
     model.train()
@@ -170,7 +171,7 @@ def real_model_and_rows(shared_data: Path) -> tuple[nn.Module, torch.Tensor, tor
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-    test = atdata.load_cifar("cifar10", "test", root=shared_data)
+    test = atdata.load_dataset("cifar10", "test", root=shared_data)
     rows = robust_rows(test.labels, 1000)
     x = (torch.from_numpy(test.images[rows]).permute(0, 3, 1, 2).float() / 255).contiguous(memory_format=torch.channels_last)
     return model.eval(), x, torch.from_numpy(test.labels[rows]).long()

@@ -74,7 +74,7 @@ def test_registry_holds_the_19_released_files_in_canonical_order() -> None:
     assert tuple(CORRUPTIONS) == NAMES
     assert set(PARAMS) == set(NAMES) and all(len(PARAMS[n]) == 5 for n in NAMES)
     if HAS_DATA_LAYER:
-        from atlib.data.constants import CIFAR_C_CORRUPTIONS
+        from atlib.datasets import CIFAR_C_CORRUPTIONS
 
         assert tuple(CORRUPTIONS) == CIFAR_C_CORRUPTIONS
 
@@ -419,7 +419,7 @@ def test_generation_split_into_blocks_writes_what_one_call_returns(images: np.nd
 @pytest.mark.skipif(not HAS_DATA_LAYER, reason="atlib.data is not importable yet")
 def test_cli_end_to_end_from_an_image_folder(images: np.ndarray, tmp_path: Path) -> None:
     from atlib.corruptions.__main__ import main
-    from atlib.data import load_cifar
+    from atlib.data import load_dataset
 
     root = tmp_path / "data"
     for k, image in enumerate(images[:10]):
@@ -431,7 +431,7 @@ def test_cli_end_to_end_from_an_image_folder(images: np.ndarray, tmp_path: Path)
         ["--dataset", "cifar10", "--out", str(out), "--root", str(root),
          "--corruptions", "contrast, pixelate", "--workers", "1", "--limit", "8"]
     ) == 0  # fmt: skip
-    loaded = load_cifar("cifar10", "test", root)
+    loaded = load_dataset("cifar10", "test", root)
     for name in ("contrast", "pixelate"):
         rows, labels = read_back(out, name, 2)
         assert np.array_equal(rows, corrupt(np.asarray(loaded.images[:8]), name, 2))

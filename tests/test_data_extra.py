@@ -12,15 +12,13 @@ import pytest
 
 import atlib.data.npzmap as npzmap
 from atlib.data import (
-    CIFAR_C_COMMON,
-    CIFAR_C_CORRUPTIONS,
-    CLASS_NAMES,
     load_cifar10_neg,
     load_cifar_c,
     load_synthetic,
     validate_image_set,
 )
 from atlib.data.cache import cache_dir
+from atlib.datasets import CIFAR_C_COMMON, CIFAR_C_CORRUPTIONS, DATASET_INFO
 
 REPO = Path(__file__).resolve().parents[1]
 ROW = 32 * 32 * 3
@@ -118,7 +116,16 @@ def test_compressed_file_is_converted_once_in_chunks(tmp_path: Path, monkeypatch
 def test_synthetic_wrong_keys_names_the_format(tmp_path: Path) -> None:
     np.savez(tmp_path / "gen.npz", x=pattern(0, 3), y=np.zeros(3, int))
     with pytest.raises(ValueError, match=r"'image' uint8 \(N, 32, 32, 3\) and 'label'.*found keys \['x', 'y'\]"):
+        load_synthetic(tmp_path / "gen.npz", image_size=32)
+    with pytest.raises(ValueError, match=r"'image' uint8 \(N, S, S, 3\)"):
         load_synthetic(tmp_path / "gen.npz")
+
+
+def test_synthetic_images_must_have_the_datasets_size(tmp_path: Path) -> None:
+    np.savez(tmp_path / "gen.npz", image=np.zeros((4, 16, 16, 3), np.uint8), label=np.arange(4))
+    assert load_synthetic(tmp_path / "gen.npz", image_size=16).images.shape == (4, 16, 16, 3)
+    with pytest.raises(ValueError, match=r"\(N, 32, 32, 3\).*images are uint8 \(4, 16, 16, 3\)"):
+        load_synthetic(tmp_path / "gen.npz", image_size=32)
 
 
 @pytest.mark.parametrize(("images", "labels", "message"), [
@@ -133,7 +140,7 @@ def test_synthetic_wrong_keys_names_the_format(tmp_path: Path) -> None:
 def test_synthetic_bad_contents(images: np.ndarray, labels: np.ndarray, message: str, tmp_path: Path) -> None:
     np.savez(tmp_path / "gen.npz", image=images, label=labels)
     with pytest.raises(ValueError, match=message) as err:
-        load_synthetic(tmp_path / "gen.npz", num_classes=10)
+        load_synthetic(tmp_path / "gen.npz", num_classes=10, image_size=32)
     assert "'image' uint8 (N, 32, 32, 3)" in str(err.value) and str(tmp_path / "gen.npz") in str(err.value)
 
 
@@ -167,7 +174,7 @@ def test_cifar_c_severity_blocks(tmp_path: Path) -> None:
         images, labels, classes = load_cifar_c("cifar10", "fog", s, root=tmp_path)
         assert np.array_equal(images, written["fog"][(s - 1) * n : s * n])
         assert labels.dtype == np.int64 and np.array_equal(labels, pattern_labels(n))
-        assert classes == CLASS_NAMES["cifar10"]
+        assert classes == DATASET_INFO["cifar10"].classes
     everything = load_cifar_c("cifar10", "contrast", root=tmp_path)
     assert isinstance(everything.images, np.memmap) and np.array_equal(everything.images, written["contrast"])
     assert np.array_equal(everything.labels, np.tile(pattern_labels(n), 5))
@@ -176,7 +183,7 @@ def test_cifar_c_severity_blocks(tmp_path: Path) -> None:
 def test_cifar_c_folder_itself_as_root_and_env_search(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     written = write_cifar_c(tmp_path / "CIFAR-100-C", 10)
     direct = load_cifar_c("cifar100", "fog", 2, root=tmp_path / "CIFAR-100-C")
-    assert np.array_equal(direct.images, written["fog"][10:20]) and direct.classes == CLASS_NAMES["cifar100"]
+    assert np.array_equal(direct.images, written["fog"][10:20]) and direct.classes == DATASET_INFO["cifar100"].classes
     monkeypatch.chdir(tmp_path / "CIFAR-100-C")  # ./data does not exist here
     monkeypatch.setenv("ATLIB_DATA", str(tmp_path))
     assert np.array_equal(load_cifar_c("cifar100", "fog", 5).images, written["fog"][40:])
@@ -235,7 +242,7 @@ def test_neg_from_folder_and_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     np.savez(tmp_path / "CIFAR10_neg.npz", data=pattern(0, 20), labels=pattern_labels(20))
     images, labels, classes = load_cifar10_neg(tmp_path)
     assert np.array_equal(images, pattern(0, 20)) and np.array_equal(labels, pattern_labels(20))
-    assert classes == CLASS_NAMES["cifar10"]
+    assert classes == DATASET_INFO["cifar10"].classes
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("ATLIB_DATA", raising=False)
     with pytest.raises(FileNotFoundError, match=r"(?s)CIFAR10_neg.npz not found in:.*data.*ATLIB_DATA"):

@@ -22,7 +22,7 @@ import yaml
 from PIL import Image
 
 from atlib.config import PRESETS, TrainConfig
-from atlib.data.constants import CLASS_NAMES
+from atlib.datasets import DATASET_INFO
 from atlib.demo import DemoSettings, demo_grid, format_summary, run_demo, settings_from_args, wilson_interval
 from atlib.notebooks import REPO_ROOT, repo_relative, report_notebooks
 from atlib.store.runs import load_run
@@ -153,7 +153,7 @@ def small_cifar(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         images, labels = npz["data"], npz["labels"]
     for split, rows in (("train", slice(0, TRAIN_ROWS)), ("test", slice(TRAIN_ROWS, None))):
         for k, (image, label) in enumerate(zip(images[rows], labels[rows])):
-            folder = root / split / CLASS_NAMES["cifar10"][label]
+            folder = root / split / DATASET_INFO["cifar10"].classes[label]
             folder.mkdir(parents=True, exist_ok=True)
             Image.fromarray(image).save(folder / f"{k:04d}.png")
     os.symlink(shared_data / "CIFAR10_neg.npz", root / "CIFAR10_neg.npz")
@@ -199,10 +199,10 @@ def test_quick_demo_runs_everything_and_a_rerun_redoes_nothing(small_cifar: Path
         assert npz["image"].shape == (200, 32, 32, 3) and npz["image"].dtype == np.uint8
         assert npz["label"].dtype == np.int64 and np.bincount(npz["label"]).tolist() == [20] * 10
         standin_images = npz["image"]
-    from atlib.data import load_cifar
+    from atlib.data import load_dataset
     from atlib.subsets import balanced_subset
 
-    train = load_cifar("cifar10", "train", small_cifar)
+    train = load_dataset("cifar10", "train", small_cifar)
     used = {image.tobytes() for image in train.images[balanced_subset(train.labels, 200)]}
     assert not used & {image.tobytes() for image in standin_images}  # disjoint from the training subset
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from atlib.data import CIFAR_C_COMMON, CIFAR_C_CORRUPTIONS
+from atlib.datasets import CIFAR_C_COMMON, CIFAR_C_CORRUPTIONS
 from atlib.evaluate import add_cifar_c_metrics, cifar_c_source, evaluate_corruptions
 
 N = 20  # images per severity block

@@ -23,7 +23,7 @@ from PIL import Image
 from atlib import explorer
 from atlib.plots import profiles
 from atlib.config import TrainConfig
-from atlib.data.constants import CLASS_NAMES
+from atlib.datasets import DATASET_INFO
 from atlib.explorer import export, gallery
 from atlib.explorer.__main__ import main
 from atlib.explorer.charts import compile_spec
@@ -70,7 +70,7 @@ def write_image_folder(root: Path) -> np.ndarray:
     """A CIFAR-10 ImageFolder test split with 3 images per class; returns them in ImageFolder order."""
     rng = np.random.default_rng(123)
     images = rng.integers(0, 256, (C * PER_CLASS_FULL, 32, 32, 3), dtype=np.uint8)
-    for c, name in enumerate(CLASS_NAMES["cifar10"]):
+    for c, name in enumerate(DATASET_INFO["cifar10"].classes):
         folder = root / "test" / name
         folder.mkdir(parents=True)
         for k in range(PER_CLASS_FULL):
@@ -210,10 +210,10 @@ def test_vega_draws_the_picked_image_under_each_group(ex, fixture):
         mean = reference(fixture["probs"][method])["mean"][:, row]  # (T, C)
         drawn = drawn_profile(panel(ex.spec, g)).sort_values(["epoch", "stack_order"])
         assert len(drawn) == T * C
-        by_name = {name: i for i, name in enumerate(CLASS_NAMES["cifar10"])}
+        by_name = {name: i for i, name in enumerate(DATASET_INFO["cifar10"].classes)}
         classes = drawn["class_name"].map(by_name).to_numpy()
         np.testing.assert_allclose(drawn["probability"], mean[(drawn["epoch"].to_numpy() - 1).astype(int), classes], atol=5.1e-4)
-        assert set(drawn.loc[drawn["stack_order"] == -1, "class_name"]) == {CLASS_NAMES["cifar10"][LABELS[row]]}
+        assert set(drawn.loc[drawn["stack_order"] == -1, "class_name"]) == {DATASET_INFO["cifar10"].classes[LABELS[row]]}
 
 
 def test_a_slider_move_swaps_only_the_data_of_the_one_compiled_spec(ex, fixture):
@@ -307,7 +307,7 @@ def test_gallery_shows_category_examples_under_both_numbers(fixture):
     rows = examples["record row"].to_numpy()
     assert list(examples["category"]) == list(nt["categories"][rows]) and set(examples["category"]) == set(CATEGORIES)
     np.testing.assert_array_equal(examples["CIFAR-10 test index"], TEST_INDEX[rows])
-    assert list(examples["class"]) == [CLASS_NAMES["cifar10"][c] for c in LABELS[rows]]
+    assert list(examples["class"]) == [DATASET_INFO["cifar10"].classes[c] for c in LABELS[rows]]
     np.testing.assert_allclose(examples["total drop"], nt["drop"][rows], atol=1e-6)
     assert list(gallery.category_examples(data, per_category=2, seed=0)["record row"]) == list(rows)  # the seed fixes the picks
 
@@ -384,7 +384,7 @@ def probe_fixture(tmp_path_factory: pytest.TempPathFactory) -> dict:
     write_image_folder(base / "data")
     rng = np.random.default_rng(7)
     train = rng.integers(0, 256, (C * PER_CLASS_FULL, 32, 32, 3), dtype=np.uint8)
-    for c, name in enumerate(CLASS_NAMES["cifar10"]):
+    for c, name in enumerate(DATASET_INFO["cifar10"].classes):
         (base / "data" / "train" / name).mkdir(parents=True)
         for k in range(PER_CLASS_FULL):
             Image.fromarray(train[c * PER_CLASS_FULL + k]).save(base / "data" / "train" / name / f"{k:04d}.png")

@@ -20,7 +20,8 @@ from atlib.evaluate.__main__ import main as evaluate_main
 from atlib.evaluate.accuracy import predict_proba
 from atlib.evaluate.external import checkpoint_series, record_checkpoints
 from atlib.evaluate.trained import load_trained_model
-from atlib.models import NORMALIZATION, build_model, load_external
+from atlib.datasets import DATASET_INFO
+from atlib.models import build_model, load_external
 from atlib.store.runs import group_seeds, load_runs
 from tinydata import CLASSES
 
@@ -165,7 +166,7 @@ def test_preact_layout_round_trip_with_normalization(tmp_path: Path, container: 
     _randomize_bn(original, 2)
     original.eval()
     torch.save({container: _preact_external(original.net.state_dict(), (2, 2, 2, 2))}, tmp_path / "p.pt")
-    model = load_external(tmp_path / "p.pt", "preact_resnet18", normalize=NORMALIZATION["cifar10"])
+    model = load_external(tmp_path / "p.pt", "preact_resnet18", normalize=DATASET_INFO["cifar10"].normalization)
     with torch.no_grad():
         torch.testing.assert_close(model(_images()), original(_images()))
 
@@ -173,7 +174,7 @@ def test_preact_layout_round_trip_with_normalization(tmp_path: Path, container: 
 def test_atlib_checkpoints_load_and_their_normalization_is_checked(tmp_path: Path) -> None:
     original = build_model("small_cnn", 10, "cifar10").eval()
     torch.save({"model": original.state_dict(), "position": {"epoch": 1}}, tmp_path / "checkpoint.pt")
-    model = load_external(tmp_path / "checkpoint.pt", "small_cnn", normalize=NORMALIZATION["cifar10"])
+    model = load_external(tmp_path / "checkpoint.pt", "small_cnn", normalize=DATASET_INFO["cifar10"].normalization)
     with torch.no_grad():
         assert torch.equal(model(_images()), original(_images()))
     with pytest.raises(ValueError, match=r"trained with input normalization mean=\[0\.491"):
@@ -228,12 +229,12 @@ def series(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[nn.Modu
 
 
 def _test_images(root: Path) -> np.ndarray:
-    """The ImageFolder's test images in load_cifar's order (class, then file name)."""
+    """The ImageFolder's test images in load_dataset's order (class, then file name)."""
     return np.stack([np.asarray(Image.open(p)) for c in CLASSES for p in sorted((root / "test" / c).glob("*.png"))])
 
 
 def _record(series_folder: Path, root: Path, out: Path, **kw):
-    return record_checkpoints(str(series_folder / "epoch_*.pt"), "small_cnn", NORMALIZATION["cifar10"], "cifar10",
+    return record_checkpoints(str(series_folder / "epoch_*.pt"), "small_cnn", DATASET_INFO["cifar10"].normalization, "cifar10",
                               out_dir=out, data_root=str(root), n=20, eps_255=(8.0,), pgd_steps=2, batch_size=64,
                               progress=False, **kw)
 
@@ -277,7 +278,7 @@ def test_interrupted_recording_resumes_to_the_same_records(tiny_root: Path, seri
     assert np.array_equal(resumed.probs("test"), whole.probs("test")) and resumed.num_points == 3
     assert resumed.metrics["robust_acc"] == whole.metrics["robust_acc"]
     with pytest.raises(ValueError, match="(?s)holds a recording of other settings.*robust_eval_n: stored 20, given 10"):
-        record_checkpoints(str(folder / "epoch_*.pt"), "small_cnn", NORMALIZATION["cifar10"], out_dir=tmp_path / "a",
+        record_checkpoints(str(folder / "epoch_*.pt"), "small_cnn", DATASET_INFO["cifar10"].normalization, out_dir=tmp_path / "a",
                            data_root=str(tiny_root), n=10, pgd_steps=2, progress=False)
 
 
@@ -323,7 +324,7 @@ def test_cli_evaluates_one_checkpoint_into_json(tiny_root: Path, series: tuple[P
     labels = np.repeat(np.arange(10), 8)
     clean = float((predict_proba(models[1], test_images).argmax(1).numpy() == labels).mean())
     assert result["clean_acc"] == pytest.approx(clean)
-    assert result["arch"] == "small_cnn" and result["normalize"] == [list(NORMALIZATION["cifar10"][0]), list(NORMALIZATION["cifar10"][1])]
+    assert result["arch"] == "small_cnn" and result["normalize"] == [list(DATASET_INFO["cifar10"].normalization[0]), list(DATASET_INFO["cifar10"].normalization[1])]
     assert result["robust_eval"]["n"] == 20 and set(result["robust_acc"]) == {"8"} and result["neg_acc"] is not None
     assert "clean accuracy" in capsys.readouterr().out
     # This checkpoint expects CIFAR-10 normalization: --no-normalize is refused with the reason.

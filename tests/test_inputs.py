@@ -3,22 +3,54 @@ from any process, and a synthesized set is identified by its content, not its pa
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from atlib.data.sources import SHARED_DATA, candidate_roots, content_hash
-from tinydata import tiny_config
+from atlib.data.sources import candidate_roots, content_hash
+from tinydata import REPO, tiny_config
 
 
-def test_one_search_rule_ends_with_the_shared_data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_search_rule_is_an_explicit_root_alone_else_env_then_dot_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ATLIB_DATA", str(tmp_path / "env"))
     monkeypatch.chdir(tmp_path)
-    roots = candidate_roots(tmp_path / "explicit")
-    assert [r.path for r in roots] == [tmp_path / "explicit", tmp_path / "env", tmp_path / "data", SHARED_DATA]
-    assert [r.origin for r in roots][-1] == "../shared/data beside the repository"
+    assert [r.path for r in candidate_roots(tmp_path / "explicit")] == [tmp_path / "explicit"]
+    assert [(r.path, r.origin) for r in candidate_roots(None)] == [(tmp_path / "env", "$ATLIB_DATA"), (tmp_path / "data", "./data")]
+    monkeypatch.delenv("ATLIB_DATA")
+    assert [r.path for r in candidate_roots(None)] == [tmp_path / "data"]
+
+
+def test_the_library_knows_no_development_folder() -> None:
+    """The development layout (../shared/data beside the repository) comes from the Makefile, not from atlib."""
+    sources = [p for p in (REPO / "atlib").rglob("*.py")]
+    assert sources
+    for path in sources:
+        text = path.read_text()
+        assert "SHARED_DATA" not in text and "shared/data" not in text and '"shared" / "data"' not in text, path
+    makefile = (REPO / "Makefile").read_text()
+    assert "ifneq ($(wildcard ../shared/data),)" in makefile and "export ATLIB_DATA ?= $(abspath ../shared/data)" in makefile
+
+
+def test_the_makefile_supplies_the_development_folder_only_when_it_exists(tmp_path: Path) -> None:
+    """`make` from a fresh clone finds ../shared/data with no variable set; an explicit $ATLIB_DATA wins."""
+    clone = tmp_path / "repo"
+    clone.mkdir()
+    (clone / "Makefile").write_text((REPO / "Makefile").read_text() + "\nshow-data:\n\t@echo \"data=$$ATLIB_DATA\"\n")
+    env = {k: v for k, v in os.environ.items() if k != "ATLIB_DATA"}
+
+    def make(**extra: str) -> str:
+        done = subprocess.run(["make", "-s", "-C", str(clone), "show-data"], env={**env, **extra},
+                              capture_output=True, text=True, check=True)
+        return done.stdout.strip()
+
+    assert make() == "data="
+    (tmp_path / "shared" / "data").mkdir(parents=True)
+    assert make() == f"data={tmp_path / 'shared' / 'data'}"
+    assert make(ATLIB_DATA="/elsewhere") == "data=/elsewhere"
 
 
 @pytest.mark.slow
@@ -33,7 +65,7 @@ def test_a_run_trained_with_atlib_data_is_analysed_without_it(tiny_root: Path, t
     monkeypatch.setenv("ATLIB_DATA", str(tiny_root))
     config = tiny_config(tiny_root, tmp_path / "runs", epochs=1, data_root=None, neg_path=None)
     run = train(config)
-    assert run.meta["inputs"] == {"cifar_root": str(tiny_root.resolve()), "neg_path": str((tiny_root / "CIFAR10_neg.npz").resolve()),
+    assert run.meta["inputs"] == {"data_root": str(tiny_root.resolve()), "neg_path": str((tiny_root / "CIFAR10_neg.npz").resolve()),
                                   "synthetic": None, "cifar_c_root": None}
     monkeypatch.delenv("ATLIB_DATA")
     monkeypatch.chdir(tmp_path)

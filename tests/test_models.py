@@ -6,15 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from atlib.models import (
-    CIFAR10_MEAN,
-    CIFAR10_STD,
-    CIFAR100_MEAN,
-    CIFAR100_STD,
-    MODEL_NAMES,
-    NORMALIZATION,
-    build_model,
-)
+from atlib.datasets import DATASET_INFO
+from atlib.models import MODEL_NAMES, build_model
+
+# The training sets' per-channel statistics as published.
+STANDARD_STATS = {
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+    "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
+}
 
 LIGHT_MODELS = ("resnet18", "preact_resnet18", "small_cnn")
 
@@ -33,10 +32,9 @@ def test_output_shape(name: str) -> None:
     assert torch.isfinite(out).all()
 
 
-@pytest.mark.parametrize(
-    ("dataset", "mean", "std"), [("cifar10", CIFAR10_MEAN, CIFAR10_STD), ("cifar100", CIFAR100_MEAN, CIFAR100_STD)]
-)
-def test_model_normalizes_its_input(dataset: str, mean: tuple, std: tuple) -> None:
+@pytest.mark.parametrize("dataset", sorted(STANDARD_STATS))
+def test_model_normalizes_its_input(dataset: str) -> None:
+    mean, std = STANDARD_STATS[dataset]
     model = build_model("small_cnn", 10, dataset=dataset).eval()
     x = _images(4)
     m = torch.tensor(mean).view(1, 3, 1, 1)
@@ -48,18 +46,16 @@ def test_model_normalizes_its_input(dataset: str, mean: tuple, std: tuple) -> No
 
 
 def test_normalization_constants_are_the_standard_values() -> None:
-    assert NORMALIZATION["cifar10"] == (CIFAR10_MEAN, CIFAR10_STD)
-    assert NORMALIZATION["cifar100"] == (CIFAR100_MEAN, CIFAR100_STD)
-    assert CIFAR10_MEAN == pytest.approx((0.4914, 0.4822, 0.4465), abs=1e-4)
-    assert CIFAR10_STD == pytest.approx((0.2470, 0.2435, 0.2616), abs=1e-3)
-    assert CIFAR100_MEAN == pytest.approx((0.5071, 0.4865, 0.4409), abs=1e-4)
-    assert CIFAR100_STD == pytest.approx((0.2673, 0.2564, 0.2762), abs=1e-3)
+    assert set(STANDARD_STATS) == set(DATASET_INFO)
+    for name, (mean, std) in STANDARD_STATS.items():
+        assert DATASET_INFO[name].mean == pytest.approx(mean, abs=1e-4)
+        assert DATASET_INFO[name].std == pytest.approx(std, abs=1e-3)
 
 
 def test_normalization_buffers_are_saved_not_trained() -> None:
     model = build_model("small_cnn", 10, dataset="cifar100")
     state = model.state_dict()
-    assert torch.equal(state["normalize.mean"].flatten(), torch.tensor(CIFAR100_MEAN))
+    assert torch.equal(state["normalize.mean"].flatten(), torch.tensor(DATASET_INFO["cifar100"].mean))
     assert not any(p is model.normalize.mean or p is model.normalize.std for p in model.parameters())
 
 

@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from atlib.config import TrainConfig
-from atlib.data.constants import CIFAR_C_CORRUPTIONS, CLASS_NAMES
+from atlib.datasets import CIFAR_C_CORRUPTIONS, DATASET_INFO
 from atlib.notebooks import (
     NotebookError, available_notebooks, load_notebook, notebook_parameters, parse_value, resolve_notebook, run_notebook,
 )
@@ -44,7 +44,7 @@ def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("tiny_cifar")
     rng = np.random.default_rng(0)
     for split, per_class in (("train", 16), ("test", PER_CLASS)):
-        for c, name in enumerate(CLASS_NAMES["cifar10"]):
+        for c, name in enumerate(DATASET_INFO["cifar10"].classes):
             folder = root / split / name
             folder.mkdir(parents=True)
             for i in range(per_class):

@@ -23,6 +23,7 @@ from atlib.claims.rule import FAILS, HOLDS, UNCLEAR, Judgement, Less, Value, jud
 from atlib.claims.specs import MIN_ENTROPY_FALL, MIN_FALL, SPECS, ClaimResult, Spec, ThresholdEvaluation
 from atlib import methods as method_table
 from atlib.config import RESULT_NEUTRAL_FIELDS, TrainConfig
+from atlib.datasets import dataset_info
 
 NON_MONOTONE, HARD = metrics.CATEGORIES.index("non-monotone"), metrics.CATEGORIES.index("hard")
 # Fields a claim's settings may differ in besides the result-neutral ones: the seed, the synthesized
@@ -379,7 +380,7 @@ def _over_thresholds(evaluation: ThresholdEvaluation, judgements: list[Judgement
 
 
 def neg_claims(scope: Scope) -> list[ClaimResult]:
-    if scope.dataset != "cifar10":
+    if not dataset_info(scope.dataset).has_neg:
         gap: str | None = "no NEG: CIFAR-10-NEG is a CIFAR-10 set"
     else:
         lacking = [s.label for s in scope.original(True) if not s.has_neg]
@@ -416,7 +417,9 @@ def synthetic_claims(scope: Scope) -> list[ClaimResult]:
         nt = next((g for g in paper if g.method == "nt"), None)
         ats = sorted((g for g in paper if g.method == "at"), key=lambda g: g.epsilon_255)
         values = paper + [g for g in gains if not g.enters]
-        missing = _missing_values(paper, "CIFAR-C evaluation (with and without synthesized data)")
+        info = dataset_info(scope.dataset)
+        missing = (_missing_values(paper, "CIFAR-C evaluation (with and without synthesized data)") if info.has_corrupted
+                   else f"no CIFAR-C: no corrupted version exists for {info.title}")
         standin = (f"stand-in instead of synthesized data: the '{tag}' runs trained on held-out real images, "
                    "not generated ones") if tag == "standin" else None
         found = ", ".join(g.label for g in paper) or "none"

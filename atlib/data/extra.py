@@ -6,24 +6,28 @@ from pathlib import Path
 
 import numpy as np
 
-from atlib.data.constants import CIFAR_C_CORRUPTIONS, CIFAR_C_SEVERITIES, CLASS_NAMES, NUM_CLASSES, check_dataset
 from atlib.data.imageset import ImageSet, validate_image_set
 from atlib.data.npzmap import npz_keys, npz_memmap
-from atlib.data.sources import DATA_ENV, candidate_roots, describe_roots, find_path
+from atlib.data.sources import DATA_ENV, candidate_roots, describe_roots, find_path, side_folder
+from atlib.datasets import CIFAR_C_CORRUPTIONS, CIFAR_C_SEVERITIES, DATASET_INFO, DatasetInfo, dataset_info
 
-NEG_FILE = "CIFAR10_neg.npz"
-CIFAR_C_DIRS: dict[str, str] = {"cifar10": "CIFAR-10-C", "cifar100": "CIFAR-100-C"}
+CIFAR10 = DATASET_INFO["cifar10"]
+NEG_FILE = str(CIFAR10.neg_file)
 CIFAR_C_SEARCH = "auto"  # a config's cifar_c_root that means: find CIFAR-C with the search rule
-_SYNTHETIC_FORMAT = "a .npz with 'image' uint8 (N, 32, 32, 3) and 'label' integer (N,) (Wang et al. 2023)"
+
+
+def _synthetic_format(image_size: int | None) -> str:
+    side = "S, S" if image_size is None else f"{image_size}, {image_size}"
+    return f"a .npz with 'image' uint8 (N, {side}, 3) and 'label' integer (N,) (Wang et al. 2023)"
 
 
 def locate_cifar10_neg(path: str | Path | None = None, root: str | Path | None = None) -> Path:
-    """The CIFAR-10-NEG file: ``path`` (the ``.npz`` or a folder holding ``CIFAR10_neg.npz``), else the
-    first of ``root`` (e.g. the folder CIFAR-10 came from), ``$ATLIB_DATA``, ``./data``, ``../shared/data``
-    that holds it."""
+    """The CIFAR-10-NEG file: ``path`` (the ``.npz`` or a folder holding ``CIFAR10_neg.npz``), else
+    ``CIFAR10_neg.npz`` in ``root`` (e.g. the folder CIFAR-10 came from, or beside its archive), or without a
+    root in the first of ``$ATLIB_DATA``, ``./data`` that holds it."""
     if path is None:
         roots = candidate_roots(root)
-        found = next((r.path / NEG_FILE for r in roots if (r.path / NEG_FILE).is_file()), None)
+        found = next((f for r in roots if (f := side_folder(r.path) / NEG_FILE).is_file()), None)
         if found is None:
             raise FileNotFoundError(
                 f"{NEG_FILE} not found in:\n{describe_roots(roots)}\n"
@@ -47,26 +51,28 @@ def load_cifar10_neg(path: str | Path | None = None, root: str | Path | None = N
         raise ValueError(f"{path}: expected keys 'data' uint8 (N, 32, 32, 3) and 'labels' (N,); found {keys}")
     with np.load(path) as npz:
         images, labels = npz["data"], npz["labels"]
-    validate_image_set(images, labels, NUM_CLASSES["cifar10"], f"CIFAR-10-NEG {path}")
-    return ImageSet(images, labels.astype(np.int64), CLASS_NAMES["cifar10"])
+    validate_image_set(images, labels, CIFAR10.num_classes, f"CIFAR-10-NEG {path}", CIFAR10.image_size)
+    return ImageSet(images, labels.astype(np.int64), CIFAR10.classes)
 
 
-def load_synthetic(path: str | Path, num_classes: int | None = None) -> ImageSet:
+def load_synthetic(path: str | Path, num_classes: int | None = None, image_size: int | None = None) -> ImageSet:
     """Generated training data as memory maps: reading only the rows a batch touches.
 
     An uncompressed ``.npz`` is mapped in place; a compressed one is converted once into the
     cache (see ``atlib.data.npzmap``). The file has no class names, so ``classes`` are the label
     numbers as strings (``num_classes`` of them, or max label + 1); label k means class k of the
-    dataset it was generated for. Labels (8 bytes per image) are read into memory as int64.
+    dataset it was generated for, whose ``image_size`` the images must have (None: any square size).
+    Labels (8 bytes per image) are read into memory as int64.
     """
     path = Path(path)
+    expected = _synthetic_format(image_size)
     if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist; expected {_SYNTHETIC_FORMAT}")
+        raise FileNotFoundError(f"{path} does not exist; expected {expected}")
     keys = npz_keys(path)
     if not {"image", "label"} <= set(keys):
-        raise ValueError(f"{path}: expected {_SYNTHETIC_FORMAT}; found keys {keys}")
+        raise ValueError(f"{path}: expected {expected}; found keys {keys}")
     images, labels = npz_memmap(path, "image"), npz_memmap(path, "label")
-    validate_image_set(images, labels, num_classes, f"synthetic data {path} (expected {_SYNTHETIC_FORMAT})")
+    validate_image_set(images, labels, num_classes, f"synthetic data {path} (expected {expected})", image_size)
     labels = np.asarray(labels, dtype=np.int64)
     count = num_classes if num_classes is not None else int(labels.max()) + 1
     return ImageSet(images, labels, tuple(str(k) for k in range(count)))
@@ -75,11 +81,12 @@ def load_synthetic(path: str | Path, num_classes: int | None = None) -> ImageSet
 def load_cifar_c(name: str, corruption: str, severity: int | None = None, root: str | Path | None = None) -> ImageSet:
     """One corruption of CIFAR-10-C / CIFAR-100-C, memory-mapped; ``severity`` 1..5 or None for all.
 
-    The folder (``CIFAR-10-C/`` or ``CIFAR-100-C/`` in ``root``, ``$ATLIB_DATA`` or ``./data``, or
-    ``root`` itself) holds ``<corruption>.npy`` uint8 (5n, 32, 32, 3) and ``labels.npy`` (5n,):
-    severity s is rows [(s-1)n, sn). The release has n = 10000; smaller generated sets work too.
+    The folder (the dataset's ``corrupted`` folder of ``atlib.datasets``, e.g. ``CIFAR-10-C/``, in ``root``
+    or ``root`` itself; without a root in ``$ATLIB_DATA`` or ``./data``) holds ``<corruption>.npy`` uint8
+    (5n, 32, 32, 3) and ``labels.npy`` (5n,): severity s is rows [(s-1)n, sn). The release has n = 10000;
+    smaller generated sets work too.
     """
-    check_dataset(name)
+    info = corrupted_info(name)
     if corruption not in CIFAR_C_CORRUPTIONS:
         raise ValueError(f"unknown corruption {corruption!r}; expected one of: {', '.join(CIFAR_C_CORRUPTIONS)}")
     if severity is not None and severity not in CIFAR_C_SEVERITIES:
@@ -89,7 +96,7 @@ def load_cifar_c(name: str, corruption: str, severity: int | None = None, root: 
     if not file.is_file():
         raise FileNotFoundError(f"{folder} has no {corruption}.npy; the release has one .npy per corruption")
     images, labels = np.load(file, mmap_mode="r"), np.load(folder / "labels.npy", mmap_mode="r")
-    validate_image_set(images, labels, NUM_CLASSES[name], f"{CIFAR_C_DIRS[name]} {file}")
+    validate_image_set(images, labels, info.num_classes, f"{info.corrupted} {file}", info.image_size)
     if len(labels) % 5:
         raise ValueError(f"{file}: {len(labels)} rows is not 5 severities of equal size")
     per_severity = len(labels) // 5
@@ -97,22 +104,33 @@ def load_cifar_c(name: str, corruption: str, severity: int | None = None, root: 
     if not (blocks == blocks[0]).all():
         raise ValueError(f"{folder / 'labels.npy'}: the five severity blocks must repeat the same labels")
     rows = slice(None) if severity is None else slice((severity - 1) * per_severity, severity * per_severity)
-    return ImageSet(images[rows], blocks.reshape(-1)[rows].copy(), CLASS_NAMES[name])
+    return ImageSet(images[rows], blocks.reshape(-1)[rows].copy(), info.classes)
+
+
+def corrupted_info(name: str) -> DatasetInfo:
+    """The table's entry for ``name``, which must have a corrupted version (CIFAR-10-C, CIFAR-100-C)."""
+    info = dataset_info(name)
+    if info.corrupted is None:
+        with_one = [n for n, i in DATASET_INFO.items() if i.corrupted is not None]
+        raise ValueError(f"{name} has no corrupted version (CIFAR-C exists for {', '.join(with_one)})")
+    return info
 
 
 def locate_cifar_c(name: str, root: str | Path | None = None) -> Path:
-    """The CIFAR-C folder of ``name`` (``CIFAR-10-C/`` or ``CIFAR-100-C/`` holding ``labels.npy``): ``root`` itself or
-    its ``CIFAR-10-C/`` child, then that child in each folder of the search rule (``$ATLIB_DATA``, ``./data``)."""
-    check_dataset(name)
+    """The corrupted version's folder of ``name`` (its ``corrupted`` name in ``atlib.datasets``, e.g.
+    ``CIFAR-10-C/``, holding ``labels.npy``): ``root``'s child of that name or ``root`` itself; without a root,
+    that child in each folder of the search rule (``$ATLIB_DATA``, ``./data``)."""
+    info = corrupted_info(name)
     roots = candidate_roots(root)
-    candidates = [r.path / CIFAR_C_DIRS[name] for r in roots]
+    folder = str(info.corrupted)
+    candidates = [side_folder(r.path) / folder for r in roots]
     if root is not None:
-        candidates.insert(1, roots[0].path)  # the explicit root may be the corruption folder itself
+        candidates.append(roots[0].path)  # the explicit root may be the corruption folder itself
     found = next((c for c in candidates if (c / "labels.npy").is_file()), None)
     if found is None:
         raise FileNotFoundError(
-            f"{CIFAR_C_DIRS[name]} not found. Searched:\n{describe_roots(roots)}\n"
-            f"Expected {CIFAR_C_DIRS[name]}/ (or the root itself) holding labels.npy and one "
+            f"{folder} not found. Searched:\n{describe_roots(roots)}\n"
+            f"Expected {folder}/ (or the root itself) holding labels.npy and one "
             f"<corruption>.npy per corruption. Set ${DATA_ENV} or pass root=..."
         )
     return found

@@ -1,4 +1,4 @@
-"""Reader for ImageFolder layouts: ``<split>/<class>/<file>.png|jpg`` of 32x32 RGB images.
+"""Reader for ImageFolder layouts: ``<split>/<class>/<file>.png|jpg`` of square RGB images (the dataset's size).
 
 Row order: by class (class folders sorted by name, label = position), then by file name
 (plain string order, so zero-padded numbers come out numerically). The order is therefore a
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from atlib.data.imageset import IMAGE_SHAPE, ImageSet
+from atlib.data.imageset import ImageSet
 from atlib.errors import file_errors
 from atlib.progress import bar
 
@@ -27,8 +27,9 @@ def class_dirs(split_dir: Path) -> list[Path]:
     return sorted((d for d in split_dir.iterdir() if d.is_dir() and not d.name.startswith(".")), key=lambda d: d.name)
 
 
-def read_image_folder(split_dir: Path) -> ImageSet:
-    """Decode every image under ``split_dir`` with PIL in a thread pool (PIL releases the GIL)."""
+def read_image_folder(split_dir: Path, image_size: int) -> ImageSet:
+    """Decode every image under ``split_dir`` with PIL in a thread pool (PIL releases the GIL); each must be
+    ``image_size`` x ``image_size`` RGB."""
     classes = class_dirs(split_dir)
     if not classes:
         raise FileNotFoundError(f"{split_dir} has no class folders; expected {split_dir}/<class>/*.png|jpg")
@@ -40,7 +41,7 @@ def read_image_folder(split_dir: Path) -> ImageSet:
         labels.extend([label] * len(names))
     if not files:
         raise FileNotFoundError(f"{split_dir} has class folders but no .png/.jpg images")
-    images = np.empty((len(files), *IMAGE_SHAPE), dtype=np.uint8)
+    images = np.empty((len(files), image_size, image_size, 3), dtype=np.uint8)
     starts = range(0, len(files), _CHUNK)
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
         jobs = pool.map(lambda s: _decode_into(images, files, s, s + _CHUNK), starts)
@@ -52,9 +53,10 @@ def read_image_folder(split_dir: Path) -> ImageSet:
 def _decode_into(out: np.ndarray, files: list[Path], start: int, stop: int) -> None:
     for i in range(start, min(stop, len(files))):
         with file_errors(files[i], "the image is damaged or not an image: replace or remove it"), Image.open(files[i]) as im:
-            if im.size != (32, 32) or im.mode != "RGB":
+            side = out.shape[1]
+            if im.size != (side, side) or im.mode != "RGB":
                 raise ValueError(
                     f"{files[i]} is a {im.size[0]}x{im.size[1]} {im.mode} image; "
-                    "ImageFolder images must be 32x32 RGB"
+                    f"ImageFolder images of this dataset must be {side}x{side} RGB"
                 )
             out[i] = np.asarray(im)  # decodes here: a truncated file fails inside file_errors

@@ -6,14 +6,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-IMAGE_SHAPE: tuple[int, int, int] = (32, 32, 3)
-
 
 class ImageSet(NamedTuple):
     """Images with labels and class names; unpacks as ``images, labels, classes``.
 
-    ``images`` is uint8 (N, 32, 32, 3) HWC RGB and may be a read-only ``np.memmap``, so large
-    sets cost no resident memory until rows are touched. ``labels`` is int64 (N,).
+    ``images`` is uint8 (N, S, S, 3) HWC RGB, S the dataset's ``image_size`` in ``atlib.datasets`` (32 for
+    CIFAR and SVHN), and may be a read-only ``np.memmap``, so large sets cost no resident memory until rows
+    are touched. ``labels`` is int64 (N,).
     """
 
     images: np.ndarray
@@ -21,17 +20,22 @@ class ImageSet(NamedTuple):
     classes: tuple[str, ...]
 
 
-def validate_image_set(images: np.ndarray, labels: np.ndarray, num_classes: int | None, what: str) -> None:
+def validate_image_set(images: np.ndarray, labels: np.ndarray, num_classes: int | None, what: str,
+                       image_size: int | None = None) -> None:
     """Raise a ValueError naming ``what`` unless images/labels have the ImageSet format.
 
-    Checks only metadata plus one min/max pass over the labels (never the pixels), so it is cheap
-    even for a memory-mapped million-image file. Labels may be any integer dtype; loaders cast
-    them to int64 afterwards.
+    ``image_size`` None accepts any square size (the caller compares sets with each other). Checks only
+    metadata plus one min/max pass over the labels (never the pixels), so it is cheap even for a
+    memory-mapped million-image file. Labels may be any integer dtype; loaders cast them to int64 afterwards.
     """
-    expected = "images uint8 (N, 32, 32, 3) HWC RGB and labels integer (N,)"
-    images_ok = isinstance(images, np.ndarray) and images.dtype == np.uint8 and images.shape[1:] == IMAGE_SHAPE
+    side = "S, S" if image_size is None else f"{image_size}, {image_size}"
+    expected = f"images uint8 (N, {side}, 3) HWC RGB and labels integer (N,)"
+    shape = getattr(images, "shape", ())
+    square = len(shape) == 4 and shape[1] == shape[2] and shape[3] == 3
+    images_ok = (isinstance(images, np.ndarray) and images.dtype == np.uint8 and square
+                 and (image_size is None or shape[1] == image_size))
     if not images_ok:
-        got = f"{getattr(images, 'dtype', type(images).__name__)} {getattr(images, 'shape', '')}"
+        got = f"{getattr(images, 'dtype', type(images).__name__)} {shape}"
         raise ValueError(f"{what}: expected {expected}; images are {got}")
     if not isinstance(labels, np.ndarray) or labels.ndim != 1 or labels.dtype.kind not in "iu":
         got = f"{getattr(labels, 'dtype', type(labels).__name__)} {getattr(labels, 'shape', '')}"

@@ -44,7 +44,7 @@ def synthetic_placement(nbytes: int, device: torch.device, free: int | None = No
 
 
 class Batch(NamedTuple):
-    x: torch.Tensor             # float32 (B, 3, 32, 32) in [0, 1], contiguous NCHW, on the device
+    x: torch.Tensor             # float32 (B, 3, S, S) in [0, 1], contiguous NCHW, on the device
     y: torch.Tensor             # int64 (B,)
     is_synthetic: torch.Tensor  # bool (B,)
     index: torch.Tensor         # int64 (B,): row in the original set, or in the synthetic set where is_synthetic
@@ -92,7 +92,8 @@ class DeviceLoader:
         self.synthetic_placement = ""  # where the synthetic set lives and why, for the log
         self._synthetic_images: torch.Tensor | np.ndarray | None = None
         if synthetic is not None and self.synthetic_per_batch:
-            validate_image_set(synthetic.images, synthetic.labels, len(data.classes) or None, "synthetic set")
+            validate_image_set(synthetic.images, synthetic.labels, len(data.classes) or None, "synthetic set",
+                               data.images.shape[1])
             self.num_synthetic_rows = len(synthetic.labels)
             on_device, self.synthetic_placement = synthetic_placement(synthetic.images.nbytes, self.device)
             self._synthetic_images = _to_device_nchw(synthetic.images, self.device) if on_device else synthetic.images

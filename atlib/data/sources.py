@@ -1,7 +1,10 @@
-"""Where datasets are looked for (the one search rule): an explicit root, then ``$ATLIB_DATA``, then
-``./data``, then the development data folder ``../shared/data`` beside the repository. A training run
-resolves its inputs once with this rule and records them (see ``atlib.train``), so analysis never
-searches again.
+"""Where datasets are looked for (the one search rule).
+
+An explicit root (``root=``, ``--data-root``) is the only place searched: it must hold the dataset, or
+be its archive, else loading fails naming what was looked for. Without one: ``$ATLIB_DATA``, then
+``./data``, then the official release downloaded by torchvision into the first of them (when online).
+A training run resolves its inputs once with this rule and records them (see ``atlib.train.inputs``),
+so analysis never searches again.
 """
 
 from __future__ import annotations
@@ -12,38 +15,34 @@ from pathlib import Path
 from typing import NamedTuple
 
 DATA_ENV = "ATLIB_DATA"
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"  # ../shared/data beside the repository
 
 
 class Root(NamedTuple):
-    """A folder to search, with how it was chosen (for error messages)."""
+    """A place to search, with how it was chosen (for error messages)."""
 
     path: Path
     origin: str
 
 
 def candidate_roots(root: str | os.PathLike | None) -> list[Root]:
-    """The folders to search, in priority order, without duplicates.
-
-    All are searched in turn (an explicit ``root`` that lacks the data does not stop the
-    search), so a user can point ``$ATLIB_DATA`` at one shared folder once.
-    """
-    found: list[Root] = []
+    """The places to search, in priority order, without duplicates: ``root`` alone when given, else
+    ``$ATLIB_DATA`` and ``./data``."""
     if root is not None:
-        found.append(Root(Path(root).expanduser().resolve(), "root argument"))
+        return [Root(Path(root).expanduser().resolve(), "root argument")]
+    found: list[Root] = []
     if os.environ.get(DATA_ENV):
         found.append(Root(Path(os.environ[DATA_ENV]).expanduser().resolve(), f"${DATA_ENV}"))
     found.append(Root(Path("data").resolve(), "./data"))
-    found.append(Root(SHARED_DATA, "../shared/data beside the repository"))
     unique: dict[Path, Root] = {}
     for item in found:
         unique.setdefault(item.path, item)
     return list(unique.values())
 
 
-def existing_root(root: str | os.PathLike | None = None) -> Path | None:
-    """The first existing folder of :func:`candidate_roots`, or None."""
-    return next((r.path for r in candidate_roots(root) if r.path.is_dir()), None)
+def side_folder(root: Path) -> Path:
+    """The folder of files kept beside a dataset (NEG, CIFAR-C): ``root`` itself, or the folder holding it
+    when ``root`` is an archive file."""
+    return root.parent if root.is_file() else root
 
 
 def find_path(path: str | os.PathLike) -> Path | None:
@@ -86,5 +85,8 @@ def content_hash(path: str | os.PathLike, chunk: int = 1 << 24) -> str:
 
 
 def describe_roots(roots: list[Root]) -> str:
-    """One line per searched folder, for 'not found' messages."""
-    return "\n".join(f"  - {r.path} ({r.origin}{'' if r.path.is_dir() else ', does not exist'})" for r in roots)
+    """One line per searched place, for 'not found' messages."""
+    def state(path: Path) -> str:
+        return "" if path.is_dir() else ", a file" if path.is_file() else ", does not exist"
+
+    return "\n".join(f"  - {r.path} ({r.origin}{state(r.path)})" for r in roots)

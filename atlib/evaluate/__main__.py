@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 from atlib.cli import command
 from atlib.config import DATA_ROOT_RULE, MODEL_NAMES
-from atlib.data.constants import DATASETS
+from atlib.datasets import DATASET_INFO
 from atlib.evaluate import ATTACKS, VERSIONS
 
 
@@ -35,9 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--no-normalize", action="store_true", help="the network takes [0, 1] pixels (TRADES, MART, AWP models)")
     source.add_argument("--mean", type=float, nargs=3, help="input normalization mean the network expects (default: the dataset's)")
     source.add_argument("--std", type=float, nargs=3, help="input normalization std the network expects (default: the dataset's)")
-    source.add_argument("--dataset", choices=DATASETS, default="cifar10", help="the checkpoint's dataset (default: cifar10)")
-    source.add_argument("--data-root", help=f"folder (or archive) holding CIFAR-10/100: {DATA_ROOT_RULE}")
-    source.add_argument("--neg-path", help="CIFAR10_neg.npz (an error if missing); unset: searched like the data")
+    source.add_argument("--dataset", choices=tuple(DATASET_INFO), default="cifar10", help="the checkpoint's dataset (default: cifar10)")
+    source.add_argument("--data-root", help=f"folder (or archive) holding the dataset: {DATA_ROOT_RULE}")
+    source.add_argument("--neg-path", help="CIFAR10_neg.npz (an error if missing); unset: looked for beside the data")
     source.add_argument("--test-subset", type=int, help="evaluate/record a class-balanced subset of this many test images")
     source.add_argument("--json", help="--checkpoint/--checkpoints: also write the results as one JSON object to this file")
     source.add_argument("--name", help="--checkpoints: the run's folder name (default derived from the folder of the files)")
@@ -96,7 +96,7 @@ def _runs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 def _checkpoints(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from atlib.evaluate.external import evaluate_checkpoint, record_checkpoints
-    from atlib.models import NORMALIZATION, import_model_module
+    from atlib.models import import_model_module
     from atlib.store.io import write_json
 
     if args.arch is None:
@@ -105,7 +105,7 @@ def _checkpoints(parser: argparse.ArgumentParser, args: argparse.Namespace) -> i
         parser.error("give either --no-normalize or --mean/--std, not both")
     if (args.mean is None) != (args.std is None):
         parser.error("--mean and --std go together")
-    normalize = None if args.no_normalize else (args.mean, args.std) if args.mean else NORMALIZATION[args.dataset]
+    normalize = None if args.no_normalize else (args.mean, args.std) if args.mean else DATASET_INFO[args.dataset].normalization
     autoattack = {"version": args.aa_version, "attacks": args.aa_attacks} if args.autoattack else None
     options: dict[str, Any] = dict(
         data_root=args.data_root, test_subset=args.test_subset, neg_path=args.neg_path, n=1000 if args.n is None else args.n,

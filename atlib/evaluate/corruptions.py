@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from atlib import data as atdata
 from atlib.progress import bar, line
+from atlib.data.extra import corrupted_info
+from atlib.datasets import CIFAR_C_COMMON, CIFAR_C_CORRUPTIONS
 from atlib.evaluate.accuracy import accuracy
 from atlib.store.io import read_json
 from atlib.evaluate.trained import load_trained_model
@@ -30,7 +32,7 @@ GENERATION_FILE = "generation.json"  # written beside generated files by atlib.c
 def cifar_c_source(dataset: str, root: str | Path) -> dict[str, Any]:
     """Which files a CIFAR-C root holds: ``released`` or ``generated`` (with its generation record)."""
     folder = Path(root)
-    for candidate in (folder, folder / ("CIFAR-10-C" if dataset == "cifar10" else "CIFAR-100-C")):
+    for candidate in (folder, folder / str(corrupted_info(dataset).corrupted)):
         if (candidate / GENERATION_FILE).exists():
             return {"kind": "generated", "root": str(candidate), "generation": read_json(candidate / GENERATION_FILE)}
         if (candidate / "labels.npy").exists():
@@ -50,7 +52,7 @@ def evaluate_corruptions(model: torch.nn.Module, dataset: str, root: str | Path,
     "seed_paper_mean", "robustbench_mean", "missing"}``; a mean is None when a corruption it needs is missing.
     """
     source = cifar_c_source(dataset, root)
-    wanted = list(corruptions or atdata.CIFAR_C_CORRUPTIONS)
+    wanted = list(corruptions or CIFAR_C_CORRUPTIONS)
     per_severity: dict[str, list[float]] = {}
     missing = []
     for corruption in bar(wanted, show=progress, desc="CIFAR-C", leave=False):
@@ -64,14 +66,14 @@ def evaluate_corruptions(model: torch.nn.Module, dataset: str, root: str | Path,
         ]
         line(f"CIFAR-C {corruption}: accuracy {np.mean(per_severity[corruption]):.4f} over severities 1-5")
     pooled = {c: float(np.mean(v)) for c, v in per_severity.items()}  # equal-sized severity blocks
-    all_19 = all(c in pooled for c in atdata.CIFAR_C_CORRUPTIONS)
-    common = all(c in pooled for c in atdata.CIFAR_C_COMMON)
+    all_19 = all(c in pooled for c in CIFAR_C_CORRUPTIONS)
+    common = all(c in pooled for c in CIFAR_C_COMMON)
     return {
         "source": source,
         "accuracy": per_severity,
         "pooled": pooled,
-        "seed_paper_mean": float(np.mean([pooled[c] for c in atdata.CIFAR_C_CORRUPTIONS])) if all_19 else None,
-        "robustbench_mean": float(np.mean([pooled[c] for c in atdata.CIFAR_C_COMMON])) if common else None,
+        "seed_paper_mean": float(np.mean([pooled[c] for c in CIFAR_C_CORRUPTIONS])) if all_19 else None,
+        "robustbench_mean": float(np.mean([pooled[c] for c in CIFAR_C_COMMON])) if common else None,
         "missing": missing,
     }
 

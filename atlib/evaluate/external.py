@@ -24,8 +24,8 @@ import torch
 import atlib
 from atlib import data as atdata
 from atlib.config import TrainConfig
+from atlib.datasets import dataset_info
 from atlib.methods import EXTERNAL
-from atlib.data.extra import NEG_FILE
 from atlib.evaluate.accuracy import accuracy, check_finite_weights, predict_proba
 from atlib.evaluate.autoattack import autoattack_evaluation
 from atlib.evaluate.corruptions import evaluate_corruptions
@@ -44,7 +44,7 @@ _NUMBER = re.compile(r"\d+")
 def load_test_set(dataset: str, data_root: str | None = None, test_subset: int | None = None) -> tuple[atdata.ImageSet, np.ndarray]:
     """The test set, or its class-balanced subset of ``test_subset`` images as training takes it, and
     its rows in the full test set."""
-    test = atdata.load_cifar(dataset, "test", root=data_root)
+    test = atdata.load_dataset(dataset, "test", root=data_root)
     if test_subset is None:
         return test, np.arange(len(test.labels))
     index = balanced_subset(test.labels, test_subset)
@@ -52,14 +52,13 @@ def load_test_set(dataset: str, data_root: str | None = None, test_subset: int |
 
 
 def load_neg_set(dataset: str, data_root: str | None = None, neg_path: str | None = None) -> atdata.ImageSet | None:
-    """CIFAR-10-NEG, found as training finds it (``neg_path``, beside ``data_root``, then searched);
-    None for CIFAR-100, or when it is not found and no ``neg_path`` was given."""
-    if dataset != "cifar10":
+    """The dataset's NEG set, found as training finds it (``neg_path``, else beside ``data_root``, else
+    searched); None for a dataset without one (``atlib.datasets``), or when it is not found and no
+    ``neg_path`` was given."""
+    if not dataset_info(dataset).has_neg:
         return None
-    if neg_path is None and data_root is not None and (Path(data_root) / NEG_FILE).exists():
-        neg_path = str(Path(data_root) / NEG_FILE)
     try:
-        return atdata.load_cifar10_neg(neg_path)
+        return atdata.load_cifar10_neg(neg_path, root=data_root)
     except FileNotFoundError:
         if neg_path is not None:
             raise
@@ -123,7 +122,7 @@ def evaluate_checkpoint(
     **options: Any,
 ) -> dict[str, Any]:
     """Every result of one checkpoint file (see :func:`evaluate_model` for ``options``), with its source."""
-    model = _load(path, arch, normalize, atdata.NUM_CLASSES[dataset], device)
+    model = _load(path, arch, normalize, dataset_info(dataset).num_classes, device)
     (test, index), neg = load_test_set(dataset, data_root, test_subset), load_neg_set(dataset, data_root, neg_path)
     source = {"checkpoint": str(path), "arch": arch, "normalize": _normalization(normalize), "dataset": dataset}
     return {**source, **evaluate_model(model, dataset, test, index, neg, device=device, **options)}
@@ -205,14 +204,14 @@ def _record(writer: RunWriter, config: TrainConfig, series: list[tuple[int, Path
             normalize: Normalization, autoattack: dict[str, Any] | None) -> None:
     """Record the series (from where a previous call stopped), evaluate its last model, finish the run."""
     dataset, arch, device, batch_size = config.dataset, config.model, config.device, config.eval_batch_size
-    num_classes = atdata.NUM_CLASSES[dataset]
+    num_classes = dataset_info(dataset).num_classes
     inputs = _inputs(config)
     fields = dict(atlib_version=atlib.__version__, torch_version=torch.__version__, python=platform.python_version(),
                   started=time.strftime("%Y-%m-%dT%H:%M:%S"), wall_time_s=0.0, source=source)
     stored = writer.meta
     writer.write_meta(inputs, **{k: v for k, v in fields.items() if k not in stored})
-    (test, index), neg = (load_test_set(dataset, inputs["cifar_root"], config.test_subset),
-                          load_neg_set(dataset, inputs["cifar_root"], inputs["neg_path"]))
+    (test, index), neg = (load_test_set(dataset, inputs["data_root"], config.test_subset),
+                          load_neg_set(dataset, inputs["data_root"], inputs["neg_path"]))
     sets = {"test": test} | ({"neg": neg} if neg is not None else {})
     store = writer.records(len(series), {k: s.labels for k, s in sets.items()}, num_classes, {"test": index}, points=None)
     start = time.time()
@@ -262,7 +261,7 @@ def add_autoattack_metrics(run_path: str | Path, n: int | None = None, eps_255: 
         if n < 1:
             raise ValueError(f"{run_path.name} made no PGD evaluation (robust_eval_n {config.robust_eval_n}): give n, "
                              "the number of test images AutoAttack attacks (e.g. --n 1000)")
-        test, index = load_test_set(config.dataset, run.inputs["cifar_root"], config.test_subset)
+        test, index = load_test_set(config.dataset, run.inputs["data_root"], config.test_subset)
         state_dir = writer.scratch()
         result = autoattack_evaluation(load_trained_model(run_path, device), test.images, test.labels, eps_255,
                                        n, version=version, attacks=attacks, batch_size=batch_size,
@@ -275,18 +274,18 @@ def add_autoattack_metrics(run_path: str | Path, n: int | None = None, eps_255: 
 
 def _inputs(config: TrainConfig) -> dict[str, Any]:
     """The inputs a recording reads, resolved once and stored in its meta data as training stores them."""
-    from atlib.data.cifar import locate_cifar
     from atlib.data.extra import locate_cifar10_neg
+    from atlib.data.load import locate_dataset
 
-    _, root = locate_cifar(config.dataset, "test", root=config.data_root)
+    _, root = locate_dataset(config.dataset, "test", root=config.data_root)
     neg = None
-    if config.dataset == "cifar10":
+    if dataset_info(config.dataset).has_neg:
         try:
             neg = str(locate_cifar10_neg(config.neg_path, root=root))
         except FileNotFoundError:
             if config.neg_path is not None:
                 raise
-    return {"cifar_root": str(root), "neg_path": neg, "synthetic": None, "cifar_c_root": config.cifar_c_root}
+    return {"data_root": str(root), "neg_path": neg, "synthetic": None, "cifar_c_root": config.cifar_c_root}
 
 
 def _normalization(normalize: Normalization) -> list[list[float]] | None:

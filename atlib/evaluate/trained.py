@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from atlib import data as atdata
+from atlib.datasets import dataset_info
 from atlib.evaluate.accuracy import check_finite_weights
 from atlib.store.checkpoint import load_checkpoint
 from atlib.models import build_model, import_model_module
@@ -18,7 +18,7 @@ def load_trained_model(run_path: str | Path, device: str | torch.device = "cpu")
     run = load_run(run_path)
     config = run.config
     import_model_module(config.model_module)
-    model = build_model(config.model, atdata.NUM_CLASSES[config.dataset], config.dataset)
+    model = build_model(config.model, dataset_info(config.dataset).num_classes, config.dataset)
     model.load_state_dict(load_checkpoint(run.checkpoint_path)["model"])
     check_finite_weights(model, run.checkpoint_path)
     return model.to(device).eval()

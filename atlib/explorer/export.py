@@ -21,7 +21,7 @@ from atlib.plots import profiles, style
 from atlib.explorer.charts import compile_spec, explorer_views, history_view
 from atlib.explorer.profileset import ALL, SPLITS, ProfileSet, RunsLike
 
-IMAGE_SCALE = 4  # 32x32 images shown as 128x128 sharp pixels
+IMAGE_SCALE = 4  # nearest-neighbour upscaling: a 32x32 image shows as 128x128 sharp pixels
 PICK = "pick"  # the field of every row saying which exported image it belongs to (an id over all splits)
 SLIDER, SPLIT, CATEGORY, SHOWN = "position", "split", "category", "shown"  # the params: controls, and the image they pick
 FILTERS = (ALL, *metrics.CATEGORIES)
@@ -90,7 +90,7 @@ def export_chart(data: ProfileSet, order: dict[str, list[list[int]]], reference:
     shown = alt.param(name=SHOWN, expr=f"{SLIDER} < length({chosen}) ? {chosen}[{SLIDER}] : -1")
     here = f"datum.{PICK} == {SHOWN}"
     groups = len(data.groups)
-    side = 32 * IMAGE_SCALE
+    side = data.image_size * IMAGE_SCALE
     image = alt.Chart(alt.Data(name="images")).transform_filter(here).mark_image(
         width=side, height=side, align="left", baseline="top").encode(x=alt.value(0), y=alt.value(0), url="url:N").properties(
         width=side, height=side)

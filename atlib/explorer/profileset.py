@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from atlib import analysis, metrics
-from atlib.plots import profiles, style
+from atlib.datasets import dataset_info, title as dataset_title
+from atlib.plots import profiles
 from atlib.dynamics.frames import presentation_history
 from atlib.explorer import SPLITS
 from atlib.store.runs import Run, RunGroup, group_seeds, load_runs
@@ -170,9 +171,14 @@ class ProfileSet:
         return [g.label for g in self.groups]
 
     @property
+    def image_size(self) -> int:
+        """Side of the dataset's images in pixels (``atlib.datasets``), which the views scale up."""
+        return dataset_info(self.groups[0].config.dataset).image_size
+
+    @property
     def index_name(self) -> str:
         """What the dataset index counts: "CIFAR-10 test index", "CIFAR-10 train index" (the probe) or "CIFAR-10-NEG index"."""
-        dataset = style.DATASET_TITLES.get(self.groups[0].config.dataset, self.groups[0].config.dataset)
+        dataset = dataset_title(self.groups[0].config.dataset)
         named = {"test": f"{dataset} test index", "probe": f"{dataset} train index"}
         return named.get(self.split, f"{dataset}-{self.split.upper()} index")
 

@@ -59,7 +59,8 @@ class ProfileExplorer:
         self.slider = w.IntSlider(value=0, min=0, max=0, description="image", continuous_update=False, readout=False,
                                   layout=w.Layout(width="60%"))
         self.status = w.HTML()
-        self.image = w.Image(format="png", layout=w.Layout(width=f"{32 * IMAGE_SCALE}px", height=f"{32 * IMAGE_SCALE}px"))
+        self.image = w.Image(format="png", layout=w.Layout(width=f"{data.image_size * IMAGE_SCALE}px",
+                                                               height=f"{data.image_size * IMAGE_SCALE}px"))
         self.table = w.HTML()
         for control in (self.reference, self.category, self.true_class, self.outcome, self.sort):
             control.observe(self._on_filter, names="value")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
+from atlib.datasets import title as dataset_title
 from atlib.plots import style
 
 VERDICT_COLORS = {"holds": "#1b7837", "does not hold": "#b2182b", "cannot tell": "#878787"}
@@ -29,7 +30,7 @@ def claims_chart(df: pd.DataFrame) -> alt.TopLevelMixin:
     factor = rows["unit"].map(lambda u: UNITS.get(u, (1.0, u))[0])
     for column in ("estimate", "low", "high", "minimum", "averaged"):
         rows[column] = rows[column] * factor
-    rows["panel"] = (rows["id"] + " · " + rows["figure"] + " · " + rows["dataset"].map(lambda x: style.DATASET_TITLES.get(x, x))
+    rows["panel"] = (rows["id"] + " · " + rows["figure"] + " · " + rows["dataset"].map(dataset_title)
                      + ": " + rows["verdict"] + " (" + rows["unit"].map(lambda u: UNITS.get(u, (1.0, u))[1]) + ")")
     marks = pd.concat([rows.assign(mark=MARKS["estimate"], x=rows["estimate"]),
                        rows.dropna(subset=["averaged"]).assign(mark=MARKS["averaged"], x=lambda d: d["averaged"])])

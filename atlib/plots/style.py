@@ -30,6 +30,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from atlib.datasets import title as dataset_title
 from atlib.metrics import CATEGORIES
 from atlib.setting import kind_key, mix, ramp
 from atlib.store.io import atomic_path
@@ -38,7 +39,6 @@ WIDTH, HEIGHT = 360, 240
 MAX_WIDTH = 1200  # a figure, legend included, fits this many pixels: a 1,280 px notebook or slide
 PANELS_WIDTH = 940  # grids of panels wrap here, leaving room for a legend on the right
 LABEL_SIZE, TITLE_SIZE, HEADING_SIZE = 12, 13, 15
-DATASET_TITLES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}
 CATEGORY_COLORS = {"easy": "#1b9e77", "hard": "#525252", "monotone": "#377eb8", "non-monotone": "#ff7f00"}
 TWIN_LIGHTEN = 0.35  # each further label of one colour (AT and AT + AWP at one ε) is this much lighter
 EPS_LABEL_EXPR = "datum.value == 0 ? 'NT' : datum.value + '/255'"
@@ -234,7 +234,7 @@ def check_frame(df: pd.DataFrame, columns: Sequence[str], source: str) -> None:
 def per_dataset(df: pd.DataFrame, build: Callable[[pd.DataFrame, str], alt.TopLevelMixin],
                 vertical: bool = False) -> alt.TopLevelMixin:
     """One panel per dataset, built by ``build(rows, dataset_title)``, side by side (or stacked)."""
-    panels = [build(rows, DATASET_TITLES.get(name, name)) for name, rows in df.groupby("dataset", sort=True)]
+    panels = [build(rows, dataset_title(name)) for name, rows in df.groupby("dataset", sort=True)]
     if len(panels) == 1:
         return panels[0]
     joined = alt.vconcat(*panels) if vertical else alt.hconcat(*panels)
@@ -303,7 +303,7 @@ def scale_of(groups: Sequence[Any], threshold: float | str | None = NOT_STATED) 
     else:
         stated = f"non-monotonicity threshold: {float(threshold):g}"
     return Scale(
-        dataset=", ".join(dict.fromkeys(DATASET_TITLES.get(c.dataset, c.dataset) for c in configs)),
+        dataset=", ".join(dict.fromkeys(dataset_title(c.dataset) for c in configs)),
         models=tuple(dict.fromkeys(str(c.model) for c in configs)),
         train_images=tuple(c.train_subset or TRAIN_IMAGES[c.dataset] for c in configs if c.train_subset or c.dataset in TRAIN_IMAGES),
         epochs=tuple(float(c.epochs) for c in configs),

@@ -69,12 +69,16 @@ class Run:
 
     @property
     def inputs(self) -> dict[str, Any]:
-        """The inputs the run was trained on, resolved once at its start (meta.json ``inputs``: ``cifar_root``,
+        """The inputs the run was trained on, resolved once at its start (meta.json ``inputs``: ``data_root``,
         ``neg_path``, ``synthetic``, ``cifar_c_root``). Runs from before they were recorded fall back to
-        their config's paths, which ``atlib.data`` then searches as usual."""
+        their config's paths, which ``atlib.data`` then searches as usual; runs that recorded the dataset's
+        root as ``cifar_root`` (before other datasets) are read under the new name."""
         config = self.config
-        return self.meta.get("inputs") or {"cifar_root": config.data_root, "neg_path": config.neg_path,
-                                           "synthetic": None, "cifar_c_root": config.cifar_c_root}
+        recorded = dict(self.meta.get("inputs") or {"data_root": config.data_root, "neg_path": config.neg_path,
+                                                    "synthetic": None, "cifar_c_root": config.cifar_c_root})
+        if "cifar_root" in recorded:
+            recorded["data_root"] = recorded.pop("cifar_root")
+        return recorded
 
     @property
     def plan(self) -> dict[str, Any] | None:

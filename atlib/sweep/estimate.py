@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from atlib.config import TrainConfig
+from atlib.datasets import DATASET_INFO
 from atlib.methods import step_passes as step_passes_of
 from atlib.store.io import read_json
 
@@ -30,7 +31,7 @@ ASSUMED_NT_IMG_S = {"resnet18": 10_000.0, "preact_resnet18": 10_000.0, "wrn28_10
 BENCHMARK_FILES = ("benchmarks/results.json", "outputs/benchmarks/train.json")
 BENCH_PGD_STEPS = 10  # bench_train.py times PGD-10
 FORWARD_SPEEDUP = 3.0
-TRAIN_SIZE, TEST_SIZE, NEG_SIZE, CIFAR_C_IMAGES = 50_000, 10_000, 1_000, 19 * 5 * 10_000
+NEG_SIZE, CIFAR_C_IMAGES = 1_000, 19 * 5 * 10_000
 
 
 @dataclass
@@ -87,8 +88,9 @@ def epoch_passes(config: TrainConfig) -> float:
     """The work of one epoch in NT training-step images, rate-free: every training image costs
     :func:`step_passes`, every recorded test (and NEG) prediction a third of a step. Ratios of this between
     runs are what the local launcher's ETA needs (its rate it measures)."""
-    test = (config.test_subset or TEST_SIZE) + (NEG_SIZE if config.dataset == "cifar10" else 0)
-    return (config.train_subset or TRAIN_SIZE) * step_passes(config) + config.record_per_epoch * test / FORWARD_SPEEDUP
+    info = DATASET_INFO[config.dataset]
+    test = (config.test_subset or info.test_size) + (NEG_SIZE if info.has_neg else 0)
+    return (config.train_subset or info.train_size) * step_passes(config) + config.record_per_epoch * test / FORWARD_SPEEDUP
 
 
 def run_hours(config: TrainConfig, throughput: Throughput, remaining: float = 1.0) -> float:
@@ -102,9 +104,10 @@ def run_hours(config: TrainConfig, throughput: Throughput, remaining: float = 1.
         rate = at_measured * (BENCH_PGD_STEPS + 1) / passes
     else:
         rate = nt / passes
-    test = config.test_subset or TEST_SIZE
-    per_point = test + (NEG_SIZE if config.dataset == "cifar10" else 0)
-    seconds = config.epochs * ((config.train_subset or TRAIN_SIZE) / rate + config.record_per_epoch * per_point / forward)
+    info = DATASET_INFO[config.dataset]
+    test = config.test_subset or info.test_size
+    per_point = test + (NEG_SIZE if info.has_neg else 0)
+    seconds = config.epochs * ((config.train_subset or info.train_size) / rate + config.record_per_epoch * per_point / forward)
     budgets = set(config.robust_eval_eps_255) | ({config.epsilon_255} if config.epsilon_255 > 0 else set())
     n = min(config.robust_eval_n, test)
     final = len(budgets) * n * (config.robust_eval_steps / nt + 1 / forward) if n else 0.0

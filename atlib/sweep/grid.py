@@ -28,7 +28,7 @@ import yaml
 
 import atlib
 from atlib.config import PRESETS, TrainConfig, convert_fields
-from atlib.data.extra import CIFAR_C_DIRS
+from atlib.data.extra import corrupted_info
 
 GRIDS_DIR = Path(atlib.__file__).resolve().parents[1] / "grids"
 GRID_KEYS = ("name", "description", "preset", "fixed", "product", "include", "prepare", "slurm")
@@ -176,7 +176,7 @@ def prepared_inputs(grid: Grid, out: str | Path) -> dict[str, Path]:
             raise ValueError("prepare.standin holds real training images out of train_subset: set train_subset (fixed or preset)")
         paths["standin"] = out / "data" / f"standin_{dataset}_{grid.prepare['standin']}_outside_first_{subset}.npz"
     if "cifar_c" in grid.prepare:
-        paths["cifar_c"] = out / f"{CIFAR_C_DIRS[dataset]}-generated-{grid.prepare['cifar_c']}"
+        paths["cifar_c"] = out / f"{corrupted_info(dataset).corrupted}-generated-{grid.prepare['cifar_c']}"
     return paths
 
 

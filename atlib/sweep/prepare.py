@@ -38,16 +38,16 @@ def prepare_inputs(grid: Grid, out: str | Path, echo: Callable[[str], None] = pr
 def write_standin(dataset: str, root: str | None, train_subset: int, size: int, path: Path) -> Path:
     """A synthesized-data stand-in: ``size`` real training images disjoint from the training subset (the first
     class-balanced ``train_subset``), class-balanced, as the generated-data ``.npz`` (``image`` uint8
-    (N, 32, 32, 3), ``label`` int64). Kept if already written with that size. Uncompressed, so training
+    (N, S, S, 3), ``label`` int64). Kept if already written with that size. Uncompressed, so training
     memory-maps it."""
-    from atlib.data import load_cifar
+    from atlib.data import load_dataset
     from atlib.subsets import balanced_subset
 
     if path.is_file():
         with np.load(path) as npz:
             if npz["label"].shape == (size,):
                 return path
-    train = load_cifar(dataset, "train", root)
+    train = load_dataset(dataset, "train", root)
     held_out = balanced_subset(train.labels, size, exclude=balanced_subset(train.labels, train_subset))
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
@@ -59,11 +59,11 @@ def ensure_cifar_c(dataset: str, root: str | None, test_subset: int | None, size
     """A generated CIFAR-C of the first ``size`` (class-balanced) test images, which lie in the runs' test
     subset; files already complete are kept (``generate_cifar_c`` resumes)."""
     from atlib.corruptions import generate_cifar_c
-    from atlib.data import load_cifar
+    from atlib.data import load_dataset
     from atlib.subsets import balanced_subset
 
     if test_subset is not None and size > test_subset:
         raise ValueError(f"prepare.cifar_c ({size}) must not exceed the test subset ({test_subset})")
-    test = load_cifar(dataset, "test", root)
+    test = load_dataset(dataset, "test", root)
     index = balanced_subset(test.labels, size)
     return generate_cifar_c(np.ascontiguousarray(test.images[index]), test.labels[index], out_dir, seed=0)

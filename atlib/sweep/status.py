@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Collection, Sequence
 
 from atlib.config import TrainConfig
+from atlib.datasets import dataset_info
 from atlib.store.runs import recorded_points, run_status, stored_config
 from atlib.setting import Setting
 from atlib.sweep.estimate import Throughput, run_hours
@@ -167,19 +168,19 @@ def missing_inputs(configs: Sequence[TrainConfig], prepared: Collection[str | Pa
     submitted): the dataset (downloaded by torchvision when online), CIFAR-10-NEG, the synthesized set, CIFAR-C.
     ``prepared`` are the paths the grid makes itself before launching (its ``prepare:`` section): never missing."""
     made = {str(p) for p in prepared}
-    from atlib.data.cifar import locate_cifar
-    from atlib.data.extra import CIFAR_C_DIRS, locate_cifar10_neg, resolve_cifar_c
+    from atlib.data.extra import corrupted_info, locate_cifar10_neg, resolve_cifar_c
+    from atlib.data.load import locate_dataset
     from atlib.data.sources import CIFAR_C_URLS, WHERE_TO_GET, candidate_roots, find_path
 
     root = candidate_roots(None)[0].path  # where a download is best put: $ATLIB_DATA, else ./data
     found: dict[str, MissingInput] = {}
     for c in configs:
         try:
-            _, cifar_root = locate_cifar(c.dataset, "train", root=c.data_root, download=False)
+            _, cifar_root = locate_dataset(c.dataset, "train", root=c.data_root, download=False)
         except FileNotFoundError:
             cifar_root = None
             found.setdefault(c.dataset, MissingInput(f"{c.dataset} (data_root={c.data_root})", WHERE_TO_GET[c.dataset], False))
-        if c.dataset == "cifar10":
+        if dataset_info(c.dataset).has_neg:
             try:
                 locate_cifar10_neg(c.neg_path, root=cifar_root)
             except FileNotFoundError:
@@ -191,8 +192,8 @@ def missing_inputs(configs: Sequence[TrainConfig], prepared: Collection[str | Pa
             try:
                 resolve_cifar_c(c.dataset, c.cifar_c_root)
             except FileNotFoundError:
-                what = f"{CIFAR_C_DIRS[c.dataset]} (cifar_c_root={c.cifar_c_root})"
-                source = WHERE_TO_GET["cifar_c"].format(cifar_c=CIFAR_C_DIRS[c.dataset], url=CIFAR_C_URLS[c.dataset],
+                what = f"{corrupted_info(c.dataset).corrupted} (cifar_c_root={c.cifar_c_root})"
+                source = WHERE_TO_GET["cifar_c"].format(cifar_c=corrupted_info(c.dataset).corrupted, url=CIFAR_C_URLS[c.dataset],
                                                         dataset=c.dataset, root=root)
                 found.setdefault(what, MissingInput(what, source, True))
     return list(found.values())

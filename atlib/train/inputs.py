@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 
 from atlib import data as atdata
 from atlib.config import TrainConfig
+from atlib.datasets import dataset_info
 from atlib.subsets import balanced_subset
 
 
@@ -33,23 +34,27 @@ class RunData:
 
 def resolve_inputs(config: TrainConfig) -> dict[str, Any]:
     """Every input of a run, found once with ``atlib.data``'s search rule and recorded in its meta data:
-    the CIFAR root, the CIFAR-10-NEG file (looked for beside the CIFAR data first; None when absent and not
-    asked for), the synthetic file with its content hash (its identity when the file moves), the CIFAR-C
-    folder (``cifar_c_root="auto"``: found with the search rule). Relative synthetic and CIFAR-C paths are
-    also looked for under the data folders, so one ``$ATLIB_DATA`` serves every input. Analysis and the explorer read these, never the environment of the process they run in."""
-    from atlib.data.cifar import locate_cifar
+    the dataset's root (``data_root``), its NEG file where the dataset has one (looked for beside the data;
+    None when absent and not asked for), the synthetic file with its content hash (its identity when the
+    file moves), the CIFAR-C folder (``cifar_c_root="auto"``: found with the search rule). Relative synthetic
+    and CIFAR-C paths are also looked for under the data folders, so one ``$ATLIB_DATA`` serves every input.
+    Analysis and the explorer read these (``Run.inputs``), never the environment of the process they run in."""
     from atlib.data.extra import locate_cifar10_neg, resolve_cifar_c
+    from atlib.data.load import locate_dataset
     from atlib.data.sources import WHERE_TO_GET, content_hash, find_path
 
-    _, cifar_root = locate_cifar(config.dataset, "train", root=config.data_root)
-    inputs: dict[str, Any] = {"cifar_root": str(cifar_root), "neg_path": None, "synthetic": None, "cifar_c_root": None}
-    if config.dataset == "cifar10":
+    info = dataset_info(config.dataset)
+    _, data_root = locate_dataset(config.dataset, "train", root=config.data_root)
+    inputs: dict[str, Any] = {"data_root": str(data_root), "neg_path": None, "synthetic": None, "cifar_c_root": None}
+    if info.has_neg:
         try:
-            inputs["neg_path"] = str(locate_cifar10_neg(config.neg_path, root=cifar_root))
+            inputs["neg_path"] = str(locate_cifar10_neg(config.neg_path, root=data_root))
         except FileNotFoundError as err:
             if config.neg_path is not None:
                 raise
-            tqdm.write(f"[atlib] CIFAR-10-NEG not found, not recording it ({err})")
+            tqdm.write(f"[atlib] {info.title}-NEG not found, not recording it ({err})")
+    elif config.neg_path is not None:
+        raise ValueError(f"neg_path is set, but {info.title} has no NEG set (atlib.datasets); remove neg_path")
     if config.uses_synthetic:
         path = find_path(config.synthetic)
         if path is None or not path.is_file():
@@ -64,8 +69,9 @@ def resolve_inputs(config: TrainConfig) -> dict[str, Any]:
 def load_run_data(config: TrainConfig) -> RunData:
     """The run's inputs (:func:`resolve_inputs`) loaded as uint8 arrays, with the subsets the config asks for."""
     inputs = resolve_inputs(config)
-    train = atdata.load_cifar(config.dataset, "train", root=inputs["cifar_root"])
-    test = atdata.load_cifar(config.dataset, "test", root=inputs["cifar_root"])
+    info = dataset_info(config.dataset)
+    train = atdata.load_dataset(config.dataset, "train", root=inputs["data_root"])
+    test = atdata.load_dataset(config.dataset, "test", root=inputs["data_root"])
     train_index = np.arange(len(train.labels))
     if config.train_subset is not None:
         train_index = balanced_subset(train.labels, config.train_subset)
@@ -74,10 +80,10 @@ def load_run_data(config: TrainConfig) -> RunData:
     if config.test_subset is not None:
         test_index = balanced_subset(test.labels, config.test_subset)
         test = take_rows(test, test_index)
-    num_classes = atdata.NUM_CLASSES[config.dataset]
     neg = atdata.load_cifar10_neg(inputs["neg_path"]) if inputs["neg_path"] else None
-    synthetic = atdata.load_synthetic(inputs["synthetic"]["path"], num_classes=num_classes) if inputs["synthetic"] else None
-    return RunData(train, test, train_index, test_index, neg, synthetic, num_classes, inputs)
+    synthetic = (atdata.load_synthetic(inputs["synthetic"]["path"], info.num_classes, info.image_size)
+                 if inputs["synthetic"] else None)
+    return RunData(train, test, train_index, test_index, neg, synthetic, info.num_classes, inputs)
 
 
 def take_rows(images: atdata.ImageSet, index: np.ndarray) -> atdata.ImageSet:
