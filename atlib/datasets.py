@@ -25,8 +25,10 @@ class DatasetInfo:
     reader: str  # the atlib.data module that finds, reads and downloads it (see atlib.data.load.Reader)
     train_size: int  # rows of the standard training split
     test_size: int  # rows of the standard test split
+    source: str  # where to get it, for messages that name it missing
     neg_file: str | None = None  # the NEG file (Kaplun et al. 2022) looked for beside the data; None: none exists
     corrupted: str | None = None  # folder of its corrupted version (Hendrycks & Dietterich 2019); None: none exists
+    corrupted_url: str | None = None  # where that corrupted version is released
 
     @property
     def num_classes(self) -> int:
@@ -69,18 +71,23 @@ _CIFAR100_CLASSES = (
     "wardrobe", "whale", "willow_tree", "wolf", "woman", "worm",
 )
 
+_CIFAR_SOURCE = ("{title} (Krizhevsky 2009): torchvision downloads it at the first run when online; offline, put the "
+                 "official python release (https://www.cs.toronto.edu/~kriz/cifar.html) in a data folder")
+
 DATASET_INFO: dict[str, DatasetInfo] = {
     "cifar10": DatasetInfo(
         "cifar10", "CIFAR-10", _CIFAR10_CLASSES, 32,
         mean=(0.4914, 0.4822, 0.4465), std=(0.2470, 0.2435, 0.2616),  # of the training set
         reader="atlib.data.cifar", train_size=50_000, test_size=10_000,
-        neg_file="CIFAR10_neg.npz", corrupted="CIFAR-10-C",
+        source=_CIFAR_SOURCE.format(title="CIFAR-10"),
+        neg_file="CIFAR10_neg.npz", corrupted="CIFAR-10-C", corrupted_url="https://zenodo.org/records/2535967",
     ),
     "cifar100": DatasetInfo(
         "cifar100", "CIFAR-100", _CIFAR100_CLASSES, 32,
         mean=(0.5071, 0.4865, 0.4409), std=(0.2673, 0.2564, 0.2762),  # of the training set
         reader="atlib.data.cifar", train_size=50_000, test_size=10_000,
-        corrupted="CIFAR-100-C",
+        source=_CIFAR_SOURCE.format(title="CIFAR-100"),
+        corrupted="CIFAR-100-C", corrupted_url="https://zenodo.org/records/3555552",
     ),
 }
 

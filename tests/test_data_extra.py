@@ -265,3 +265,25 @@ def test_validate_image_set_accepts_good_sets() -> None:
         validate_image_set(pattern(0, 0), np.zeros(0, int), 10, "empty set")
     with pytest.raises(ValueError, match=r"my set: .*images are list"):
         validate_image_set([[0]], np.zeros(1, int), 10, "my set")
+
+
+# --- the zip CRC of an uncompressed synthesized file -------------------------------------------------------
+
+
+def test_content_hash_checks_the_crc_a_memory_map_skips(tmp_path: Path) -> None:
+    import hashlib
+
+    from atlib.data.npzmap import content_hash
+
+    path = tmp_path / "gen.npz"
+    np.savez(path, image=pattern(0, 40), label=pattern_labels(40))
+    assert content_hash(path, chunk=4096) == hashlib.sha256(path.read_bytes()).hexdigest()  # members span chunks
+    damaged = bytearray(path.read_bytes())
+    offset = bytes(damaged).index(pattern(0, 40).tobytes()[:64]) + 1000  # a pixel of image.npy
+    damaged[offset] ^= 0xFF
+    path.write_bytes(bytes(damaged))
+    assert load_synthetic(path).images.shape == (40, 32, 32, 3)  # the memory map alone does not notice
+    with pytest.raises(ValueError, match=r"gen.npz: image.npy fails its zip CRC check \(the file is damaged"):
+        content_hash(path, chunk=4096)
+    (tmp_path / "plain.bin").write_bytes(b"not a zip")
+    assert content_hash(tmp_path / "plain.bin") == hashlib.sha256(b"not a zip").hexdigest()

@@ -15,7 +15,7 @@ from atlib.datasets import DATASET_INFO, DatasetInfo, dataset_info, title
 from tinydata import REPO, tiny_config
 
 TINY16 = DatasetInfo("tiny16", "Tiny-16", ("a", "b", "c", "d"), 16, mean=(0.4, 0.4, 0.4), std=(0.25, 0.25, 0.25),
-                     reader="atlib.data.cifar", train_size=48, test_size=16)
+                     reader="atlib.data.cifar", train_size=48, test_size=16, source="written by the test")
 
 
 def test_the_table_is_consistent() -> None:

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from atlib.data.sources import candidate_roots, content_hash
+from atlib.data.npzmap import content_hash
+from atlib.data.sources import candidate_roots
 from tinydata import REPO, tiny_config
 
 
@@ -97,3 +98,17 @@ def test_a_moved_synthetic_file_resumes_and_a_changed_one_is_refused(tiny_root: 
     (run.path / "metrics.json").unlink()
     with pytest.raises(ValueError, match="synthetic data file differs"):
         train(first.replace(synthetic=str(moved)))
+
+
+def test_a_damaged_uncompressed_synthetic_file_is_refused_before_training(tiny_root: Path, tmp_path: Path) -> None:
+    """A flipped byte in an np.savez file: the memory map would train on it; the first full read (its hash) refuses it."""
+    from atlib.train import train
+
+    synthetic = tmp_path / "synth.npz"
+    images = np.random.default_rng(0).integers(0, 256, (64, 32, 32, 3), dtype=np.uint8)
+    np.savez(synthetic, image=images, label=np.arange(64) % 10)
+    damaged = bytearray(synthetic.read_bytes())
+    damaged[bytes(damaged).index(images.tobytes()[:64]) + 5000] ^= 0x01
+    synthetic.write_bytes(bytes(damaged))
+    with pytest.raises(ValueError, match=r"synth.npz: image.npy fails its zip CRC check"):
+        train(tiny_config(tiny_root, tmp_path / "runs", epochs=1, synthetic=str(synthetic), synthetic_fraction=0.25))

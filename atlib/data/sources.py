@@ -9,7 +9,6 @@ so analysis never searches again.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import NamedTuple
@@ -59,11 +58,8 @@ def find_path(path: str | os.PathLike) -> Path | None:
 
 
 # Where each input atlib reads comes from, for messages that name a missing input (``{dataset}`` filled in).
+# The datasets themselves say where they come from in ``atlib.datasets`` (``DatasetInfo.source``).
 WHERE_TO_GET = {
-    "cifar10": "CIFAR-10 (Krizhevsky 2009): torchvision downloads it at the first run when online; offline, put the "
-               "official python release (https://www.cs.toronto.edu/~kriz/cifar.html) in a data folder",
-    "cifar100": "CIFAR-100 (Krizhevsky 2009): torchvision downloads it at the first run when online; offline, put the "
-                "official python release (https://www.cs.toronto.edu/~kriz/cifar.html) in a data folder",
     "neg": "CIFAR10_neg.npz, CIFAR-10-NEG of Kaplun et al. 2022 (Deconstructing Distributions, arXiv:2202.09931), "
            "in a data folder (without it runs record no NEG accuracy: Fig 4, claims 4a/4b)",
     "synthetic": "the generated data of Wang et al. 2023 (arXiv:2302.04638): download {dataset}/1m.npz from "
@@ -71,17 +67,6 @@ WHERE_TO_GET = {
     "cifar_c": "{cifar_c} (Hendrycks & Dietterich 2019): download it from {url} and extract it into a data folder, "
                "or generate it: python -m atlib corruptions --dataset {dataset} --out {root}/{cifar_c}",
 }
-CIFAR_C_URLS = {"cifar10": "https://zenodo.org/records/2535967", "cifar100": "https://zenodo.org/records/3555552"}
-
-
-def content_hash(path: str | os.PathLike, chunk: int = 1 << 24) -> str:
-    """sha256 of a file's bytes: the identity of an input that may move (a synthesized set's path changes
-    with the repository; its content must not). About 1 GB/s."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def describe_roots(roots: list[Root]) -> str:

@@ -168,21 +168,22 @@ def missing_inputs(configs: Sequence[TrainConfig], prepared: Collection[str | Pa
     submitted): the dataset (downloaded by torchvision when online), CIFAR-10-NEG, the synthesized set, CIFAR-C.
     ``prepared`` are the paths the grid makes itself before launching (its ``prepare:`` section): never missing."""
     made = {str(p) for p in prepared}
-    from atlib.data.extra import corrupted_info, locate_cifar10_neg, resolve_cifar_c
+    from atlib.data.extra import locate_cifar10_neg, resolve_cifar_c
     from atlib.data.load import locate_dataset
-    from atlib.data.sources import CIFAR_C_URLS, WHERE_TO_GET, candidate_roots, find_path
+    from atlib.data.sources import WHERE_TO_GET, candidate_roots, find_path
 
     root = candidate_roots(None)[0].path  # where a download is best put: $ATLIB_DATA, else ./data
     found: dict[str, MissingInput] = {}
     for c in configs:
+        info = dataset_info(c.dataset)
         try:
-            _, cifar_root = locate_dataset(c.dataset, "train", root=c.data_root, download=False)
+            _, data_root = locate_dataset(c.dataset, "train", root=c.data_root, download=False)
         except FileNotFoundError:
-            cifar_root = None
-            found.setdefault(c.dataset, MissingInput(f"{c.dataset} (data_root={c.data_root})", WHERE_TO_GET[c.dataset], False))
-        if dataset_info(c.dataset).has_neg:
+            data_root = None
+            found.setdefault(c.dataset, MissingInput(f"{c.dataset} (data_root={c.data_root})", info.source, False))
+        if info.has_neg:
             try:
-                locate_cifar10_neg(c.neg_path, root=cifar_root)
+                locate_cifar10_neg(c.neg_path, root=data_root)
             except FileNotFoundError:
                 found.setdefault("neg", MissingInput(f"CIFAR-10-NEG (neg_path={c.neg_path})", WHERE_TO_GET["neg"], c.neg_path is not None))
         if c.uses_synthetic and c.synthetic not in made and find_path(c.synthetic) is None:
@@ -192,8 +193,8 @@ def missing_inputs(configs: Sequence[TrainConfig], prepared: Collection[str | Pa
             try:
                 resolve_cifar_c(c.dataset, c.cifar_c_root)
             except FileNotFoundError:
-                what = f"{corrupted_info(c.dataset).corrupted} (cifar_c_root={c.cifar_c_root})"
-                source = WHERE_TO_GET["cifar_c"].format(cifar_c=corrupted_info(c.dataset).corrupted, url=CIFAR_C_URLS[c.dataset],
+                what = f"{info.corrupted} (cifar_c_root={c.cifar_c_root})"
+                source = WHERE_TO_GET["cifar_c"].format(cifar_c=info.corrupted, url=info.corrupted_url,
                                                         dataset=c.dataset, root=root)
                 found.setdefault(what, MissingInput(what, source, True))
     return list(found.values())

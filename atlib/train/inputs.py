@@ -41,7 +41,8 @@ def resolve_inputs(config: TrainConfig) -> dict[str, Any]:
     Analysis and the explorer read these (``Run.inputs``), never the environment of the process they run in."""
     from atlib.data.extra import locate_cifar10_neg, resolve_cifar_c
     from atlib.data.load import locate_dataset
-    from atlib.data.sources import WHERE_TO_GET, content_hash, find_path
+    from atlib.data.npzmap import content_hash
+    from atlib.data.sources import WHERE_TO_GET, find_path
 
     info = dataset_info(config.dataset)
     _, data_root = locate_dataset(config.dataset, "train", root=config.data_root)
