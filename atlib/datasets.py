@@ -89,6 +89,14 @@ DATASET_INFO: dict[str, DatasetInfo] = {
         source=_CIFAR_SOURCE.format(title="CIFAR-100"),
         corrupted="CIFAR-100-C", corrupted_url="https://zenodo.org/records/3555552",
     ),
+    "svhn": DatasetInfo(
+        "svhn", "SVHN", tuple(str(d) for d in range(10)), 32,  # label k is digit k (the files store 0 as 10)
+        # as Rice et al. 2020 normalise it (train_svhn.py, github.com/locuslab/robust_overfitting)
+        mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5),
+        reader="atlib.data.svhn", train_size=73_257, test_size=26_032,  # the standard split, without "extra"
+        source="SVHN (Netzer et al. 2011): torchvision downloads train_32x32.mat and test_32x32.mat at the first run "
+               "when online; offline, put them (http://ufldl.stanford.edu/housenumbers/) in a data folder",
+    ),
 }
 
 # The 19 released CIFAR-10-C / CIFAR-100-C files, in the order of Hendrycks & Dietterich's tables.
