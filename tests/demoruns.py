@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 from atlib.config import TrainConfig
-from atlib.data.constants import CIFAR_C_CORRUPTIONS, CLASS_NAMES
+from atlib.datasets import CIFAR_C_CORRUPTIONS, DATASET_INFO
 from atlib.store.writer import RunWriter
 from fakeruns import make_dynamics, make_run, random_probs
 
@@ -29,7 +29,7 @@ def write_tiny_cifar(root: Path) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(0)
     labels = {}
     for split, per_class in PER_CLASS.items():
-        for c, name in enumerate(CLASS_NAMES["cifar10"]):
+        for c, name in enumerate(DATASET_INFO["cifar10"].classes):
             folder = root / split / name
             folder.mkdir(parents=True, exist_ok=True)
             for i in range(per_class):

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from atlib import analysis, models
+from atlib.datasets import DATASET_INFO
 from atlib.store.io import read_json
 from atlib.store.runs import group_seeds, load_run, load_runs
 
@@ -74,7 +75,7 @@ def test_a_registered_model_trains_records_resumes_and_analyses(tiny_root: Path,
     assert curves["model"].unique().tolist() == ["tiny_mlp"] and len(curves) == 4
 
     # Its checkpoint evaluates as a checkpoint trained elsewhere, under the registered name.
-    result = evaluate_checkpoint(run_dir / "checkpoint.pt", "tiny_mlp", models.NORMALIZATION["cifar10"],
+    result = evaluate_checkpoint(run_dir / "checkpoint.pt", "tiny_mlp", DATASET_INFO["cifar10"].normalization,
                                  data_root=str(tiny_root), n=0)
     assert result["clean_acc"] == pytest.approx(run.metrics["clean_acc"])
 
