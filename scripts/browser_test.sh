@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Real-browser tests of the learning-profile explorer only (tests/test_browser.py): JupyterLab runs
-# the explorer notebook and Debian's Chromium moves its slider; the static HTML export is opened too.
+# Real-browser tests only (tests/test_browser.py): JupyterLab at a repository-like root over fake demo runs,
+# the explorer notebook opened by double-click and run with no variable set, its executed copy opened with
+# no kernel, and the static HTML export driven through its controls, in Debian's Chromium.
 # Screenshots land in outputs/browser/. `make test` runs these as part of the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."

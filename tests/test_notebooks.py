@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+from nbformat.sign import NotebookNotary
 import numpy as np
 import pytest
 from PIL import Image
@@ -134,6 +135,7 @@ def test_analysis_notebook_executes_and_saves_figures(name: str, fake_runs: Path
     out = run_notebook(name, {"runs": str(fake_runs), "output_dir": str(figures)}, tmp_path / f"{name}.ipynb")
     assert out == tmp_path / f"{name}.ipynb"
     nb = _assert_clean_execution(out)
+    assert NotebookNotary().check_signature(nb)  # signed: JupyterLab trusts its saved outputs
     for stem in ANALYSIS_FIGURES[name]:
         for suffix in (".html", ".png"):
             path = figures / f"{stem}{suffix}"
