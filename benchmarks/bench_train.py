@@ -25,9 +25,11 @@ from training_timing import make_trainer, time_recording, time_steps
 
 PAPER_TRAIN_SIZE = 50_000
 # A variant: a method and the TrainConfig fields that make it (the papers' AWP gammas; TRADES-AWP without
-# its 10 warm-up epochs, so that the timed steps are perturbed).
+# its 10 warm-up epochs, so that the timed steps are perturbed). "trades-2fwd" is TRADES's earlier two-forward step
+# (reference_step off): against "trades", the cost of the reference's second clean forward.
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
-    "nt": ("nt", {}), "at": ("at", {}), "trades": ("trades", {}), "mart": ("mart", {}), "fgsm_rs": ("fgsm_rs", {}),
+    "nt": ("nt", {}), "at": ("at", {}), "trades": ("trades", {}), "trades-2fwd": ("trades", {"reference_step": False}),
+    "mart": ("mart", {}), "fgsm_rs": ("fgsm_rs", {}),
     "at+awp": ("at", {"awp_gamma": 0.01}), "trades+awp": ("trades", {"awp_gamma": 0.005, "awp_warmup": 0}),
     "at+ema": ("at", {"ema_decay": 0.999}),
 }
@@ -78,6 +80,10 @@ def main() -> None:
         results[f"{name}_epoch_s"] = PAPER_TRAIN_SIZE / img_s
         ratio = f"{img_s / results['at_img_s']:.2f}" if "at_img_s" in results else ""
         print(f"{name:>11} {img_s:>9.1f} {ratio:>7} {PAPER_TRAIN_SIZE / img_s:>10.1f}")
+    if "trades_img_s" in results and "trades-2fwd_img_s" in results:
+        results["trades_reference_step_cost"] = results["trades-2fwd_img_s"] / results["trades_img_s"]
+        print(f"TRADES's reference step (three forwards) costs {results['trades_reference_step_cost']:.3f}x the "
+              "two-forward step's time")
     print("\none record point, per set (fp32), as a share of a 50,000-image epoch at one point per epoch:")
     for method in ("nt", "at"):
         if f"{method}_img_s" in results:

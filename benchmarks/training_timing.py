@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from atlib.config import TrainConfig, resolve_device
+from atlib.store.writer import RunWriter
 from atlib.train import Trainer
 from atlib.train.distributed import Distributed
 
@@ -29,7 +30,8 @@ def make_trainer(args: argparse.Namespace, run_dir: Path, method: str, compile: 
         "amp": "on" if args.bf16 else "off", "channels_last": "on" if args.bf16 else "off", "compile": compile,
         "data_root": args.data, "progress": False, "out_dir": str(run_dir), "eval_batch_size": 1000, **fields,
     })
-    return Trainer(config, run_dir / config.run_name, resolve_device(args.device), Distributed())
+    writer = RunWriter.open(config, lock=False)  # a throw-away run folder, written only by this process
+    return Trainer(config, writer.path, resolve_device(args.device), Distributed(), writer)
 
 
 def time_steps(trainer: Trainer, steps: int, warmup: int) -> dict[str, float]:

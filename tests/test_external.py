@@ -353,3 +353,37 @@ def test_cli_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
             evaluate_main(argv)
         assert exc.value.code == 2
     assert "nothing to add to the runs" in capsys.readouterr().err
+
+
+def test_autoattack_on_a_stored_run_falls_back_to_the_config_budgets_and_reads_its_recorded_inputs(
+        tmp_path: Path, tiny_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run without PGD results attacks the config's robust_eval_eps_255 (not nothing), and finds its test images
+    through the inputs it recorded, not through its config's data_root (here a folder that has moved away)."""
+    import shutil
+
+    from atlib.evaluate import external
+    from atlib.store.runs import load_run
+
+    run_dir = tmp_path / "cifar10_small_cnn_nt_s0"
+    shutil.copytree(Path(__file__).parent / "legacy" / "complete" / run_dir.name, run_dir)
+    edits = {"config.json": lambda c: c | {"data_root": str(tmp_path / "moved"), "neg_path": str(tmp_path / "moved.npz"),
+                                            "robust_eval_eps_255": [4.0], "out_dir": str(tmp_path)},
+             "meta.json": lambda m: m | {"inputs": m["inputs"] | {"cifar_root": str(tiny_root),
+                                                                   "neg_path": str(tiny_root / "CIFAR10_neg.npz")}},
+             "metrics.json": lambda m: {k: v for k, v in m.items() if k != "robust_eval"} | {"robust_acc": {}}}
+    for name, edit in edits.items():
+        (run_dir / name).write_text(json.dumps(edit(json.loads((run_dir / name).read_text()))))
+    seen = {}
+
+    def fake_autoattack(model, images, labels, eps_255, n, **options):
+        seen.update(eps=list(eps_255), n=n, images=len(images))
+        return {"rows": list(range(n)), "n": n, "robust_acc": {str(e): 0.0 for e in eps_255}}
+
+    monkeypatch.setattr(external, "autoattack_evaluation", fake_autoattack)
+    result = external.add_autoattack_metrics(run_dir)
+    assert seen == {"eps": [4.0], "n": 20, "images": 80}  # the toy test set, found through meta.json's inputs
+    assert load_run(run_dir).metrics["autoattack"]["test_index"] == result["test_index"] == list(range(20))
+    config = json.loads((run_dir / "config.json").read_text())
+    (run_dir / "config.json").write_text(json.dumps(config | {"robust_eval_n": 0}))
+    with pytest.raises(ValueError, match="made no PGD evaluation.*give n"):
+        external.add_autoattack_metrics(run_dir)
