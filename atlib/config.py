@@ -45,7 +45,7 @@ PATH_FIELDS = frozenset({"synthetic", "data_root", "neg_path", "cifar_c_root", "
 # imports the one recorded in config.json.
 EXECUTION_FIELDS = frozenset({
     "device", "compile", "channels_last", "out_dir", "name", "progress", "data_root", "neg_path", "cifar_c_root", "model_module",
-    "dist_timeout_min", "synthetic",
+    "dist_timeout_min", "synthetic", "tensorboard",
 })
 # Fields that change nothing in a run's results (what is trained, and what its records and metrics
 # measure): runs that differ only in these are one recipe. Comparisons between runs (the claims'
@@ -141,6 +141,8 @@ class TrainConfig:
     out_dir: str = option("outputs/runs", "folder holding the run folders")
     name: str | None = option(None, "run folder name; unset: derived from the config, e.g. cifar10_resnet18_at8_s0")
     progress: bool = option(True, "a progress bar on a terminal (the per-epoch line is always printed)")
+    tensorboard: bool = option(False, "also write the record points' curves to <run>/tb/ for TensorBoard (needs the "
+                                      "tensorboard package; log.jsonl is always written)")
 
     def __post_init__(self) -> None:
         self.lr_milestones = tuple(int(m) for m in self.lr_milestones)
@@ -159,9 +161,7 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a finite number, got {value}")
         if not 0 <= self.seed < 2**32:
             raise ValueError(f"seed must be in [0, 2**32), got {self.seed}")
-        if not DEVICE_PATTERN.fullmatch(self.device):
-            raise ValueError(f"device must be auto, cpu, cuda or cuda:N (atlib trains on CPUs and NVIDIA GPUs), "
-                             f"got {self.device!r}")
+        check_device(self.device)
         if self.dataset not in DATASET_INFO:  # read here, so that a dataset added to the table is valid at once
             raise ValueError(f"dataset must be one of {', '.join(DATASET_INFO)} (atlib.datasets), got {self.dataset!r}")
         names = (*method_table.METHODS, EXTERNAL)  # read here, so that a method added to the table is valid at once
@@ -329,11 +329,18 @@ def switch_on(value: str, device_type: str) -> bool:
     return value == "on" or (value == "auto" and device_type == "cuda")
 
 
+def check_device(name: str) -> None:
+    """Refuse a device atlib cannot run on, before torch is imported."""
+    if not DEVICE_PATTERN.fullmatch(name):
+        raise ValueError(f"device must be auto, cpu, cuda or cuda:N (atlib trains on CPUs and NVIDIA GPUs), got {name!r}")
+
+
 def resolve_device(name: str) -> torch.device:
     """The device a ``device`` field names: ``"auto"`` is CUDA when available, else the CPU; CUDA asked for
     on a machine without it is an error. Torch is imported here, so this module stays torch-free."""
     import torch
 
+    check_device(name)
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)

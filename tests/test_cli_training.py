@@ -83,3 +83,64 @@ def test_training_stops_at_a_non_finite_loss_and_keeps_the_last_checkpoint(tiny_
     assert not (run_dir / "metrics.json").exists()
     monkeypatch.setattr(Trainer, "_step", step)
     assert load_run(train(config).path).num_points == 4  # the same command resumes from the last good point
+
+
+# ----------------------------------------------------------------------------- log.jsonl and TensorBoard
+
+
+def _scalars(folder: Path, tag: str) -> list[tuple[int, float]]:
+    """(step, value) of every event TensorBoard shows for ``tag``, purged events left out as TensorBoard does."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(folder), size_guidance={"scalars": 0})
+    events.Reload()
+    return [(e.step, e.value) for e in events.Scalars(tag)]
+
+
+@pytest.mark.parametrize("tensorboard", [False, True])
+def test_log_and_tensorboard_follow_the_records_after_a_kill(tiny_root: Path, tmp_path: Path, tensorboard: bool) -> None:
+    import json
+    import time
+
+    if tensorboard:
+        pytest.importorskip("tensorboard")
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    command = _command(tiny_root, tmp_path, "--no-progress", "--record-per-epoch", "3",
+                       *(["--tensorboard"] if tensorboard else []))
+    run_dir = tmp_path / "cifar10_small_cnn_nt_s0"
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    index, deadline = run_dir / "records" / "index.json", time.time() + 300
+    while time.time() < deadline:  # kill -9 once a few points are stored, part-way through the run
+        if index.exists() and json.loads(index.read_text())["count"] >= 4:
+            break
+        time.sleep(0.005)
+    proc.kill()
+    proc.wait()
+    assert 4 <= RecordStore(index.parent).count < 9, "the run must be killed part-way"
+    subprocess.run(command, env=env, check=True, capture_output=True, timeout=300)
+
+    points = load_run(run_dir).records.points
+    logged = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
+    assert len(points) == 9 and logged == points  # exactly one line per record point, the same numbers
+    if tensorboard:
+        assert list((run_dir / "tb").glob("events.out.tfevents.*"))
+        for tag, name in (("accuracy/test", "test_acc"), ("loss/train", "train_loss"), ("schedule/lr", "lr")):
+            shown = _scalars(run_dir / "tb", tag)
+            assert [step for step, _ in shown] == [p["step"] for p in points], tag  # each point once, in order
+            assert [value for _, value in shown] == pytest.approx([p[name] for p in points], rel=1e-6)
+    else:
+        assert not (run_dir / "tb").exists()
+
+
+def test_tensorboard_without_the_package_fails_before_any_folder(tiny_root: Path, tmp_path: Path) -> None:
+    hide = ("import runpy, sys\nsys.modules['tensorboard'] = None  # as if it were not installed\n"
+            f"sys.argv = ['python -m atlib.train', *{_command(tiny_root, tmp_path, '--tensorboard')[3:]!r}]\n"
+            "runpy.run_module('atlib.train', run_name='__main__')")
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env.pop("ATLIB_DEBUG", None)
+    result = subprocess.run([sys.executable, "-c", hide], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "error: --tensorboard needs the optional package tensorboard, which is not installed: pip install tensorboard "
+        "(or train without --tensorboard; log.jsonl holds the same numbers)"]
+    assert not list(tmp_path.iterdir())

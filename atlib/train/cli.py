@@ -62,6 +62,23 @@ def _metavar(f: dataclasses.Field) -> str | None:
     return next((kinds[t] for t in (hint, *typing.get_args(hint)) if t in kinds), "TEXT")
 
 
+def options_markdown() -> str:
+    """The training options as a Markdown table, from the same field help as ``--help`` (docs/cli.md holds it;
+    a test keeps the two equal)."""
+    rows = ["| option | default | what it sets |", "| --- | --- | --- |"]
+    defaults = TrainConfig()
+    for f in dataclasses.fields(TrainConfig):
+        default = getattr(defaults, f.name)
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(default, bool):
+            flag += f" / --no-{f.name.replace('_', '-')}"
+        shown = _default_note(default).removeprefix(" (default: ").removesuffix(")") or "unset"
+        choices = f" One of: {', '.join(f.metadata['choices'])}." if f.metadata["choices"] else ""
+        text = f.metadata["help"].replace("|", "\\|")
+        rows.append(f"| `{flag}` | `{shown}` | {text[0].upper()}{text[1:]}.{choices} |")
+    return "\n".join(rows)
+
+
 def config_from_args(argv: Sequence[str] | None = None) -> tuple[TrainConfig, bool]:
     args = vars(build_parser().parse_args(argv))
     preset, force = args.pop("preset"), args.pop("force")

@@ -1,0 +1,49 @@
+"""``--tensorboard``: a run's record points as TensorBoard scalars in ``<run>/tb/``, through
+``torch.utils.tensorboard`` (the ``tensorboard`` package is optional: only this module needs it).
+
+The curves follow the records, as ``log.jsonl`` does: a resumed run reopens its event files with
+``purge_step`` just after its last kept record point, so TensorBoard drops whatever a killed session wrote
+beyond it and every recorded point appears once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+# Record-point numbers shown, by TensorBoard tag (grouped into the loss, accuracy and schedule panels).
+SCALARS = {
+    "loss/train": "train_loss", "accuracy/train": "train_acc", "accuracy/test": "test_acc", "accuracy/neg": "neg_acc",
+    "accuracy/test_ema": "test_acc_ema", "accuracy/neg_ema": "neg_acc_ema", "schedule/lr": "lr", "schedule/epoch": "epoch",
+}
+INSTALL = "pip install tensorboard"
+
+
+def require_tensorboard() -> None:
+    """Fail before any training when ``--tensorboard`` is asked for and the package is missing."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter  # noqa: F401
+    except ImportError:
+        raise ImportError(f"--tensorboard needs the optional package tensorboard, which is not installed: {INSTALL} "
+                          "(or train without --tensorboard; log.jsonl holds the same numbers)") from None
+
+
+class Curves:
+    """The TensorBoard writer of one training session; the global step is the optimizer step of each point."""
+
+    def __init__(self, folder: Path, kept: Sequence[Mapping[str, Any]]) -> None:
+        """Open ``folder``'s event files after the record points ``kept`` (those of the records at this start)."""
+        require_tensorboard()
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(str(folder), purge_step=int(kept[-1]["step"]) + 1 if kept else 0)
+
+    def add(self, point: Mapping[str, Any]) -> None:
+        """One record point's numbers, flushed (a killed run loses nothing it recorded)."""
+        for tag, name in SCALARS.items():
+            if point.get(name) is not None:
+                self.writer.add_scalar(tag, float(point[name]), int(point["step"]), walltime=point.get("time"))
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.close()
