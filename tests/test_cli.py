@@ -59,7 +59,7 @@ def test_every_field_has_one_line_of_help_and_one_default() -> None:
 
 def test_every_data_root_help_states_the_one_search_rule() -> None:
     rule = "$ATLIB_DATA, then ./data, then torchvision's download when online"
-    for module in ("atlib.train", "atlib.evaluate", "atlib.corruptions"):
+    for module in ("atlib.train", "atlib.evaluate", "atlib.corruptions", "atlib.demo"):
         text = " ".join(_run("-m", module, "--help").stdout.split())
         assert rule in text and "an error if the data are not there" in text, module
 
