@@ -10,6 +10,8 @@ from __future__ import annotations
 import runpy
 import sys
 
+from atlib.cli import command
+
 COMMANDS = {
     "demo": ("atlib.demo", "reduced reproduction on CPU: train, evaluate, execute every notebook, summarise"),
     "train": ("atlib.train", "train (or resume) one configuration, recording every test prediction"),
@@ -30,18 +32,22 @@ def usage() -> str:
             "'python -m atlib COMMAND --help' for a command's options; ATLIB_DEBUG=1 shows the traceback of a failure.")
 
 
-def main(argv: list[str]) -> None:
+@command
+def main(argv: list[str]) -> int:
+    """Run ``argv[0]``'s module as ``__main__`` (it exits with its own status); a failure to even import it
+    goes through the same boundary as the commands' own failures."""
     if not argv or argv[0] in ("-h", "--help"):
         print(usage())
-        sys.exit(0 if argv else 2)
+        return 0 if argv else 2
     name, *rest = argv
     if name not in COMMANDS:
         print(f"error: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
-        sys.exit(2)
+        return 2
     module = COMMANDS[name][0]
     sys.argv = [f"python -m atlib {name}", *rest]
     runpy.run_module(module, run_name="__main__", alter_sys=True)
+    return 0
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(main(sys.argv[1:]))
