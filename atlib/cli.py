@@ -63,11 +63,13 @@ def command(main: F) -> F:
 def message(err: BaseException) -> str:
     """The one line a failure prints: atlib's own messages as they are, OS errors with their file and fix,
     any other exception with its type."""
+    if isinstance(err, AtlibError):  # its message names the file and the fix (an OSError's is its strerror)
+        return err.strerror if isinstance(err, OSError) and err.strerror else str(err)
     if isinstance(err, OSError) and err.errno is not None:
         where = f"{err.filename}: " if err.filename is not None else ""
         fix = _OS_FIXES.get(err.errno)
         return f"{where}{describe(err)}" + (f"; {fix}" if fix else "")
-    if isinstance(err, (ValueError, AtlibError, FileNotFoundError, ImportError)):
+    if isinstance(err, (ValueError, FileNotFoundError, ImportError)):
         return str(err)
     if isinstance(err, KeyError) and err.args and isinstance(err.args[0], str) and " " in err.args[0]:
         return err.args[0]  # atlib's KeyErrors are sentences; a bare key is a bug, shown with its type below

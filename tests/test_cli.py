@@ -19,6 +19,7 @@ from atlib.__main__ import COMMANDS
 from atlib.cli import INTERRUPTED_MESSAGE, command, message
 from atlib.config import TrainConfig
 from atlib.errors import FileError, file_errors
+from atlib.store.io import DiskFullError
 from atlib.sweep.grid import expand, parse_grid
 from atlib.train.cli import build_parser, config_from_args
 
@@ -166,6 +167,8 @@ def _fails_with(err: BaseException):
     (PermissionError(errno.EACCES, "Permission denied", "/ro/runs"), "error: /ro/runs: permission denied; no permission"),
     (OSError(errno.EROFS, "Read-only file system", "/mnt/ro/x"), "error: /mnt/ro/x: read-only file system; the file "
                                                                 "system is read-only: choose a writable folder"),
+    (DiskFullError(errno.ENOSPC, "disk full at runs/x/checkpoint.pt (the previous file, if any, is intact); free space"),
+     "error: disk full at runs/x/checkpoint.pt (the previous file, if any, is intact); free space"),
     (FileError("runs/x/checkpoint.pt", "damaged (EOFError)", "run with --force"),
      "error: runs/x/checkpoint.pt: damaged (EOFError); run with --force"),
     (RuntimeError("CUDA error: device-side assert\nmore"), "error: RuntimeError: CUDA error: device-side assert (set "

@@ -14,10 +14,12 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from atlib.errors import AtlibError
+
 _DISK_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
 
 
-class DiskFullError(OSError):
+class DiskFullError(AtlibError, OSError):
     """A write failed for lack of space (or a file-size limit); the file it was replacing is intact."""
 
 

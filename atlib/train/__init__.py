@@ -42,9 +42,12 @@ def train(config: TrainConfig, *, force: bool = False, plan: Mapping[str, Any] |
     from atlib.models import import_model_module
     from atlib.train.distributed import init_distributed
     from atlib.train.loop import Trainer
+    from atlib.train.tensorboard import require_tensorboard
 
     config.validate()
     import_model_module(config.model_module)  # before any folder is made: a module that fails to import leaves none
+    if config.tensorboard:
+        require_tensorboard()  # before any folder is made
     if config.source != "trained":
         raise ValueError("source 'external' marks runs recorded from checkpoints trained elsewhere; record such a series "
                          "with `python -m atlib.evaluate --checkpoints 'DIR/epoch_*.pt' --arch ...`")

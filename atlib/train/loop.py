@@ -33,6 +33,7 @@ from atlib.evaluate.accuracy import predict_proba
 from atlib.train.final import final_metrics
 from atlib.train.inputs import load_run_data, take_rows
 from atlib.store.io import RunFolderError
+from atlib.train.tensorboard import Curves
 from atlib.train.losses import MethodLoss
 from atlib.models import build_model
 from atlib.store.records import RecordStore
@@ -102,6 +103,8 @@ class Trainer:
         self.records = self._open_records() if writer is not None else None
         if self.records is not None:  # a stored run keeps the sets it started with (runs from before the probe have none)
             self.eval_sets = {k: v for k, v in self.eval_sets.items() if k in self.records.sets}
+        # --tensorboard: the curves, reopened after the record points the records keep (those of the checkpoint)
+        self.curves = Curves(writer.tensorboard_dir, self.records.points) if config.tensorboard and writer else None
         self.evaluate = Evaluator(self.eval_sets, device, config.eval_batch_size) if ddp.is_main else None
 
         torch.manual_seed(config.seed)
@@ -216,6 +219,8 @@ class Trainer:
                                                 last.get("neg_acc_ema"), self.device)
             self.writer.finish(metrics, ended=dt.datetime.now().isoformat(timespec="seconds"),
                                wall_time_s=meta["wall_time_s"] + time.time() - session_start)
+            if self.curves is not None:
+                self.curves.close()
         self.ddp.barrier()
 
     def _set_learning_rate(self, epoch: int) -> float:
@@ -287,6 +292,8 @@ class Trainer:
             point |= {"test_acc_ema": ema_accs["test"], "neg_acc_ema": ema_accs.get("neg")}
         self.records.append(point, probs)
         self.writer.log_point(point)
+        if self.curves is not None:
+            self.curves.add(point)
         return point
 
     def _checkpoint(self, test_acc: float) -> None:
