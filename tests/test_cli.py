@@ -52,9 +52,10 @@ def test_every_field_has_one_line_of_help_and_one_default() -> None:
         assert "--" + f.name.replace("_", "-") in text
     assert "(default: None)" not in text and "(default 120)" not in text
     assert text.count("(default: 120)") == 1  # --epochs: one default, not two
-    for choices in ("{nt,at,trades,mart,fgsm_rs}", "{eval,train}", "{cifar10,cifar100}", "{auto,on,off}",
-                    "--compile, --no-compile"):
-        assert choices in text
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    for name in ("method", "attack_bn_mode", "dataset", "amp", "channels_last"):
+        assert f"--{name.replace('_', '-')} {{{','.join(fields[name].metadata['choices'])}}}" in text
+    assert "{nt,at,trades,mart,fgsm_rs}" in text and "--compile, --no-compile" in text
     assert "resnet18, preact_resnet18, wrn28_10, small_cnn, wrn34_10" in text  # --model lists the built-in models
 
 
@@ -308,7 +309,7 @@ def test_a_damaged_image_is_named(tmp_path: Path) -> None:
         Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(tmp_path / "test" / f"c{k}" / "0.png")
     (tmp_path / "test" / "c1" / "1.jpg").write_bytes(b"")  # 0 bytes
     with pytest.raises(FileError) as caught:
-        read_image_folder(tmp_path / "test")
+        read_image_folder(tmp_path / "test", 32)
     assert str(caught.value).startswith(f"{tmp_path / 'test' / 'c1' / '1.jpg'}: ")
     assert str(caught.value).endswith("the image is damaged or not an image: replace or remove it")
 
