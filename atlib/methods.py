@@ -97,7 +97,6 @@ METHODS: dict[str, Method] = {m.name: m for m in (
 ADVERSARIAL = tuple(name for name, m in METHODS.items() if m.adversarial)
 AWP_METHODS = tuple(name for name, m in METHODS.items() if m.awp is not None)
 BN_MODES = ("eval", "train")
-EMA_REFERENCE = "github.com/wzekai99/DM-Improves-AT (ema_update, update_bn)"
 
 # Where a run came from: trained by atlib, or recorded from checkpoints trained elsewhere
 # (atlib.evaluate.external). An external run's ``method`` is EXTERNAL: what trained it is not known here.
