@@ -110,7 +110,7 @@ def run_demo(settings: DemoSettings, echo: Callable[[str], None] = print) -> dic
         failed = sorted(name for name, outcome in outcomes.items() if outcome != "done")
         if failed:
             raise AtlibError(f"{len(failed)} run(s) failed: {', '.join(failed)} (their logs above); "
-                               "run the same command again to resume them")
+                             "run the same command again to resume them")
 
     from atlib.store.runs import group_seeds, load_run
 
@@ -118,7 +118,7 @@ def run_demo(settings: DemoSettings, echo: Callable[[str], None] = print) -> dic
     unfinished = [run.name for run in runs if not run.complete]
     if unfinished:
         raise AtlibError(f"run(s) not finished: {', '.join(unfinished)}; another process may still train them "
-                           f"(see python -m atlib.sweep --grid {settings.grid} --out {sweep.out} --status)")
+                         f"(see python -m atlib.sweep --grid {settings.grid} --out {sweep.out} --status)")
     rendered = render(sweep, notebooks, say, jobs=settings.jobs or max(1, os.cpu_count() or 1)) if notebooks else {}
 
     from atlib.claims import claims_report
