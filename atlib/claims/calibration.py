@@ -168,7 +168,7 @@ def draw(shape: Shape, world: str, rng: np.random.Generator) -> dict[str, str]:
             area = (final - base * np.exp(-1 / tau)) * weights.sum() + base * (weights @ decay)
             # 3: total drop (lognormal, scaled to the default threshold) and nearest template
             share = np.clip(params.non_monotone + SEED_SD["share"] * z[2], 0.05, 99.0) / 100
-            drop = scale * np.exp(0.6 * (0.8 * d_drop + 0.6 * rng.standard_normal(n)) + 0.6 * stats.norm.ppf(share))
+            drop = scale * np.exp(1.2 * (0.8 * d_drop + 0.6 * rng.standard_normal(n) + stats.norm.ppf(share)))
             hard = np.clip(params.hard + SEED_SD["share"] * z[3], 0.05, 99.0) / 100
             u = stats.norm.cdf(0.8 * d_template + 0.6 * rng.standard_normal(n))
             nearest = np.where(u < hard, 1, np.where(u < hard + 0.55, 0, 2))
