@@ -37,6 +37,7 @@ def make_run(out_dir: Path, config: TrainConfig, probs: np.ndarray, labels: np.n
         train_index = np.arange(int(probe_index.max()) + 1) if train_index is None else np.asarray(train_index)
         rows |= {"probe": probe_index, "train": train_index}
     store = writer.records(t, sets, c, rows, points=None)
+    writer.cut_back(store, None)
     for k in range(t):
         accs = {"test": float((probs[k].argmax(-1) == labels).mean())}
         point_probs = {"test": probs[k]}

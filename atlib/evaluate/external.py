@@ -214,6 +214,7 @@ def _record(writer: RunWriter, config: TrainConfig, series: list[tuple[int, Path
                           load_neg_set(dataset, inputs["data_root"], inputs["neg_path"]))
     sets = {"test": test} | ({"neg": neg} if neg is not None else {})
     store = writer.records(len(series), {k: s.labels for k, s in sets.items()}, num_classes, {"test": index}, points=None)
+    writer.cut_back(store, None)
     start = time.time()
     model = None
     for epoch, path in bar(series[store.count:], show=config.progress, desc=config.run_name, unit="checkpoint"):

@@ -46,8 +46,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException as e:
         tmp_path.unlink(missing_ok=True)
         if is_disk_full(e) and not isinstance(e, DiskFullError):
-            raise DiskFullError(errno.ENOSPC, f"disk full at {path} (the previous file, if any, is intact); "
-                                              "free some space or choose another --out-dir, then run the same command again") from e
+            full = DiskFullError(f"disk full at {path} (the previous file, if any, is intact); free some space or "
+                                 "choose another --out-dir, then run the same command again")
+            full.errno = errno.ENOSPC
+            raise full from e
         raise
 
 

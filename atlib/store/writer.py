@@ -160,6 +160,9 @@ class RunWriter:
         found = state.get("run")
         mine = self.identity
         if found is not None and found.get("config_sha256") != mine["config_sha256"]:
+            if found.get("name") == mine["name"]:
+                raise RunFolderError(f"{self.checkpoint_path} was written under another config than {self.path / CONFIG} "
+                                     f"now holds (was it edited, e.g. its epochs?): restore {CONFIG}, or {WAYS_OUT.split(', or')[0]}")
             raise RunFolderError(
                 f"{self.checkpoint_path} belongs to another run ({found.get('name')!r}, config hash "
                 f"{str(found.get('config_sha256'))[:12]}...), not to {mine['name']!r} ({mine['config_sha256'][:12]}...); {WAYS_OUT}")
@@ -173,9 +176,9 @@ class RunWriter:
     def records(self, capacity: int, labels: Mapping[str, np.ndarray], num_classes: int,
                 rows: Mapping[str, np.ndarray], points: int | None) -> RecordStore:
         """The run's records, created if new, else checked against the checkpoint's ``points`` (0 before the
-        first checkpoint): they hold exactly those or one more (written before a checkpoint that never came; it
-        is dropped). ``points`` None trusts the stored count (a recording of external checkpoints, whose record
-        points are its checkpoints). ``log.jsonl`` is rewritten to match them."""
+        first checkpoint): they must hold exactly those or one more (written before a checkpoint that never
+        came; :meth:`cut_back` drops it). ``points`` None trusts the stored count (a recording of external
+        checkpoints, whose record points are its checkpoints). Nothing is changed here."""
         folder = self.path / RECORDS
         if not (folder / INDEX).exists():
             if self.has_checkpoint:
@@ -183,9 +186,7 @@ class RunWriter:
                                      f"records would overwrite the stored ones; {WAYS_OUT}")
             self._track(folder)
             self._track(self.path / LOG)
-            store = RecordStore.create(folder, capacity, labels, num_classes, rows)
-            write_json_lines(self.path / LOG, [])
-            return store
+            return RecordStore.create(folder, capacity, labels, num_classes, rows)
         store = RecordStore(folder)
         store.verify()
         if store.capacity != capacity:
@@ -195,15 +196,13 @@ class RunWriter:
             if store.count not in (points, points + 1):
                 where = f"{self.checkpoint_path} is at point {points}" if self.has_checkpoint else "there is no checkpoint"
                 raise RunFolderError(f"{folder} holds {store.count} record points but {where}; {WAYS_OUT}")
-            store.truncate(points)
-        write_json_lines(self.path / LOG, store.points)
         return store
 
     def dynamics(self, epoch: int, synthetic_per_epoch: int, in_checkpoint: bool,
                  create: Mapping[str, Any] | None) -> DynamicsStore | None:
         """The run's training dynamics at the checkpoint's ``epoch``: created from ``create`` (the arguments of
         :meth:`DynamicsStore.create`) when the run is new, checked (``epochs_done`` is ``epoch`` or one
-        more, which is dropped) when it resumes; None for a run stored before dynamics were recorded."""
+        more, which :meth:`cut_back` drops) when it resumes; None for a run stored before dynamics were recorded."""
         folder = self.path / DYNAMICS
         if not (folder / INDEX).exists():
             if in_checkpoint or (folder.exists() and self.has_checkpoint):
@@ -220,8 +219,17 @@ class RunWriter:
                                  f"was config.json edited? Restore epochs, or {WAYS_OUT.split(', or')[0]}")
         if store.epochs_done not in (epoch, epoch + 1) or store.synthetic_rows < epoch * synthetic_per_epoch:
             raise RunFolderError(f"{folder} holds {store.epochs_done} epochs but the checkpoint is at epoch {epoch}; {WAYS_OUT}")
-        store.truncate(epoch, epoch * synthetic_per_epoch)
         return store
+
+    def cut_back(self, records: RecordStore, points: int | None, dynamics: DynamicsStore | None = None,
+                 epoch: int = 0, synthetic_per_epoch: int = 0) -> None:
+        """Once every check has passed: drop the record point and dynamics epoch past the checkpoint (``points``
+        None: keep every point), and rewrite ``log.jsonl`` to one line per record point."""
+        if points is not None:
+            records.truncate(points)
+        if dynamics is not None:
+            dynamics.truncate(epoch, epoch * synthetic_per_epoch)
+        write_json_lines(self.path / LOG, records.points)
 
     # ---- writing -------------------------------------------------------------------------------------
     def write_meta(self, inputs: Mapping[str, Any] | None = None, *, plan: Mapping[str, Any] | None = None,

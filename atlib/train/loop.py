@@ -117,6 +117,9 @@ class Trainer:
                                          weight_decay=config.weight_decay)
         self.loss, self.awp, self.ema = method_parts(config, self.model, len(self.loader))
         self.recorder = self._open_dynamics()
+        if writer is not None:  # every check passed: drop what lies past the checkpoint
+            writer.cut_back(self.records, self.position.points, self.recorder.store if self.recorder else None,
+                            self.position.epoch, self._synthetic_per_epoch())
         self.position = self._restore()
         compiled = torch.compile(self.model) if config.compile else self.model
         self.attack_model = compiled  # PGD runs on the local replica: no gradient all-reduce for input gradients
