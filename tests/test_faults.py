@@ -372,3 +372,17 @@ def test_files_are_readable_by_others_under_umask_022(tiny_root: Path, tmp_path:
     files += [*(run.path / "records").iterdir(), *(run.path / "dynamics").iterdir(), *written]
     modes = {str(p): oct(p.stat().st_mode & 0o777) for p in files}
     assert all(mode == "0o644" for mode in modes.values()), modes
+
+
+def test_a_failed_setup_removes_only_what_it_made(stored: tuple[Any, Path], tiny_root: Path, tmp_path: Path) -> None:
+    broken = shutil.copytree(tiny_root, tmp_path / "broken")
+    next(iter(sorted((broken / "train").rglob("*.png")))).write_bytes(b"")  # a damaged image: setup fails
+    config, folder = stored
+    before = _snapshot(folder)
+    with pytest.raises(Exception, match=r"\.png"):
+        _train(config.replace(data_root=str(broken)))  # the stored run, resumed on damaged data: left as it was
+    assert _snapshot(folder) == before
+    new = _config(broken, tmp_path / "new")
+    with pytest.raises(Exception, match=r"\.png"):
+        _train(new)  # a new run: nothing of it is left
+    assert not (tmp_path / "new").exists()
