@@ -42,7 +42,7 @@ PATH_FIELDS = frozenset({"synthetic", "data_root", "neg_path", "cifar_c_root", "
 # ``synthetic`` is a path, which moves with a repository: a run's synthesized set is identified by its
 # content hash, recorded in the run's meta data at the start and checked on every resumption (atlib.train).
 # ``model_module`` names where the code building a registered model lives, which may move too; a resume without it
-# imports the one recorded in config.json.
+# imports the one recorded in the run's stored config.
 EXECUTION_FIELDS = frozenset({
     "device", "compile", "channels_last", "out_dir", "name", "progress", "data_root", "neg_path", "cifar_c_root", "model_module",
     "dist_timeout_min", "synthetic", "tensorboard",
@@ -142,7 +142,7 @@ class TrainConfig:
     name: str | None = option(None, "run folder name; unset: derived from the config, e.g. cifar10_resnet18_at8_s0")
     progress: bool = option(True, "a progress bar on a terminal (the per-epoch line is always printed)")
     tensorboard: bool = option(False, "also write the record points' curves to <run>/tb/ for TensorBoard (needs the "
-                                      "tensorboard package; log.jsonl is always written)")
+                                      "tensorboard package; the run's JSON-lines log is always written)")
 
     def __post_init__(self) -> None:
         self.lr_milestones = tuple(int(m) for m in self.lr_milestones)

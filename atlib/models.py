@@ -197,7 +197,7 @@ def register_model(name: str, builder: Callable[[int], nn.Module]) -> None:
     (B, 3, 32, 32) and returning (B, num_classes) logits.
 
     Register in a module of your own and name it with ``model_module`` (``--model-module mylab.models``): atlib
-    imports it before it builds the model, and records it in the run's config.json, so a resume, a sweep worker
+    imports it before it builds the model, and records it in the run's stored config, so a resume, a sweep worker
     or a Slurm job imports it too. Example, a torchvision ResNet-18 for 32x32 inputs::
 
         # mylab/models.py

@@ -102,7 +102,7 @@ def resolve_runs(runs: str | os.PathLike | None, root: Path | None = None) -> st
 
 
 def planned_seeds(group: Any) -> list[int] | None:
-    """The seeds a group's runs were planned with (``meta.json`` ``plan``: ``{"grid": ..., "seeds": [...]}``,
+    """The seeds a group's runs were planned with (``Run.plan``, from the run's meta data: ``{"grid": ..., "seeds": [...]}``,
     written by the sweep and the demo); None when no run of the group records a plan."""
     plans = [r.meta.get("plan") for r in group.runs if isinstance(r.meta.get("plan"), dict)]
     seeds = sorted({int(s) for p in plans for s in p.get("seeds", ())})

@@ -81,6 +81,18 @@ def test_complete_runs_analyse(legacy: Path) -> None:
     assert len(curves) == sum(g.num_points for g in groups) and np.isfinite(curves["mean"]).all()
 
 
+def test_complete_runs_give_claims_evidence(legacy: Path) -> None:
+    from atlib.claims import evidence
+
+    groups = group_seeds(load_runs(legacy / "complete"))
+    found = evidence.collect(groups, np.array([0.05, 0.1]), workers=1)
+    assert len(found) == len(groups) == 4
+    for group, setting in zip(groups, found):
+        run = group.runs[0]
+        assert run.complete and np.isfinite(run.clean_acc) and run.robust_acc  # the final metrics, by name
+        assert len(setting.runs) == 1 and np.isfinite(setting.runs[0].clean_acc[0])
+
+
 def _same_run(resumed: Path, complete: Path) -> None:
     """Records, training statistics, final model and metrics bitwise those of the uninterrupted run."""
     for sub in ("records", "dynamics"):

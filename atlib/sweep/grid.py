@@ -236,7 +236,7 @@ def expand(grid: Grid, runs_dir: str | Path) -> list[TrainConfig]:
 
 def run_plans(grid: Grid, configs: list[TrainConfig]) -> dict[str, dict[str, Any]]:
     """What the grid promised each of its runs (``configs``, as :func:`expand` gives them), written into the run's
-    meta.json when it starts: ``{"grid": name, "seeds": [...]}``, the seeds the grid trains of the run's setting.
+    meta data when it starts: ``{"grid": name, "seeds": [...]}``, the seeds the grid trains of the run's setting.
     Analyses report missing seeds against this, never against a number of their own."""
     from atlib.setting import Setting  # builds on atlib.config, like this module
 

@@ -34,7 +34,7 @@ def train(config: TrainConfig, *, force: bool = False, plan: Mapping[str, Any] |
     """Train (or resume, or return the stored result of) the run ``config`` describes.
 
     ``plan`` is what the grid that launched the run promised (``{"grid": name, "seeds": [...]}``, see
-    :func:`atlib.sweep.grid.run_plans`), kept in its meta.json so that analyses count missing seeds against it.
+    :func:`atlib.sweep.grid.run_plans`), kept in its meta data so that analyses count missing seeds against it.
     Under ``torchrun`` every rank calls this; rank 0 alone writes the run folder.
     """
     import torch

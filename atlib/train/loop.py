@@ -76,7 +76,7 @@ class Trainer:
     def __init__(self, config: TrainConfig, run_dir: Path, device: torch.device, ddp: Distributed,
                  writer: RunWriter | None, plan: Mapping[str, Any] | None = None) -> None:
         self.config, self.run_dir, self.device, self.ddp, self.writer = config, run_dir, device, ddp, writer
-        self.plan = plan  # a sweep's promise to this run (grid, seeds), for its meta.json
+        self.plan = plan  # a sweep's promise to this run (grid, seeds), for its meta data
         self.state = load_run_state(run_dir)  # every rank resumes from it
         if writer is not None and self.state is not None:
             writer.check_checkpoint(self.state, synthetic=config.uses_synthetic)

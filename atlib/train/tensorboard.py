@@ -1,7 +1,7 @@
 """``--tensorboard``: a run's record points as TensorBoard scalars in ``<run>/tb/``, through
 ``torch.utils.tensorboard`` (the ``tensorboard`` package is optional: only this module needs it).
 
-The curves follow the records, as ``log.jsonl`` does: a resumed run reopens its event files with
+The curves follow the records, as the run's log (``RunWriter.log_point``) does: a resumed run reopens its event files with
 ``purge_step`` just after its last kept record point, so TensorBoard drops whatever a killed session wrote
 beyond it and every recorded point appears once.
 """
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Mapping, Sequence
+
+from atlib.store.layout import LOG
 
 # Record-point numbers shown, by TensorBoard tag (grouped into the loss, accuracy and schedule panels).
 SCALARS = {
@@ -25,7 +27,7 @@ def require_tensorboard() -> None:
         from torch.utils.tensorboard import SummaryWriter  # noqa: F401
     except ImportError:
         raise ImportError(f"--tensorboard needs the optional package tensorboard, which is not installed: {INSTALL} "
-                          "(or train without --tensorboard; log.jsonl holds the same numbers)") from None
+                          f"(or train without --tensorboard; {LOG} holds the same numbers)") from None
 
 
 class Curves:
