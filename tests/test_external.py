@@ -246,6 +246,10 @@ def test_checkpoint_series_becomes_a_recorded_run(tiny_root: Path, series: tuple
     assert run.name == f"cifar10_small_cnn_external_{folder.name}"
     assert run.epochs.tolist() == [1.0, 2.0, 10.0]
     assert run.meta["source"]["files"] == ["epoch_1.pt", "epoch_2.pt", "epoch_10.pt"]  # by epoch, not as text
+    assert run.meta["inputs"] == {"data_root": str(tiny_root), "neg_path": str(tiny_root / "CIFAR10_neg.npz"),
+                                  "synthetic": None, "cifar_c_root": None}  # as training records them
+    assert [json.loads(line)["checkpoint"] for line in (run.path / "log.jsonl").read_text().splitlines()] == \
+        ["epoch_1.pt", "epoch_2.pt", "epoch_10.pt"]
     test_images = _test_images(tiny_root)
     neg = np.load(tiny_root / "CIFAR10_neg.npz")["data"]
     for t, model in enumerate(models):
