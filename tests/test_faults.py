@@ -386,3 +386,28 @@ def test_a_failed_setup_removes_only_what_it_made(stored: tuple[Any, Path], tiny
     with pytest.raises(Exception, match=r"\.png"):
         _train(new)  # a new run: nothing of it is left
     assert not (tmp_path / "new").exists()
+
+
+def test_a_synthetic_run_whose_meta_lost_the_data_hash_is_refused(tiny_root: Path, tmp_path: Path, one_thread: None) -> None:
+    rng = np.random.default_rng(0)
+    synthetic = tmp_path / "synth.npz"
+    np.savez(synthetic, image=rng.integers(0, 256, (64, 32, 32, 3), dtype=np.uint8), label=np.arange(64) % 10)
+    config = _config(tiny_root, tmp_path / "runs", epochs=1, synthetic=str(synthetic), synthetic_fraction=0.25)
+    run = _train(config)
+    (run.path / "metrics.json").unlink()
+    meta = json.loads((run.path / "meta.json").read_text())
+    (run.path / "meta.json").write_text(json.dumps(meta | {"inputs": meta["inputs"] | {"synthetic": None}}))
+    before = _snapshot(run.path)
+    with pytest.raises(RunFolderError, match=r"holds no hash of the synthesized data .* --force"):
+        _train(config)  # resumed, it could not check it mixes in the same images
+    assert _snapshot(run.path) == before
+
+
+def test_without_locking_a_writer_warns(stored: tuple[Any, Path], reference: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ATLIB_NO_LOCK=1, for filesystems without flock: the run is written, and the warning says nothing guards it."""
+    config, folder = stored
+    monkeypatch.setenv("ATLIB_NO_LOCK", "1")
+    with pytest.warns(UserWarning, match="written without a lock"):
+        run = _train(config)
+    assert run.complete
+    _same_run(folder, reference)
