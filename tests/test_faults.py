@@ -411,3 +411,15 @@ def test_without_locking_a_writer_warns(stored: tuple[Any, Path], reference: Pat
         run = _train(config)
     assert run.complete
     _same_run(folder, reference)
+
+
+def test_an_evaluation_of_a_locked_run_is_refused(reference: Path, tmp_path: Path) -> None:
+    from atlib.evaluate.corruptions import add_cifar_c_metrics
+
+    folder = Path(shutil.copytree(reference, tmp_path / reference.name))
+    with open(folder / ".atlib.lock", "r+") as lock:  # a training of this run, say, holds it
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        before = _snapshot(folder)
+        with pytest.raises(RunBusyError, match="in use by another process"):
+            add_cifar_c_metrics(folder, tmp_path / "cifar-c")
+        assert _snapshot(folder) == before
