@@ -15,7 +15,7 @@ import torch
 
 from atlib import analysis
 from atlib.config import READ_AS_BEFORE, TrainConfig
-from atlib.store.runs import group_seeds, load_run, load_runs
+from atlib.store.runs import group_seeds, load_runs
 from atlib.train.loop import method_parts
 
 LEGACY = Path(__file__).parent / "legacy"
