@@ -69,6 +69,8 @@ class Method:
 
 
 FORWARD = 1 / 3  # a forward alone costs about a third of a forward-backward pass
+START = ("The start x + 0.001 N(0, 1) is clipped to the [0, 1] box before the first step; the reference clips only "
+         "after it, so the first gradient can differ at pixels at 0 or 1.")
 
 # One entry per method, in the order settings are shown: NT first, then AT, then the variants.
 METHODS: dict[str, Method] = {m.name: m for m in (
@@ -83,13 +85,13 @@ METHODS: dict[str, Method] = {m.name: m for m in (
                        "AWP share one step; give attack_bn_mode train for train-mode crafting.",)),
     Method("trades", "TRADES", adversarial=True, bn_mode="eval", passes=2 + FORWARD, attack_passes="pgd",
            attack_extra=FORWARD, reference="github.com/yaodongyu/TRADES (trades.py)",
-           params=(Param("trades_beta", "β={:g}", "beta"),), defaults=(("trades_beta", 6.0),),
+           params=(Param("trades_beta", "β={:g}", "beta"),), defaults=(("trades_beta", 6.0),), deviations=(START,),
            awp=AWPDefaults(0.005, 10, 1, "github.com/csdongxian/AWP (trades_AWP/train_trades_cifar.py)")),
     Method("mart", "MART", adversarial=True, bn_mode="eval", passes=2, attack_passes="pgd",
            reference="github.com/YisenWang/MART (mart.py)",
            params=(Param("mart_beta", "β={:g}", "beta"),), defaults=(("mart_beta", 6.0),),
            deviations=("β defaults to 6, the paper's value for WRN-34-10; the reference's train_resnet.py uses 5 for "
-                       "ResNet-18 (give mart_beta 5).",)),
+                       "ResNet-18 (give mart_beta 5).", START)),
     Method("fgsm_rs", "FGSM-RS", adversarial=True, bn_mode="train", passes=1, attack_passes=1,
            reference="github.com/locuslab/fast_adversarial (CIFAR10/train_fgsm.py): one step of 1.25 ε from a uniform start"),
 )}

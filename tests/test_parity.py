@@ -41,7 +41,8 @@ def _net(seed: int = 0) -> nn.Module:
 
 def _batch(seed: int, n: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(1000 + seed)
-    # Pixels away from the box's edges: the references do not clip TRADES/MART's 0.001 N(0, 1) start to it.
+    # Pixels away from the box's edges: the references do not clip TRADES/MART's 0.001 N(0, 1) start to it (a deviation
+    # documented in atlib.methods: it changes the first gradient only at pixels at 0 or 1).
     return 0.05 + 0.9 * torch.rand(n, 3, 8, 8, generator=g), torch.randint(0, 10, (n,), generator=g)
 
 
