@@ -32,11 +32,12 @@ def test_resume_loads_the_checkpoint_to_the_cpu_whatever_the_device(tiny_root: P
     torch.cuda.set_rng_state_all take CPU byte tensors only: every resumed GPU run crashed. Here the
     trainer's device is the meta device, which fails the same way as CUDA if anything is mapped to it."""
     from atlib.train.distributed import Distributed
+    from atlib.store.writer import RunWriter
     from atlib.train import Trainer, train
 
     config = tiny_config(tiny_root, tmp_path, epochs=1)
     run = train(config)
-    trainer = Trainer(config, run.path, torch.device("cpu"), Distributed())
+    trainer = Trainer(config, run.path, torch.device("cpu"), Distributed(), RunWriter.open(config))
     trainer.device = torch.device("meta")
     assert trainer._restore() == Position(epoch=1, batch=0, points=2)
     assert all(p.device.type == "cpu" for p in trainer.model.parameters())
