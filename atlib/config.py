@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from atlib import methods as method_table
 from atlib.datasets import DATASET_INFO
-from atlib.methods import AWP_METHODS, BN_MODES, EXTERNAL, SOURCES
+from atlib.methods import AWP_METHODS, BN_MODES, EXTERNAL, OPTIONS, SOURCES
 
 if TYPE_CHECKING:
     import torch
@@ -252,12 +252,23 @@ class TrainConfig:
     @property
     def run_name(self) -> str:
         """Stable folder name, e.g. ``cifar10_resnet18_at8_synth0.5_s0`` or ``cifar10_resnet18_nt_s0``:
-        the setting's :attr:`atlib.setting.Setting.slug` and the seed."""
+        :attr:`slug` and the seed (or ``name`` where given)."""
         if self.name:
             return self.name
-        from atlib.setting import Setting  # imported here: atlib.setting builds on this module
+        return f"{self.slug}_s{self.seed}"
 
-        return f"{Setting.of(self).slug}_s{self.seed}"
+    @property
+    def slug(self) -> str:
+        """The run name without the seed: dataset, model, method (with ε where the method attacks), the
+        method's parameters and the options that are on (:data:`atlib.methods.OPTIONS`; a parameter whose
+        ``slug`` is None never enters it, so stored folder names never change), and the synthesized set."""
+        method = method_table.METHODS.get(self.method)  # None for "external": no ε, no parameters
+        attacked = method is not None and method.adversarial
+        shown = [(p, p.value(self)) for p in (method.params if method else ())]
+        shown += [(o, v) for o in OPTIONS if (v := o.value(self)) is not None]
+        params = "".join(f"_{p.slug}{v:g}" for p, v in shown if p.slug is not None)
+        synth = f"_{self.synthetic_tag}{self.synthetic_fraction:g}" if self.uses_synthetic else ""
+        return f"{self.dataset}_{self.model}_{self.method}{f'{self.epsilon_255:g}' if attacked else ''}{params}{synth}"
 
     def inert_fields(self) -> set[str]:
         """Options that change nothing in this run (``ema_warmup`` without an EMA, ``reference_step`` for a

@@ -32,6 +32,12 @@ class Param:
         return getattr(config, self.field)
 
 
+
+# Options on top of a method, shown after ε when on, e.g. ``AT ε=8/255 + AWP γ=0.01`` or ``TRADES β=6 ε=8/255 + EMA 0.999``.
+OPTIONS: tuple[Param, ...] = (Param("awp_gamma", "AWP γ={:g}", "awp"), Param("awp_warmup", "warm-up {:g}", "warmup"),
+                              Param("ema_decay", "EMA {:g}", "ema"))
+
+
 @dataclass(frozen=True)
 class AWPDefaults:
     """Adversarial weight perturbation (Wu et al. 2020) on a method: its reference's perturbation size

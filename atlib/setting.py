@@ -1,7 +1,7 @@
 """What identifies a setting (the runs that differ only in their seed), and how it is named, ordered and coloured.
 
-Every place that names, groups, sorts or colours runs reads it here: ``TrainConfig.run_name``,
-:func:`atlib.store.runs.group_seeds`, the identifying columns of :mod:`atlib.analysis` frames and the
+Every place that groups, sorts or colours runs reads it here (the run's folder name is
+:attr:`atlib.config.TrainConfig.run_name`): :func:`atlib.store.runs.group_seeds`, the identifying columns of :mod:`atlib.analysis` frames and the
 order and colours of :mod:`atlib.plots`. A method's label and parameters come from :mod:`atlib.methods`;
 its colours are here (:data:`RAMPS`). Kept free of torch, like :mod:`atlib.config`.
 """
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from atlib.config import EXECUTION_FIELDS, TrainConfig
-from atlib.methods import EXTERNAL, METHODS, Param
+from atlib.methods import EXTERNAL, METHODS, OPTIONS, Param
 
 
 @dataclass(frozen=True)
@@ -44,9 +44,6 @@ RAMPS: dict[str, tuple[tuple[str, ...], tuple[str, ...] | None]] = {
     "fgsm_rs": (("#fa7fb5", "#e7298a", "#b0086b", "#6b0040"), None),
     EXTERNAL: (("#525252",), None),
 }
-# Options on top of a method, shown after ε when on, e.g. ``AT ε=8/255 + AWP γ=0.01`` or ``TRADES β=6 ε=8/255 + EMA 0.999``.
-OPTIONS: tuple[Param, ...] = (Param("awp_gamma", "AWP γ={:g}", "awp"), Param("awp_warmup", "warm-up {:g}", "warmup"),
-                              Param("ema_decay", "EMA {:g}", "ema"))
 # Options shown in labels (never in run names) where they differ from the method's default and change the run.
 DEVIATIONS: tuple[Param, ...] = (Param("attack_bn_mode", "attack BN {}", None), Param("ema_warmup", "no EMA warm-up", None),
                                  Param("reference_step", "pre-parity step", None))
@@ -114,6 +111,7 @@ class Setting:
     params: tuple[tuple[Param, Any], ...] = field(compare=False)  # the method's parameters and their values
     options: tuple[tuple[Param, Any], ...] = field(compare=False)  # the options that are on and their values
     name: str | None = field(compare=False)  # a named method's run folder
+    slug: str = field(compare=False)  # the run name without the seed (TrainConfig.slug)
 
     @classmethod
     def of(cls, config: TrainConfig) -> "Setting":
@@ -131,7 +129,7 @@ class Setting:
         return cls(key=tuple(sorted(fields.items())), dataset=config.dataset, model=config.model, method=config.method,
                    epsilon_255=float(config.epsilon_255), synthetic=config.uses_synthetic, tag=config.synthetic_tag,
                    fraction=config.synthetic_fraction, params=params, options=options,
-                   name=config.name if info.named else None)
+                   name=config.name if info.named else None, slug=config.slug)
 
     @property
     def info(self) -> MethodInfo:
@@ -159,14 +157,6 @@ class Setting:
     def series(self) -> str:
         """The label without ε: one line of the charts against ε, e.g. ``AT + synth``."""
         return self._text(with_epsilon=False)
-
-    @property
-    def slug(self) -> str:
-        """The run name without the seed, e.g. ``cifar10_resnet18_at8_synth0.5`` or ``cifar10_resnet18_nt``."""
-        method = f"{self.method}{self.epsilon_255:g}" if self.info.attacked else self.method
-        shown = "".join(f"_{p.slug}{v:g}" for p, v in self.params + self.options if p.slug is not None)
-        synth = f"_{self.tag}{self.fraction:g}" if self.synthetic else ""
-        return f"{self.dataset}_{self.model}_{method}{shown}{synth}"
 
     @property
     def sort_key(self) -> tuple:
