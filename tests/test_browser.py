@@ -5,7 +5,8 @@ writes them: ``outputs/demo/runs``, tests/demoruns.py) with the settings overrid
 test double-clicks ``notebooks/05_profile_explorer.py``, runs all cells with no variable set, moves the slider,
 checks that the legend and every visible panel lie inside a 1,280 x 800 viewport, then opens the executed
 (papermill, signed) notebook and checks that the explorer shows from its saved state without running a cell.
-The static export is opened from disk and driven through its controls.
+Each analysis notebook (01-04, 06, 07) is opened the same way and run all: every code cell runs, with no error
+output. The static export is opened from disk and driven through its controls.
 
 Needs Debian's ``chromium`` (``apt-get install chromium``) and the ``playwright`` Python package
 (never ``playwright install``: it downloads a browser); skipped with the reason when either is missing.
@@ -174,6 +175,67 @@ def test_explorer_notebook_opens_by_double_click_and_runs_with_no_variable_set(b
     finally:
         page.screenshot(path=str(SCREENSHOTS / "explorer_jupyterlab_page.png"))
         page.close()
+
+
+ANALYSIS_NOTEBOOKS = ("01_entropy", "02_point_categories", "03_cifar10_neg", "04_synthesized_data", "06_claims",
+                      "07_training_dynamics")
+RUN_ALL_S = 300  # one analysis notebook: import the stack, read the runs, draw and save its figures
+# True once Run All has ended: the kernel idle, no cell queued or running ([*]), and either every code cell
+# numbered or an error shown (Run All stops at an error and leaves the cells after it unnumbered).
+RUN_ALL_ENDED = """(cells) => {
+    const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+    if (!panel || !document.body.innerText.includes('| Idle')) return false;
+    const prompts = [...panel.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(p => p.textContent);
+    if (prompts.some(p => p.includes('[*]'))) return false;
+    return prompts.filter(p => /\\[\\d+\\]/.test(p)).length >= cells
+        || panel.querySelector("[data-mime-type='application/vnd.jupyter.error']") !== null;
+}"""
+
+
+def _code_cells(path: Path) -> int:
+    """Code cells with a source in the notebook JupyterLab makes of ``path`` (an empty cell gets no number)."""
+    import jupytext
+
+    return sum(1 for c in jupytext.read(path).cells if c.cell_type == "code" and c.source.strip())
+
+
+def _shut_down_kernel(lab: dict, path: str) -> None:
+    """End the session (and its kernel) of the notebook at ``path``: the next notebook gets the cores and memory."""
+    auth = {"Authorization": f"token {lab['token']}"}
+    with urllib.request.urlopen(urllib.request.Request(f"{lab['url']}/api/sessions", headers=auth), timeout=30) as r:
+        sessions = json.load(r)
+    for s in sessions:
+        if s["path"] == path:
+            urllib.request.urlopen(urllib.request.Request(f"{lab['url']}/api/sessions/{s['id']}", headers=auth,
+                                                          method="DELETE"), timeout=60)
+
+
+@pytest.mark.parametrize("stem", ANALYSIS_NOTEBOOKS)
+def test_analysis_notebook_opens_by_double_click_and_runs_all_without_error(browser, lab, stem):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    cells = _code_cells(REPO / "notebooks" / f"{stem}.py")
+    page = browser.new_page(viewport=VIEWPORT)
+    try:  # a workspace of its own: no notebook of an earlier test is restored beside this one
+        page.goto(f"{lab['url']}/lab/workspaces/{stem}/tree/notebooks?token={lab['token']}", timeout=STARTUP_S * 1000)
+        item = page.locator(".jp-DirListing-item", has_text=f"{stem}.py")
+        item.wait_for(timeout=STARTUP_S * 1000)
+        item.dblclick()
+        page.wait_for_selector(".jp-Notebook", timeout=STARTUP_S * 1000)
+        page.wait_for_function("document.body.innerText.includes('| Idle')", timeout=KERNEL_S * 1000)
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        page.wait_for_function(RUN_ALL_ENDED, arg=cells, timeout=RUN_ALL_S * 1000)
+        assert _error_outputs(page) == []
+        notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
+        prompts = notebook.locator(".jp-CodeCell .jp-InputPrompt").all_text_contents()
+        assert sum(1 for p in prompts if p.strip("[]: ").isdigit()) == cells, prompts
+        text = notebook.inner_text()
+        assert "runs: outputs/demo/runs (the most recently written runs folder" in text
+        assert "missing (have" not in text
+    finally:
+        page.screenshot(path=str(SCREENSHOTS / f"{stem}_jupyterlab_page.png"))
+        page.close()
+        _shut_down_kernel(lab, f"notebooks/{stem}.py")
 
 
 def test_executed_explorer_notebook_shows_the_explorer_without_running(browser, lab):
