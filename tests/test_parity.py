@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import types
-from typing import Callable
+from typing import Callable, Iterator
 
 import pytest
 import torch
@@ -31,6 +31,18 @@ ATOL = 2e-6  # float32 reductions summed in another order
 # The weights then agree to about 1e-6, and the sign of a few near-zero input gradients of the next attack flips.
 AWP_ATOL, AWP_FLIPPED = 2e-5, 0.01
 
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    """Both sides of every comparison compute with one thread: with several, torch splits float32 reductions
+    by thread and the two code paths' batches split differently, and PGD's sign() turns those last-bit
+    differences into whole steps of x_adv (seen: the TRADES loss 4.6e-5 apart after 3 steps on 2 threads).
+    Parity is of the method's arithmetic, not of the thread scheduling."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 def _net(seed: int = 0) -> nn.Module:
     torch.manual_seed(seed)
