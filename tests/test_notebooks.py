@@ -8,6 +8,7 @@ records, so the notebooks' "missing" paths run too. 00_train trains a tiny real 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -132,8 +133,14 @@ def _text_outputs(nb: nbformat.NotebookNode) -> str:
 @pytest.mark.parametrize("name", sorted(ANALYSIS_FIGURES))
 def test_analysis_notebook_executes_and_saves_figures(name: str, fake_runs: Path, tmp_path: Path) -> None:
     figures = tmp_path / "figures"
-    out = run_notebook(name, {"runs": str(fake_runs), "output_dir": str(figures)}, tmp_path / f"{name}.ipynb")
+    old_umask = os.umask(0o022)  # a lab's shared folder: what the notebook writes must be readable by everyone
+    try:
+        out = run_notebook(name, {"runs": str(fake_runs), "output_dir": str(figures)}, tmp_path / f"{name}.ipynb")
+    finally:
+        os.umask(old_umask)
     assert out == tmp_path / f"{name}.ipynb"
+    modes = {p.name: oct(p.stat().st_mode & 0o777) for p in [out, *figures.iterdir()] if p.is_file()}
+    assert set(modes.values()) == {"0o644"}, modes
     nb = _assert_clean_execution(out)
     assert NotebookNotary().check_signature(nb)  # signed: JupyterLab trusts its saved outputs
     for stem in ANALYSIS_FIGURES[name]:
