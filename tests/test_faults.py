@@ -423,3 +423,24 @@ def test_an_evaluation_of_a_locked_run_is_refused(reference: Path, tmp_path: Pat
         with pytest.raises(RunBusyError, match="in use by another process"):
             add_cifar_c_metrics(folder, tmp_path / "cifar-c")
         assert _snapshot(folder) == before
+
+
+def test_tensorboard_shows_each_point_once_after_a_kill_between_a_point_and_its_checkpoint(
+        tiny_root: Path, tmp_path: Path, one_thread: None) -> None:
+    """The records are one point ahead of the checkpoint: that point is dropped and rewritten, and TensorBoard
+    must reopen before it (purge_step), not after it, or the point is shown twice."""
+    pytest.importorskip("tensorboard")
+    from test_cli_training import _scalars
+
+    config = _config(tiny_root, tmp_path, tensorboard=True)
+
+    def killed_run() -> None:
+        _kill_at("atlib.store.writer:RunWriter.save_checkpoint", 2, "before", None)
+        _train(config)
+
+    code, message = _in_child(killed_run)
+    assert code == KILLED, f"the child was not killed (exit {code}: {message})"
+    run = _train(config)
+    steps = [p["step"] for p in run.records.points]
+    for tag in ("accuracy/test", "loss/train"):
+        assert [step for step, _ in _scalars(run.path / "tb", tag)] == steps, tag

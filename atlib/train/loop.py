@@ -103,8 +103,6 @@ class Trainer:
         self.records = self._open_records() if writer is not None else None
         if self.records is not None:  # a stored run keeps the sets it started with (runs from before the probe have none)
             self.eval_sets = {k: v for k, v in self.eval_sets.items() if k in self.records.sets}
-        # --tensorboard: the curves, reopened after the record points the records keep (those of the checkpoint)
-        self.curves = Curves(writer.tensorboard_dir, self.records.points) if config.tensorboard and writer else None
         self.evaluate = Evaluator(self.eval_sets, device, config.eval_batch_size) if ddp.is_main else None
 
         torch.manual_seed(config.seed)
@@ -120,6 +118,9 @@ class Trainer:
         if writer is not None:  # every check passed: drop what lies past the checkpoint
             writer.cut_back(self.records, self.position.points, self.recorder.store if self.recorder else None,
                             self.position.epoch, self._synthetic_per_epoch())
+        # --tensorboard: the curves, reopened after the record points the records keep once cut back to the checkpoint's
+        # (opened before the cut, a point written just before a kill would be shown twice)
+        self.curves = Curves(writer.tensorboard_dir, self.records.points) if config.tensorboard and writer else None
         self.position = self._restore()
         compiled = torch.compile(self.model) if config.compile else self.model
         self.attack_model = compiled  # PGD runs on the local replica: no gradient all-reduce for input gradients
