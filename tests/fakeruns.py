@@ -21,17 +21,18 @@ def make_run(out_dir: Path, config: TrainConfig, probs: np.ndarray, labels: np.n
              neg_probs: np.ndarray | None = None, neg_labels: np.ndarray | None = None,
              metrics: dict[str, Any] | None = None, complete: bool = True, probe_probs: np.ndarray | None = None,
              probe_labels: np.ndarray | None = None, probe_index: np.ndarray | None = None,
-             train_index: np.ndarray | None = None) -> Path:
+             train_index: np.ndarray | None = None, test_index: np.ndarray | None = None) -> Path:
     """A run folder holding ``probs`` (T, N, C) as its test records (and NEG and training-probe records if
     given; ``probe_index``: the probe's rows of the training set, default the first ones; ``train_index``: the
-    training set's rows of the full one, default all rows up to the probe's last)."""
+    training set's rows of the full one, default all rows up to the probe's last; ``test_index``: the test set's rows of the full one, default
+    the first N)."""
     config = config.replace(out_dir=str(out_dir))
     writer = RunWriter.open(config, lock=False)
     writer.write_meta(atlib_version="test", started="2026-01-01T00:00:00")
     t, n, c = probs.shape
     sets = {"test": labels} | ({"neg": neg_labels} if neg_probs is not None else {})
     sets |= {"probe": probe_labels} if probe_probs is not None else {}
-    rows = {"test": np.arange(n)}
+    rows = {"test": np.arange(n) if test_index is None else np.asarray(test_index)}
     if probe_probs is not None:
         probe_index = np.arange(len(probe_labels)) if probe_index is None else np.asarray(probe_index)
         train_index = np.arange(int(probe_index.max()) + 1) if train_index is None else np.asarray(train_index)

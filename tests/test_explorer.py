@@ -27,7 +27,6 @@ from atlib.datasets import DATASET_INFO
 from atlib.explorer import export, gallery
 from atlib.explorer.__main__ import main
 from atlib.explorer.charts import compile_spec
-from atlib.store.io import save_npy
 from atlib.metrics import CATEGORIES, default_threshold
 from fakeruns import make_dynamics, make_run, random_probs
 from test_plots import drawn_profile, units
@@ -89,8 +88,7 @@ def make_explorer_runs(base: Path) -> dict:
         for seed in SEEDS:
             config = TrainConfig(method=method, epsilon_255=eps, seed=seed, epochs=T, data_root=str(data_root))
             p = probs_from(conf, seed + (10 if method == "at" else 0))
-            run_dir = make_run(runs_dir, config, p, LABELS)
-            save_npy(run_dir / "records" / "test_index.npy", TEST_INDEX)
+            make_run(runs_dir, config, p, LABELS, test_index=TEST_INDEX)
             probs.setdefault(method, []).append(p.astype(np.float16).astype(np.float64))  # what the records hold
     return {"runs": str(runs_dir / "*"), "probs": {k: np.stack(v) for k, v in probs.items()},
             "images": full_images[TEST_INDEX]}
@@ -396,8 +394,7 @@ def probe_fixture(tmp_path_factory: pytest.TempPathFactory) -> dict:
                                  train_subset=len(TRAIN_ROWS))
             run_dir = make_run(base / "runs", config, probs_from(designed_confidences(method), seed), LABELS,
                                probe_probs=random_probs(rng, T, len(PROBE), C), probe_labels=train_labels[PROBE], probe_index=PROBE,
-                               train_index=TRAIN_ROWS)
-            save_npy(run_dir / "records" / "test_index.npy", TEST_INDEX)
+                               train_index=TRAIN_ROWS, test_index=TEST_INDEX)
             loss = rng.random((T, len(TRAIN_ROWS)))
             loss[rng.random(loss.shape) < 0.3] = np.nan  # not presented in that epoch
             make_dynamics(run_dir, train_labels, np.where(np.isnan(loss), np.nan, 1.0), loss=loss, train_index=TRAIN_ROWS)
