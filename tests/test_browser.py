@@ -175,6 +175,7 @@ def test_explorer_notebook_opens_by_double_click_and_runs_with_no_variable_set(b
     finally:
         page.screenshot(path=str(SCREENSHOTS / "explorer_jupyterlab_page.png"))
         page.close()
+        _shut_down_kernel(lab, "notebooks/05_profile_explorer.py")
 
 
 ANALYSIS_NOTEBOOKS = ("01_entropy", "02_point_categories", "03_cifar10_neg", "04_synthesized_data", "06_claims",
