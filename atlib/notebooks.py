@@ -25,7 +25,6 @@ import concurrent.futures
 import os
 import sys
 import time
-import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -133,8 +132,7 @@ def run_notebook(name_or_path: str | os.PathLike, parameters: dict[str, Any] | N
     parameters = {k: _relative(v) for k, v in parameters.items()}
     failed.unlink(missing_ok=True)  # a copy left by an earlier failure would now mislead
     try:
-        with atomic_path(output) as tmp, warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="The specified file .* does not end in")
+        with atomic_path(output, suffix=".tmp.ipynb") as tmp:  # papermill warns about other extensions
             try:
                 papermill.execute_notebook(nb, str(tmp), parameters=parameters, kernel_name=KERNELSPEC["name"],
                                            cwd=str(REPO_ROOT), progress_bar=progress, execution_timeout=timeout_s,

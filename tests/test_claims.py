@@ -23,6 +23,7 @@ from scipy import stats
 
 from atlib import analysis, metrics
 from atlib.claims import FAILS, HOLDS, UNCLEAR, Less, Value, calibration, judge, report_for, statistics
+from atlib.claims.report import short_statistic
 from atlib.claims.statistics import neg_fall
 from atlib.config import METHODS, TrainConfig
 from atlib.store.io import save_npy
@@ -425,6 +426,9 @@ def test_point_category_claims_report_the_thresholds_where_they_hold(tmp_path: P
     assert evaluation.ranges(HOLDS)[0] == (grid[0], below[-1])
     assert claim(report, "3b").verdict == UNCLEAR
     assert claim(report, "3b").reason.endswith(f"(it holds only at 0.05-{below[-1]:.3g}, which is no verdict)")
+    # the terminal line quotes the difference at the threshold where it failed, not the one at the shown threshold
+    failed_at = claim(report, "3b").reason.split(":", 1)[0]
+    assert failed_at.startswith("at threshold ") and short_statistic(claim(report, "3b")) == claim(report, "3b").reason
 
 
 def test_unfinished_runs_are_left_out_and_duplicate_settings_refused(tmp_path: Path) -> None:

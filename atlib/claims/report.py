@@ -125,8 +125,10 @@ def _difference_text(d: Difference, unit: str) -> str:
 
 def short_statistic(c: ClaimResult) -> str:
     """One difference that carries the verdict, with its interval: for holds (does not hold) the one
-    whose near end is closest to its threshold; for cannot tell the one the reason names; else the reason."""
-    if not c.differences:
+    whose near end is closest to its threshold; for cannot tell the reason, which quotes the difference
+    it read (for 3a-3c at the threshold where it failed, not the shown one), or the last difference and
+    the reason's end."""
+    if not c.differences or (c.verdict not in (HOLDS, FAILS) and any(x.name in c.reason for x in c.differences)):
         return c.reason
     fmt = formatter(c.unit)
     if c.verdict == HOLDS:
@@ -134,7 +136,7 @@ def short_statistic(c: ClaimResult) -> str:
     elif c.verdict == FAILS:
         d = max(c.differences, key=lambda x: x.high + x.minimum)
     else:
-        d = next((x for x in c.differences if c.reason.startswith(x.name) or f": {x.name} " in c.reason), c.differences[-1])
+        d = c.differences[-1]
     need = f", min {fmt(d.minimum)}" if d.minimum else ""
     text = f"{d.name} {fmt(d.estimate)} [{fmt(d.low)}, {fmt(d.high)}]{need}"
     if c.verdict not in (HOLDS, FAILS) and ": " in c.reason:

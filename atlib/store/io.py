@@ -24,8 +24,9 @@ class DiskFullError(AtlibError, OSError):
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success fsync and rename it onto ``path``.
+def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` (a hidden name ending in ``suffix``); on success fsync and rename
+    it onto ``path``.
 
     The final file gets the mode an ordinary write would give it (0666 less the umask), not the
     temporary file's 0600, so collaborators on a shared filesystem can read it. On an exception the
@@ -34,7 +35,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
