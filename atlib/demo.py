@@ -3,7 +3,7 @@
 The demo is a grid (``grids/demo.yaml``) run as a sweep in ``outputs/demo``: the inputs its ``prepare:`` section
 asks for are made (a *stand-in* for synthesized data, i.e. held-out real training images in the generated-data
 format, labelled "standin" everywhere; a CIFAR-10-C generated from test images), its runs (NT and AT at two
-budgets and two seeds, NT and AT with the stand-in) are trained through the sweep's local launcher, which
+budgets and three seeds, NT and AT with the stand-in) are trained through the sweep's local launcher, which
 prints one line per finished epoch, every report notebook is executed over them, and a summary ends with the
 claims table (:mod:`atlib.claims`): which of the paper's findings these runs reproduce. Each step skips work
 already done, so re-running finishes what an interrupted run left and otherwise only re-renders.

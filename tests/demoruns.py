@@ -19,7 +19,7 @@ from fakeruns import make_dynamics, make_run, random_probs
 PER_CLASS = {"train": 8, "test": 4}  # tiny ImageFolder splits
 RECORD_POINTS, EPOCHS = 8, 4
 # (method, ε, synthetic, seeds): the demo grid (atlib.demo PLANS["demo"]); the stand-in runs have one seed
-DEMO_SETTINGS = (("nt", 0.0, False, (0, 1)), ("at", 2.0, False, (0, 1)), ("at", 8.0, False, (0, 1)),
+DEMO_SETTINGS = (("nt", 0.0, False, (0, 1, 2)), ("at", 2.0, False, (0, 1, 2)), ("at", 8.0, False, (0, 1, 2)),
                  ("nt", 0.0, True, (0,)), ("at", 8.0, True, (0,)))
 DEMO_RUNS = "outputs/demo/runs"
 

@@ -321,7 +321,7 @@ def test_different_test_images_are_not_paired(tmp_path: Path) -> None:
 
 
 def test_calibration_false_holds_at_the_demo_shape() -> None:
-    """At the demo's shape (25 points, 2 seeds, 1,000 images, NT + 2 budgets), on 200 draws where nothing
+    """At the demo's shape (25 points, 3 seeds, 1,000 images, NT + 2 budgets), on 200 draws where nothing
     differs between settings and 100 draws of the constructed traps, every claim holds in at most 5 %."""
     shape = calibration.SHAPES["demo"]
     null = calibration.run_world(shape, "null", 200, seed=1)

@@ -39,8 +39,9 @@ TRAIN_ROWS = 700  # of the 1,017 official test images: the first 700 play the tr
 def test_the_demo_and_its_presets_are_grids() -> None:
     configs = expand(demo_grid(DemoSettings()), "/x/runs")
     kinds = [(c.method, c.epsilon_255, c.uses_synthetic, c.seed) for c in configs]
-    assert kinds == [("nt", 0, False, 0), ("nt", 0, False, 1), ("at", 2, False, 0), ("at", 2, False, 1),
-                     ("at", 8, False, 0), ("at", 8, False, 1), ("nt", 0, True, 0), ("at", 8, True, 0)]
+    assert kinds == [("nt", 0, False, 0), ("nt", 0, False, 1), ("nt", 0, False, 2), ("at", 2, False, 0),
+                     ("at", 2, False, 1), ("at", 2, False, 2), ("at", 8, False, 0), ("at", 8, False, 1),
+                     ("at", 8, False, 2), ("nt", 0, True, 0), ("at", 8, True, 0)]
     assert all(c.model == "small_cnn" and c.train_subset == PRESETS["demo"]["train_subset"] and not c.progress for c in configs)
     standin = Path("/x/data/standin_cifar10_5000_outside_first_1000.npz")  # the demo's stand-in, where it always was
     assert {(c.synthetic, c.synthetic_tag) for c in configs if c.uses_synthetic} == {(str(standin), "standin")}
