@@ -92,8 +92,8 @@ def test_builtin_grids() -> None:
     assert sum(c.uses_synthetic for c in configs) == 60
     assert all(c.epochs == 120 and c.model == "resnet18" and c.pgd_steps == 10 for c in configs)
     demo = expand(load_grid("demo"), "unused")  # the demo's grid: tests/test_demo.py checks it run by run
-    assert [c.run_name for c in demo][:6] == [f"cifar10_small_cnn_{m}_s{s}" for m in ("nt", "at2", "at8") for s in (0, 1)]
-    assert [c.run_name for c in demo][6:] == ["cifar10_small_cnn_nt_standin0.5_s0", "cifar10_small_cnn_at8_standin0.5_s0"]
+    assert [c.run_name for c in demo][:9] == [f"cifar10_small_cnn_{m}_s{s}" for m in ("nt", "at2", "at8") for s in (0, 1, 2)]
+    assert [c.run_name for c in demo][9:] == ["cifar10_small_cnn_nt_standin0.5_s0", "cifar10_small_cnn_at8_standin0.5_s0"]
     assert {"demo", "paper", "quick", "study", "variants"} <= set(builtin_grids())
 
 
@@ -189,8 +189,8 @@ def test_dry_run_submits_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     for launcher in ("slurm", "local"):
         assert main(["--grid", "demo", "--launcher", launcher, "--out", str(out), "--dry-run"]) == 0
     text = capsys.readouterr().out
-    assert "to submit: 8 run(s) (8 new, 0 partial, 0 failed" in text and "dry run: nothing submitted" in text
-    assert "would submit 8 run(s) as one Slurm job array" in text and "would run 8 run(s) as local submitit jobs" in text
+    assert "to submit: 11 run(s) (11 new, 0 partial, 0 failed" in text and "dry run: nothing submitted" in text
+    assert "would submit 11 run(s) as one Slurm job array" in text and "would run 11 run(s) as local submitit jobs" in text
     assert f"made before launching (kept once made): standin {out.absolute()}/data/standin_" in text
     assert "synthetic=" not in text and "CIFAR-10-C (" not in text  # what the grid makes is never a missing input
     assert not out.exists()  # no sweep.json, no logs, no run folder, no prepared input
@@ -205,7 +205,7 @@ def test_dry_run_counts_partial_and_done(tmp_path: Path, capsys: pytest.CaptureF
     (partial / "checkpoint.pt").write_bytes(b"x")
     assert main(["--grid", "demo", "--out", str(out), "--dry-run"]) == 0
     text = capsys.readouterr().out
-    assert "to submit: 7 run(s) (6 new, 1 partial, 0 failed" in text and "skipped: 1 done" in text
+    assert "to submit: 10 run(s) (9 new, 1 partial, 0 failed" in text and "skipped: 1 done" in text
 
 
 # ----------------------------------------------------------------------------- status
@@ -646,6 +646,6 @@ def test_progress_prints_each_finished_epoch_with_the_launchs_eta(tmp_path: Path
 def test_each_run_is_told_what_its_grid_promised() -> None:
     grid = load_grid("demo")
     plans = run_plans(grid, expand(grid, "/x/runs"))
-    assert plans["cifar10_small_cnn_at2_s1"] == {"grid": "demo", "seeds": [0, 1]}
+    assert plans["cifar10_small_cnn_at2_s1"] == {"grid": "demo", "seeds": [0, 1, 2]}
     assert plans["cifar10_small_cnn_at8_standin0.5_s0"] == {"grid": "demo", "seeds": [0]}  # the stand-in: one seed
-    assert len(plans) == 8
+    assert len(plans) == 11
