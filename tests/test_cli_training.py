@@ -132,6 +132,23 @@ def test_log_and_tensorboard_follow_the_records_after_a_kill(tiny_root: Path, tm
         assert not (run_dir / "tb").exists()
 
 
+def test_a_resumed_sessions_event_file_is_read_after_the_one_it_follows(tmp_path: Path) -> None:
+    """TensorBoard reads event files in name order, and names start with the creation second: a session resumed
+    within that second must still sort last, or the earlier session's restart marker purges its points."""
+    pytest.importorskip("tensorboard")
+    import time
+
+    from atlib.train.tensorboard import Curves
+
+    folder = tmp_path / "tb"
+    folder.mkdir()
+    earlier = f"events.out.tfevents.{int(time.time()) + 1}.host.99999999.0"  # a killed session's, this second or the next
+    (folder / earlier).write_bytes(b"")
+    Curves(folder, [{"step": 4}]).close()
+    names = sorted(p.name for p in folder.glob("events.out.tfevents.*"))
+    assert len(names) == 2 and names[0] == earlier
+
+
 def test_tensorboard_without_the_package_fails_before_any_folder(tiny_root: Path, tmp_path: Path) -> None:
     hide = ("import runpy, sys\nsys.modules['tensorboard'] = None  # as if it were not installed\n"
             f"sys.argv = ['python -m atlib.train', *{_command(tiny_root, tmp_path, '--tensorboard')[3:]!r}]\n"

@@ -8,6 +8,7 @@ beyond it and every recorded point appears once.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -38,6 +39,7 @@ class Curves:
         require_tensorboard()
         from torch.utils.tensorboard import SummaryWriter
 
+        _wait_for_a_later_second(folder)
         self.writer = SummaryWriter(str(folder), purge_step=int(kept[-1]["step"]) + 1 if kept else 0)
 
     def add(self, point: Mapping[str, Any]) -> None:
@@ -49,3 +51,19 @@ class Curves:
 
     def close(self) -> None:
         self.writer.close()
+
+
+def _wait_for_a_later_second(folder: Path) -> None:
+    """Wait, if needed, until this session's event file will sort after every one already in ``folder``.
+
+    TensorBoard reads a folder's event files in name order, and a name starts with the second the file was
+    created (``events.out.tfevents.<seconds>.<host>.<pid>...``). A session resumed within the second its
+    predecessor began could be read first; the predecessor's restart marker (its ``purge_step``, 0 for a new
+    run) would then purge every point the resumed session wrote. A file stamped further ahead (another
+    machine's clock) is not waited for.
+    """
+    stamps = [int(parts[3]) for parts in (p.name.split(".") for p in folder.glob("events.out.tfevents.*"))
+              if len(parts) > 3 and parts[3].isdigit()]
+    deadline = time.time() + 2.0
+    while stamps and int(time.time()) <= max(stamps) and time.time() < deadline:
+        time.sleep(0.05)
