@@ -266,7 +266,7 @@ def _per_setting(scope: Scope, spec: Spec, statistic: Callable[[SettingEvidence]
 def entropy_claims(scope: Scope) -> list[ClaimResult]:
     def rate_gap() -> str | None:  # only the seeds every setting has take part, here as in the differences
         settings = scope.original(True)
-        shared = set.intersection(*(set(s.seeds) for s in settings)) if settings else set()
+        shared = shared_seeds(settings)
         flat = [f"{s.label} (seed {r.seed}: {100 * r.entropy_fallen:.0f} %)" for s in settings for r in s.runs
                 if r.seed in shared and not r.entropy_fallen >= MIN_ENTROPY_FALL]
         if flat:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Protocol, Sequence
 
 import numpy as np
 from scipy import stats
@@ -178,8 +178,13 @@ def values_of(orders: Sequence[Less]) -> list[Value]:
     return list({id(o): o for op in orders for o in (op.left, op.right) if isinstance(o, Value)}.values())
 
 
-def shared_seeds(values: Sequence[Value]) -> list[int]:
-    """Seed numbers every value has, sorted."""
+class HasSeeds(Protocol):
+    @property
+    def seeds(self) -> Iterable[int]: ...
+
+
+def shared_seeds(values: Sequence[HasSeeds]) -> list[int]:
+    """Seed numbers every value (or setting) has, sorted."""
     common = set(values[0].seeds) if values else set()
     for v in values[1:]:
         common &= set(v.seeds)
