@@ -21,6 +21,19 @@ from tinydata import write_tiny_cifar
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="module")
+def one_thread() -> Iterator[None]:
+    """One torch thread for the module's tests: results compared bitwise with a stored run, or across a forked
+    child, must reduce in the same order whatever the machine's core count (several threads split float sums
+    differently), and forking is safe with one thread."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def shared_data_dir() -> Path | None:
     """The real data folder: ``$ATLIB_DATA`` (the Makefile sets it to ``../shared/data`` beside the repo
     when that folder exists), else that folder itself for a bare ``pytest``."""

@@ -126,14 +126,6 @@ def _same_run(got: Path, want: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def one_thread() -> None:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # bitwise equality across the child and this process, and a safe fork
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
 def reference(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory, one_thread: None) -> Path:
     """The uninterrupted run every kill is compared with."""
     return _train(_config(tiny_root, tmp_path_factory.mktemp("reference"))).path

@@ -113,7 +113,8 @@ def _same_run(resumed: Path, complete: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", [TRADES, FGSM])
 def test_partial_runs_resume_with_the_same_command_bitwise_equal_to_their_complete_twin(legacy: Path, tiny_root: Path,
-                                                                                         name: str) -> None:
+                                                                                         name: str, one_thread: None) -> None:
+    """The stored twins were written with one thread (as ``make test``'s workers run): so is the resume."""
     from atlib.train import train
 
     command = TrainConfig.from_overrides({**COMMON, **COMMANDS[name], "data_root": str(tiny_root),
